@@ -1,0 +1,1 @@
+//! The AKS egress endpoint catalog (issue 4).

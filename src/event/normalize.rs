@@ -1,0 +1,282 @@
+//! Value normalisation shared by every reader and by the legacy parser: hosts and IPs, protocols, actions,
+//! reasons and timestamps. Each function takes the text as a log wrote it and returns the canonical form
+//! documented in [`crate::event`].
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+
+use super::{Action, Reason};
+
+/// A destination or source as logged: an address or a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    Ip(IpAddr),
+    Name(&'a str),
+}
+
+impl Host<'_> {
+    /// The canonical text: compressed lower-case IP, or the name lower-cased without a trailing dot.
+    pub fn canonical(&self) -> String {
+        match self {
+            Host::Ip(ip) => ip.to_string(),
+            Host::Name(n) => canonical_name(n).into_owned(),
+        }
+    }
+}
+
+/// Classify a host string: bracketed or bare IPv4/IPv6 (expanded or compressed) becomes an address,
+/// anything else a name. Empty (after trimming) is `None`.
+pub fn host(raw: &str) -> Option<Host<'_>> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let inner = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t);
+    if let Ok(ip) = inner.parse::<IpAddr>() {
+        return Some(Host::Ip(canonical_ip(ip)));
+    }
+    Some(Host::Name(t))
+}
+
+/// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the IPv4 address for grouping and matching.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Canonical text of a host given as text (see [`host`]); `None` for empty input.
+pub fn canonical_host(raw: &str) -> Option<String> {
+    host(raw).map(|h| h.canonical())
+}
+
+/// Lower-case a DNS name and drop one trailing dot; borrows when nothing changes.
+pub fn canonical_name(name: &str) -> Cow<'_, str> {
+    let n = name.trim();
+    let n = n.strip_suffix('.').unwrap_or(n);
+    if n.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(n.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(n)
+    }
+}
+
+/// Normalised protocol and ICMP type. `"HTTP "` (legacy padding) → `HTTP`; `HTTP/1.1` → `HTTP`
+/// (the firewall writes it for TLS-inspected and explicit-proxy requests, which are HTTP rules);
+/// `ICMP Type=8` → (`ICMP`, 8); `ICMPv6 Type=128` → (`ICMPV6`, 128); `udp` → `UDP`.
+pub fn protocol(raw: &str) -> Option<(Cow<'_, str>, Option<u32>)> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let (name, icmp_type) = match t.split_once(' ') {
+        Some((name, rest)) => {
+            let ty = rest.trim().strip_prefix("Type=").and_then(|n| n.trim().parse::<u32>().ok());
+            (name, ty)
+        }
+        None => (t, None),
+    };
+    let name = if name.len() > 5 && name[..5].eq_ignore_ascii_case("HTTP/") {
+        "HTTP"
+    } else {
+        name
+    };
+    let name = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(name.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(name)
+    };
+    Some((name, icmp_type))
+}
+
+pub fn action(raw: &str) -> Option<Action> {
+    Action::parse(raw.trim().trim_end_matches('.'))
+}
+
+/// Classify a structured `ActionReason` together with the rule fields.
+///
+/// An empty reason with a named rule is a rule match. A deny with neither reason nor rule is the default action
+/// (the reference notes the app-rule default-deny text is uncertain, so "empty rule + deny" counts as default).
+pub fn reason(text: Option<&str>, rule: Option<&str>, action: Option<Action>) -> Option<Reason> {
+    let text = text.map(str::trim).filter(|t| !t.is_empty());
+    let has_rule = rule.map(str::trim).is_some_and(|r| !r.is_empty());
+    match text {
+        Some(t) => Some(reason_from_text(t)),
+        None if has_rule => Some(Reason::RuleMatch),
+        None if action == Some(Action::Deny) => Some(Reason::DefaultAction),
+        None => None,
+    }
+}
+
+/// Classify a reason sentence (structured `ActionReason` or the legacy text).
+pub fn reason_from_text(t: &str) -> Reason {
+    let l = t.to_ascii_lowercase();
+    if l.contains("default action") || l.contains("no rule matched") {
+        Reason::DefaultAction
+    } else if l.contains("sni") {
+        Reason::SniMissing
+    } else if l.contains("failed to resolve") || l.contains("resolve") {
+        Reason::ResolveFailure
+    } else if l.contains("threat") {
+        Reason::ThreatIntel
+    } else {
+        Reason::Other
+    }
+}
+
+/// A port as logged: number or numeric string; empty, negative or out of range is `None`.
+pub fn port_str(raw: &str) -> Option<u32> {
+    let t = raw.trim();
+    let n: u64 = t.parse().ok().or_else(|| t.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))?;
+    (n <= 65535).then_some(n as u32)
+}
+
+/// Parse a timestamp as the exports write it, to microseconds since the epoch (UTC).
+///
+/// Accepts RFC 3339 with 0–9 fractional digits and `Z` or an offset (7-digit `…8295030Z` and 6-digit `+00:00`
+/// forms), the same without a zone (assumed UTC, as portal exports are), a space instead of `T`,
+/// and the portal's US-locale display form `7/18/2025, 12:26:46.737 PM`.
+pub fn time_us(raw: &str) -> Option<i64> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.timestamp_micros());
+    }
+    if t.as_bytes().first().is_some_and(u8::is_ascii_digit) && t.contains('/') {
+        return us_locale(t);
+    }
+    let norm = t.replacen(' ', "T", 1);
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&norm) {
+        return Some(dt.timestamp_micros());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        let s = norm.trim_end_matches('Z');
+        if let Ok(ndt) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(ndt.and_utc().timestamp_micros());
+        }
+    }
+    None
+}
+
+/// `7/18/2025, 12:26:46.737 PM` (month/day/year, 12-hour clock, optional fraction), UTC.
+fn us_locale(t: &str) -> Option<i64> {
+    let (date, rest) = t.split_once(',').or_else(|| t.split_once(' '))?;
+    let mut dparts = date.trim().split('/');
+    let month: u32 = dparts.next()?.parse().ok()?;
+    let day: u32 = dparts.next()?.parse().ok()?;
+    let year: i32 = dparts.next()?.parse().ok()?;
+    if dparts.next().is_some() {
+        return None;
+    }
+    let rest = rest.trim();
+    let (clock, ampm) = match rest.rsplit_once(' ') {
+        Some((c, ap)) if ap.eq_ignore_ascii_case("AM") || ap.eq_ignore_ascii_case("PM") => (c, Some(ap)),
+        _ => (rest, None),
+    };
+    let time = NaiveTime::parse_from_str(clock.trim(), "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(clock.trim(), "%H:%M"))
+        .ok()?;
+    let time = match ampm {
+        Some(ap) => {
+            use chrono::Timelike;
+            let h = time.hour();
+            if h == 0 || h > 12 {
+                return None;
+            }
+            let h24 = match (ap.eq_ignore_ascii_case("PM"), h) {
+                (false, 12) => 0,
+                (false, h) => h,
+                (true, 12) => 12,
+                (true, h) => h + 12,
+            };
+            time.with_hour(h24)?
+        }
+        None => time,
+    };
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    Some(date.and_time(time).and_utc().timestamp_micros())
+}
+
+/// RFC 3339 text (UTC, `Z`, seconds, and microseconds only when present) for a microsecond timestamp.
+pub fn format_time_us(us: i64) -> String {
+    let dt = DateTime::from_timestamp_micros(us).unwrap_or_default();
+    if us % 1_000_000 == 0 {
+        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_canonical() {
+        assert_eq!(canonical_host("MCR.Microsoft.com.").as_deref(), Some("mcr.microsoft.com"));
+        assert_eq!(
+            canonical_host("[fd10:0003:0005:0001:0000:0000:0000:0004]").as_deref(),
+            Some("fd10:3:5:1::4")
+        );
+        assert_eq!(canonical_host("2001:4860:4860:0000:0000:0000:0000:8888").as_deref(), Some("2001:4860:4860::8888"));
+        assert_eq!(canonical_host("::ffff:10.1.2.3").as_deref(), Some("10.1.2.3"));
+        assert_eq!(canonical_host(" 10.0.0.1 ").as_deref(), Some("10.0.0.1"));
+        assert_eq!(canonical_host("  "), None);
+    }
+
+    #[test]
+    fn protocols_are_normalised() {
+        let p = |s| protocol(s).map(|(n, t)| (n.into_owned(), t));
+        assert_eq!(p("HTTP "), Some(("HTTP".into(), None)));
+        assert_eq!(p("HTTP/1.1"), Some(("HTTP".into(), None)));
+        assert_eq!(p("https"), Some(("HTTPS".into(), None)));
+        assert_eq!(p("ICMP Type=8"), Some(("ICMP".into(), Some(8))));
+        assert_eq!(p("ICMPv6 Type=128"), Some(("ICMPV6".into(), Some(128))));
+        assert_eq!(p("udp"), Some(("UDP".into(), None)));
+        assert_eq!(p(""), None);
+    }
+
+    #[test]
+    fn reasons_are_classified() {
+        assert_eq!(reason(Some("Default Action"), None, Some(Action::Deny)), Some(Reason::DefaultAction));
+        assert_eq!(
+            reason(Some("No rule matched. Proceeding with default action."), Some(""), Some(Action::Deny)),
+            Some(Reason::DefaultAction)
+        );
+        assert_eq!(reason(Some(""), Some("allow-web"), Some(Action::Allow)), Some(Reason::RuleMatch));
+        assert_eq!(reason(None, Some(""), Some(Action::Deny)), Some(Reason::DefaultAction));
+        assert_eq!(reason(None, None, Some(Action::Allow)), None);
+        assert_eq!(reason_from_text("SNI TLS extension was missing."), Reason::SniMissing);
+    }
+
+    #[test]
+    fn times_in_every_export_form() {
+        let want = 1_692_776_050_123_456; // 2023-08-23T07:34:10.123456Z
+        assert_eq!(time_us("2023-08-23T07:34:10.1234560Z"), Some(want));
+        assert_eq!(time_us("2023-08-23T07:34:10.123456+00:00"), Some(want));
+        assert_eq!(time_us("2023-08-23 07:34:10.123456"), Some(want));
+        assert_eq!(time_us("8/23/2023, 7:34:10.123456 AM"), Some(want));
+        assert_eq!(time_us("7/18/2025, 12:26:46.737 PM"), time_us("2025-07-18T12:26:46.737Z"));
+        assert_eq!(time_us("7/18/2025, 12:26:46.737 AM"), time_us("2025-07-18T00:26:46.737Z"));
+        assert_eq!(time_us("13/45/2025, 1:00:00 PM"), None);
+        assert_eq!(time_us("yesterday"), None);
+        assert_eq!(format_time_us(want), "2023-08-23T07:34:10.123456Z");
+        assert_eq!(format_time_us(1_692_776_050_000_000), "2023-08-23T07:34:10Z");
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(port_str("443"), Some(443));
+        assert_eq!(port_str("443.0"), Some(443));
+        assert_eq!(port_str("70000"), None);
+        assert_eq!(port_str(""), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! Live Log Analytics source (issue 6).
