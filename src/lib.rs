@@ -4,6 +4,14 @@
 //! [`engine`] (a polars LazyFrame) → [`report`] / [`recommend`] → renderers.
 
 pub mod catalog;
+pub mod cli;
+pub mod error;
 pub mod event;
 pub mod legacy;
 pub mod live;
+pub mod report;
+
+/// `fwlog --version` text: crate version plus the built-in catalog's version.
+pub fn version_line() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

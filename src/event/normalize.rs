@@ -33,7 +33,10 @@ pub fn host(raw: &str) -> Option<Host<'_>> {
     if t.is_empty() {
         return None;
     }
-    let inner = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t);
+    let inner = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(t);
     if let Ok(ip) = inner.parse::<IpAddr>() {
         return Some(Host::Ip(canonical_ip(ip)));
     }
@@ -77,7 +80,10 @@ pub fn protocol(raw: &str) -> Option<(Cow<'_, str>, Option<u32>)> {
     }
     let (name, icmp_type) = match t.split_once(' ') {
         Some((name, rest)) => {
-            let ty = rest.trim().strip_prefix("Type=").and_then(|n| n.trim().parse::<u32>().ok());
+            let ty = rest
+                .trim()
+                .strip_prefix("Type=")
+                .and_then(|n| n.trim().parse::<u32>().ok());
             (name, ty)
         }
         None => (t, None),
@@ -133,7 +139,12 @@ pub fn reason_from_text(t: &str) -> Reason {
 /// A port as logged: number or numeric string; empty, negative or out of range is `None`.
 pub fn port_str(raw: &str) -> Option<u32> {
     let t = raw.trim();
-    let n: u64 = t.parse().ok().or_else(|| t.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))?;
+    let n: u64 = t.parse().ok().or_else(|| {
+        t.parse::<f64>()
+            .ok()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    })?;
     (n <= 65535).then_some(n as u32)
 }
 
@@ -157,7 +168,11 @@ pub fn time_us(raw: &str) -> Option<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(&norm) {
         return Some(dt.timestamp_micros());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         let s = norm.trim_end_matches('Z');
         if let Ok(ndt) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(ndt.and_utc().timestamp_micros());
@@ -178,7 +193,9 @@ fn us_locale(t: &str) -> Option<i64> {
     }
     let rest = rest.trim();
     let (clock, ampm) = match rest.rsplit_once(' ') {
-        Some((c, ap)) if ap.eq_ignore_ascii_case("AM") || ap.eq_ignore_ascii_case("PM") => (c, Some(ap)),
+        Some((c, ap)) if ap.eq_ignore_ascii_case("AM") || ap.eq_ignore_ascii_case("PM") => {
+            (c, Some(ap))
+        }
         _ => (rest, None),
     };
     let time = NaiveTime::parse_from_str(clock.trim(), "%H:%M:%S%.f")
@@ -221,13 +238,22 @@ mod tests {
 
     #[test]
     fn hosts_are_canonical() {
-        assert_eq!(canonical_host("MCR.Microsoft.com.").as_deref(), Some("mcr.microsoft.com"));
+        assert_eq!(
+            canonical_host("MCR.Microsoft.com.").as_deref(),
+            Some("mcr.microsoft.com")
+        );
         assert_eq!(
             canonical_host("[fd10:0003:0005:0001:0000:0000:0000:0004]").as_deref(),
             Some("fd10:3:5:1::4")
         );
-        assert_eq!(canonical_host("2001:4860:4860:0000:0000:0000:0000:8888").as_deref(), Some("2001:4860:4860::8888"));
-        assert_eq!(canonical_host("::ffff:10.1.2.3").as_deref(), Some("10.1.2.3"));
+        assert_eq!(
+            canonical_host("2001:4860:4860:0000:0000:0000:0000:8888").as_deref(),
+            Some("2001:4860:4860::8888")
+        );
+        assert_eq!(
+            canonical_host("::ffff:10.1.2.3").as_deref(),
+            Some("10.1.2.3")
+        );
         assert_eq!(canonical_host(" 10.0.0.1 ").as_deref(), Some("10.0.0.1"));
         assert_eq!(canonical_host("  "), None);
     }
@@ -246,15 +272,31 @@ mod tests {
 
     #[test]
     fn reasons_are_classified() {
-        assert_eq!(reason(Some("Default Action"), None, Some(Action::Deny)), Some(Reason::DefaultAction));
         assert_eq!(
-            reason(Some("No rule matched. Proceeding with default action."), Some(""), Some(Action::Deny)),
+            reason(Some("Default Action"), None, Some(Action::Deny)),
             Some(Reason::DefaultAction)
         );
-        assert_eq!(reason(Some(""), Some("allow-web"), Some(Action::Allow)), Some(Reason::RuleMatch));
-        assert_eq!(reason(None, Some(""), Some(Action::Deny)), Some(Reason::DefaultAction));
+        assert_eq!(
+            reason(
+                Some("No rule matched. Proceeding with default action."),
+                Some(""),
+                Some(Action::Deny)
+            ),
+            Some(Reason::DefaultAction)
+        );
+        assert_eq!(
+            reason(Some(""), Some("allow-web"), Some(Action::Allow)),
+            Some(Reason::RuleMatch)
+        );
+        assert_eq!(
+            reason(None, Some(""), Some(Action::Deny)),
+            Some(Reason::DefaultAction)
+        );
         assert_eq!(reason(None, None, Some(Action::Allow)), None);
-        assert_eq!(reason_from_text("SNI TLS extension was missing."), Reason::SniMissing);
+        assert_eq!(
+            reason_from_text("SNI TLS extension was missing."),
+            Reason::SniMissing
+        );
     }
 
     #[test]
@@ -264,12 +306,21 @@ mod tests {
         assert_eq!(time_us("2023-08-23T07:34:10.123456+00:00"), Some(want));
         assert_eq!(time_us("2023-08-23 07:34:10.123456"), Some(want));
         assert_eq!(time_us("8/23/2023, 7:34:10.123456 AM"), Some(want));
-        assert_eq!(time_us("7/18/2025, 12:26:46.737 PM"), time_us("2025-07-18T12:26:46.737Z"));
-        assert_eq!(time_us("7/18/2025, 12:26:46.737 AM"), time_us("2025-07-18T00:26:46.737Z"));
+        assert_eq!(
+            time_us("7/18/2025, 12:26:46.737 PM"),
+            time_us("2025-07-18T12:26:46.737Z")
+        );
+        assert_eq!(
+            time_us("7/18/2025, 12:26:46.737 AM"),
+            time_us("2025-07-18T00:26:46.737Z")
+        );
         assert_eq!(time_us("13/45/2025, 1:00:00 PM"), None);
         assert_eq!(time_us("yesterday"), None);
         assert_eq!(format_time_us(want), "2023-08-23T07:34:10.123456Z");
-        assert_eq!(format_time_us(1_692_776_050_000_000), "2023-08-23T07:34:10Z");
+        assert_eq!(
+            format_time_us(1_692_776_050_000_000),
+            "2023-08-23T07:34:10Z"
+        );
     }
 
     #[test]

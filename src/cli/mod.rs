@@ -1,0 +1,93 @@
+//! The command line: one clap definition from which help, the man page and shell completions are all generated.
+//!
+//! Raw arguments are checked cheaply here (clap value parsers in [`args`]); each command then resolves them into
+//! a plan (for example [`crate::report::plan::ReportPlan`]) that knows how to build the pipeline. This module
+//! touches the rest of the crate only through those plans and the command entry points.
+
+pub mod args;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error;
+
+/// What was denied, which of it AKS needs, and the exact rule to add.
+#[derive(Debug, Parser)]
+#[command(name = "fwlog", version = crate::version_line(), about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More detail on stderr: skipped records with file:line, unparsed messages, sources used (-vv: more examples).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
+    DenyReport(args::DenyReportArgs),
+    /// Print shell completions for fwlog.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the fwlog man page (roff) to stdout.
+    Man,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("fwlog: error: {}", format_chain(&err));
+            ExitCode::from(error::exit_code(&err))
+        }
+    }
+}
+
+fn format_chain(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::DenyReport(args) => crate::report::run_deny_report(args, cli.verbose),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "fwlog", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            std::io::stdout().write_all(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
