@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::cli::args::{Cidr, DenyReportArgs, DestinationPattern, InputFormat, ReportFormat};
+use crate::cli::args::{
+    Cidr, DenyReportArgs, DestinationPattern, FilterArgs, GroupArgs, InputArgs, InputFormat,
+    ReportFormat, WindowArgs,
+};
 use crate::error::user;
 use crate::event::Kind;
 
@@ -33,7 +36,22 @@ pub struct ReportPlan {
 
 impl ReportPlan {
     pub fn from_args(args: &DenyReportArgs, now_us: i64) -> anyhow::Result<ReportPlan> {
-        let w = &args.window;
+        let mut plan =
+            Self::from_parts(&args.input, &args.window, &args.filter, &args.group, now_us)?;
+        plan.format = args.output.format;
+        plan.output = args.output.output.clone();
+        Ok(plan)
+    }
+
+    /// The plan from the argument groups every reporting command shares (`recommend` too); the output format
+    /// and path are left at table / stdout.
+    pub fn from_parts(
+        input: &InputArgs,
+        w: &WindowArgs,
+        filter: &FilterArgs,
+        group: &GroupArgs,
+        now_us: i64,
+    ) -> anyhow::Result<ReportPlan> {
         let from_us = match (w.since, w.from) {
             (Some(d), _) => Some(now_us - d.micros()),
             (None, f) => f,
@@ -53,20 +71,20 @@ impl ReportPlan {
         Ok(ReportPlan {
             from_us,
             to_us,
-            sources: args.filter.sources.clone(),
-            destination: args.filter.destination.clone(),
-            port: args.filter.port,
-            protocol: args.filter.protocol.clone(),
-            kind: args.filter.kind,
-            prefix_v4: args.group.prefix_v4,
-            prefix_v6: args.group.prefix_v6,
-            by_source_ip: args.group.by_source_ip,
-            top: args.group.top,
-            inputs: args.input.inputs.clone(),
-            input_format: args.input.input_format,
-            keep_duplicates: args.input.keep_duplicates,
-            format: args.output.format,
-            output: args.output.output.clone(),
+            sources: filter.sources.clone(),
+            destination: filter.destination.clone(),
+            port: filter.port,
+            protocol: filter.protocol.clone(),
+            kind: filter.kind,
+            prefix_v4: group.prefix_v4,
+            prefix_v6: group.prefix_v6,
+            by_source_ip: group.by_source_ip,
+            top: group.top,
+            inputs: input.inputs.clone(),
+            input_format: input.input_format,
+            keep_duplicates: input.keep_duplicates,
+            format: ReportFormat::Table,
+            output: None,
         })
     }
 
