@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
-    DenyReport(args::DenyReportArgs),
+    DenyReport(Box<args::DenyReportArgs>),
     /// Print shell completions for fwlog.
     Completions {
         #[arg(value_enum)]
@@ -68,7 +68,7 @@ fn format_chain(err: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::DenyReport(args) => crate::report::run_deny_report(args, cli.verbose),
+        Command::DenyReport(args) => crate::report::run_deny_report(*args, cli.verbose),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "fwlog", &mut std::io::stdout());

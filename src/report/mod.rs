@@ -1,10 +1,139 @@
-//! The deny report: plan, query, result and renderers.
+//! The deny report: [`plan`] (arguments resolved), [`model`] (the JSON contract), [`render`] (formats), and
+//! [`run_deny_report`], which wires inputs → engine → catalog labels → renderer.
 
+pub mod model;
+pub mod plan;
+pub mod render;
+
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::args::DenyReportArgs;
+use crate::cli::args::{DenyReportArgs, ReportFormat};
+use crate::engine::{DenyAggregator, Totals};
+use crate::error::user;
+use crate::event::normalize::format_time_us;
+use crate::input::{self, ReadStats};
+use model::{DenyReport, Group, SkippedExample};
+use plan::ReportPlan;
+
+/// Rows per canonical batch handed to the engine.
+pub const BATCH_ROWS: usize = 256 * 1024;
+
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Read the plan's files and group their denies.
+pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadStats, Totals)> {
+    if plan.inputs.is_empty() {
+        return Err(user(
+            "no input: give --input PATH (exported logs: files, folders or globs) or --workspace GUID for Log Analytics",
+        ));
+    }
+    let files = input::discover(&plan.inputs)?;
+    let mut agg = DenyAggregator::new(plan.clone());
+    let mut err: Option<anyhow::Error> = None;
+    let mut on_batch = |df| {
+        if err.is_none()
+            && let Err(e) = agg.add(df)
+        {
+            err = Some(e);
+        }
+        Ok(())
+    };
+    let mut sink = input::Sink::new(BATCH_ROWS, plan.keep_duplicates, false, &mut on_batch);
+    input::read_files(&files, plan.input_format, &mut sink)?;
+    let stats = sink.finish()?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let (groups, totals) = agg.finish()?;
+    let report = assemble(plan, groups, &totals, &stats, stats.files.clone());
+    Ok((report, stats, totals))
+}
+
+/// Build the report from groups and counts (shared by the file and the live paths).
+pub fn assemble(
+    plan: &ReportPlan,
+    mut groups: Vec<Group>,
+    totals: &Totals,
+    stats: &ReadStats,
+    sources: Vec<String>,
+) -> DenyReport {
+    let total_groups = groups.len() as u64;
+    if let Some(n) = plan.top {
+        groups.truncate(n);
+    }
+    DenyReport {
+        from: plan.from_us.map(format_time_us),
+        to: plan.to_us.map(format_time_us),
+        events: totals.events,
+        denies: totals.denies,
+        skipped: stats.skipped,
+        groups,
+        events_in_window: totals.events_in_window,
+        total_groups,
+        duplicates: stats.duplicates,
+        unparsed: totals.unparsed,
+        skipped_by_reason: stats.skipped_by_reason.clone(),
+        data_from: totals.data_first_us.map(format_time_us),
+        data_to: totals.data_last_us.map(format_time_us),
+        sources,
+    }
+}
+
+/// Print what a user needs to know about the input on stderr: skips with file:line under `-v`, unparsed
+/// examples, and an empty window.
+pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals, verbose: u8) {
+    if report.window_is_empty_but_data_exists() {
+        eprintln!(
+            "fwlog: the time window holds no events, but the input does: it covers {} .. {}",
+            report.data_from.as_deref().unwrap_or("?"),
+            report.data_to.as_deref().unwrap_or("?")
+        );
+    }
+    if verbose == 0 {
+        if stats.skipped > 0 || totals.unparsed > 0 {
+            eprintln!(
+                "fwlog: {} record(s) skipped, {} unparsed; run with -v to list them",
+                stats.skipped, totals.unparsed
+            );
+        }
+        return;
+    }
+    let limit = if verbose > 1 { usize::MAX } else { 10 };
+    for s in stats.skip_examples.iter().take(limit) {
+        let ex = SkippedExample {
+            file: s.file.clone(),
+            line: s.line,
+            reason: s.reason.clone(),
+        };
+        eprintln!("fwlog: skipped {}:{}: {}", ex.file, ex.line, ex.reason);
+    }
+    for (f, l, m) in totals.unparsed_examples.iter().take(limit) {
+        eprintln!("fwlog: unparsed {f}:{l}: {m}");
+    }
+    if verbose > 0 {
+        for s in &report.sources {
+            eprintln!("fwlog: read {s}");
+        }
+    }
+}
 
 pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<ExitCode> {
-    let _ = (args, verbose);
-    anyhow::bail!("deny-report is not built yet")
+    let plan = ReportPlan::from_args(&args, now_us())?;
+    if plan.format == ReportFormat::Parquet
+        && plan.output.is_none()
+        && std::io::stdout().is_terminal()
+    {
+        return Err(user(
+            "--format parquet writes binary data: give --output FILE",
+        ));
+    }
+    let (report, stats, totals) = report_from_files(&plan)?;
+    print_diagnostics(&report, &stats, &totals, verbose);
+    let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
+    let bytes = render::render(&report, plan.format, terminal)?;
+    crate::output::emit(plan.output.as_deref(), &bytes)?;
+    Ok(ExitCode::SUCCESS)
 }

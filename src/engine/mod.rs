@@ -1,0 +1,340 @@
+//! The analysis engine: deny grouping over canonical batches with polars lazy queries.
+//!
+//! Inputs arrive as canonical batches (see `crate::input::Sink`); each batch is filtered and pre-aggregated by a
+//! lazy query to one row per (group keys, source IP) with hits and first/last seen. Those partial rows merge
+//! exactly (sums, minima, maxima), so memory is bounded by the number of distinct (group, source) pairs, not by
+//! the number of events; the final step turns them into [`Group`]s with distinct sources and examples.
+//! The engine sees only the canonical schema.
+
+pub mod subnet;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use anyhow::Context as _;
+use polars::prelude::*;
+
+use crate::event::{self as ev, normalize::format_time_us};
+use crate::report::model::Group;
+use crate::report::plan::ReportPlan;
+
+/// Partial rows kept before they are merged again.
+const COMPACT_ROWS: usize = 1 << 20;
+
+/// Column of the partial frames holding the grouping subnet.
+const SUBNET: &str = "source_subnet";
+
+/// What the engine saw besides the groups.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Events read (each row counts its hits).
+    pub events: u64,
+    /// Events inside the time window.
+    pub events_in_window: u64,
+    /// Denies in the window that pass the filters.
+    pub denies: u64,
+    pub data_first_us: Option<i64>,
+    pub data_last_us: Option<i64>,
+    pub unparsed: u64,
+    pub unparsed_examples: Vec<(String, u64, String)>,
+}
+
+pub const MAX_UNPARSED_EXAMPLES: usize = 20;
+
+pub struct DenyAggregator {
+    plan: ReportPlan,
+    partials: Vec<DataFrame>,
+    partial_rows: usize,
+    pub totals: Totals,
+}
+
+impl DenyAggregator {
+    pub fn new(plan: ReportPlan) -> Self {
+        DenyAggregator {
+            plan,
+            partials: Vec::new(),
+            partial_rows: 0,
+            totals: Totals::default(),
+        }
+    }
+
+    /// Take one canonical batch.
+    pub fn add(&mut self, batch: DataFrame) -> anyhow::Result<()> {
+        self.count(&batch)?;
+        let denies = self.select_denies(batch)?;
+        if denies.height() == 0 {
+            return Ok(());
+        }
+        let denies = subnet::with_subnet_column(denies, SUBNET, &self.plan)?;
+        let part = denies
+            .lazy()
+            .group_by([
+                col(ev::KIND),
+                col(SUBNET),
+                col(ev::PROTOCOL),
+                col(ev::DESTINATION),
+                col(ev::DESTINATION_PORT),
+                col(ev::SOURCE_IP),
+            ])
+            .agg([
+                col(ev::HITS).sum(),
+                col(ev::TIME).min().alias("first"),
+                col(ev::TIME).max().alias("last"),
+            ])
+            .collect()?;
+        self.partial_rows += part.height();
+        self.partials.push(part);
+        if self.partial_rows > COMPACT_ROWS && self.partials.len() > 1 {
+            let merged = merge(std::mem::take(&mut self.partials))?;
+            self.partial_rows = merged.height();
+            self.partials.push(merged);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, batch: &DataFrame) -> anyhow::Result<()> {
+        let (from, to) = (self.plan.from_us, self.plan.to_us);
+        let in_window = window_expr(from, to);
+        let t = batch
+            .clone()
+            .lazy()
+            .select([
+                col(ev::HITS).sum().alias("events"),
+                col(ev::HITS).filter(in_window).sum().alias("in_window"),
+                col(ev::TIME).min().cast(DataType::Int64).alias("first"),
+                col(ev::TIME).max().cast(DataType::Int64).alias("last"),
+                col(ev::KIND)
+                    .eq(lit(ev::Kind::Unparsed.as_str()))
+                    .sum()
+                    .alias("unparsed"),
+            ])
+            .collect()?;
+        let u = |name: &str| -> anyhow::Result<u64> {
+            Ok(t.column(name)?
+                .as_materialized_series()
+                .cast(&DataType::UInt64)?
+                .u64()?
+                .get(0)
+                .unwrap_or(0))
+        };
+        let i = |name: &str| -> anyhow::Result<Option<i64>> { Ok(t.column(name)?.i64()?.get(0)) };
+        self.totals.events += u("events")?;
+        self.totals.events_in_window += u("in_window")?;
+        let unparsed = u("unparsed")?;
+        self.totals.unparsed += unparsed;
+        if let Some(f) = i("first")? {
+            self.totals.data_first_us = Some(self.totals.data_first_us.map_or(f, |g| g.min(f)));
+        }
+        if let Some(l) = i("last")? {
+            self.totals.data_last_us = Some(self.totals.data_last_us.map_or(l, |g| g.max(l)));
+        }
+        if unparsed > 0 && self.totals.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
+            let ex = batch
+                .clone()
+                .lazy()
+                .filter(col(ev::KIND).eq(lit(ev::Kind::Unparsed.as_str())))
+                .select([col(ev::ORIGIN_FILE), col(ev::ORIGIN_LINE), col(ev::MESSAGE)])
+                .limit(MAX_UNPARSED_EXAMPLES as IdxSize)
+                .collect()?;
+            let (f, l, m) = (
+                ex.column(ev::ORIGIN_FILE)?.str()?,
+                ex.column(ev::ORIGIN_LINE)?.u64()?,
+                ex.column(ev::MESSAGE)?.str()?,
+            );
+            for k in 0..ex.height() {
+                if self.totals.unparsed_examples.len() >= MAX_UNPARSED_EXAMPLES {
+                    break;
+                }
+                self.totals.unparsed_examples.push((
+                    f.get(k).unwrap_or("").to_string(),
+                    l.get(k).unwrap_or(0),
+                    m.get(k).unwrap_or("").to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Denies inside the window that pass every filter.
+    fn select_denies(&self, batch: DataFrame) -> anyhow::Result<DataFrame> {
+        let p = &self.plan;
+        let mut pred = col(ev::ACTION)
+            .eq(lit(ev::Action::Deny.as_str()))
+            .and(window_expr(p.from_us, p.to_us));
+        if let Some(port) = p.port {
+            pred = pred.and(col(ev::DESTINATION_PORT).eq(lit(port as u32)));
+        }
+        if let Some(proto) = &p.protocol {
+            pred = pred.and(col(ev::PROTOCOL).eq(lit(proto.clone())));
+        }
+        if let Some(kind) = p.kind {
+            pred = pred.and(col(ev::KIND).eq(lit(kind.as_str())));
+        }
+        let df = batch
+            .lazy()
+            .filter(pred)
+            .select([
+                col(ev::KIND),
+                col(ev::PROTOCOL),
+                col(ev::DESTINATION),
+                col(ev::DESTINATION_PORT),
+                col(ev::SOURCE_IP),
+                col(ev::HITS),
+                col(ev::TIME),
+            ])
+            .collect()?;
+        if p.sources.is_empty() && p.destination.is_none() {
+            return Ok(df);
+        }
+        // CIDR and wildcard filters need an IP parser and label logic, so they run as a Rust mask.
+        let src = df.column(ev::SOURCE_IP)?.str()?.clone();
+        let dst = df.column(ev::DESTINATION)?.str()?.clone();
+        let mask: BooleanChunked = src
+            .iter()
+            .zip(dst.iter())
+            .map(|(s, d)| {
+                let s_ok = p.sources.is_empty()
+                    || s.and_then(|s| s.parse::<IpAddr>().ok())
+                        .is_some_and(|ip| p.sources.iter().any(|c| c.0.contains(&ip)));
+                let d_ok = p
+                    .destination
+                    .as_ref()
+                    .is_none_or(|pat| d.is_some_and(|d| pat.matches(d)));
+                Some(s_ok && d_ok)
+            })
+            .collect();
+        Ok(df.filter(&mask)?)
+    }
+
+    /// Merge the partial rows into groups, sorted by hits (descending) then keys.
+    pub fn finish(mut self) -> anyhow::Result<(Vec<Group>, Totals)> {
+        let merged = merge(std::mem::take(&mut self.partials))?;
+        let groups = to_groups(&merged).context("building groups")?;
+        self.totals.denies = groups.iter().map(|g| g.hits).sum();
+        Ok((groups, self.totals))
+    }
+}
+
+fn window_expr(from: Option<i64>, to: Option<i64>) -> Expr {
+    let t = col(ev::TIME).cast(DataType::Int64);
+    let mut e = lit(true);
+    if let Some(f) = from {
+        e = e.and(t.clone().gt_eq(lit(f)));
+    }
+    if let Some(to) = to {
+        e = e.and(t.lt(lit(to)));
+    }
+    e
+}
+
+fn merge(parts: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
+    if parts.is_empty() {
+        return Ok(DataFrame::empty());
+    }
+    let lfs: Vec<LazyFrame> = parts.into_iter().map(|d| d.lazy()).collect();
+    Ok(concat(lfs, UnionArgs::default())?
+        .group_by([
+            col(ev::KIND),
+            col(SUBNET),
+            col(ev::PROTOCOL),
+            col(ev::DESTINATION),
+            col(ev::DESTINATION_PORT),
+            col(ev::SOURCE_IP),
+        ])
+        .agg([col(ev::HITS).sum(), col("first").min(), col("last").max()])
+        .collect()?)
+}
+
+type Key = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u32>,
+);
+
+struct Acc {
+    hits: u64,
+    first: i64,
+    last: i64,
+    sources: Vec<String>,
+}
+
+fn to_groups(df: &DataFrame) -> anyhow::Result<Vec<Group>> {
+    if df.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let kind = df.column(ev::KIND)?.str()?;
+    let subnet = df.column(SUBNET)?.str()?;
+    let proto = df.column(ev::PROTOCOL)?.str()?;
+    let dest = df.column(ev::DESTINATION)?.str()?;
+    let port = df.column(ev::DESTINATION_PORT)?.u32()?;
+    let src = df.column(ev::SOURCE_IP)?.str()?;
+    let hits = df.column(ev::HITS)?.u64()?;
+    let first = df
+        .column("first")?
+        .as_materialized_series()
+        .cast(&DataType::Int64)?;
+    let first = first.i64()?;
+    let last = df
+        .column("last")?
+        .as_materialized_series()
+        .cast(&DataType::Int64)?;
+    let last = last.i64()?;
+    let mut acc: BTreeMap<Key, Acc> = BTreeMap::new();
+    for i in 0..df.height() {
+        let key: Key = (
+            kind.get(i).unwrap_or("").to_string(),
+            subnet.get(i).map(str::to_string),
+            proto.get(i).map(str::to_string),
+            dest.get(i).map(str::to_string),
+            port.get(i),
+        );
+        let (f, l) = (first.get(i).unwrap_or(0), last.get(i).unwrap_or(0));
+        let a = acc.entry(key).or_insert(Acc {
+            hits: 0,
+            first: f,
+            last: l,
+            sources: Vec::new(),
+        });
+        a.hits += hits.get(i).unwrap_or(0);
+        a.first = a.first.min(f);
+        a.last = a.last.max(l);
+        if let Some(s) = src.get(i) {
+            a.sources.push(s.to_string());
+        }
+    }
+    let mut groups: Vec<Group> = acc
+        .into_iter()
+        .map(|((kind, subnet, protocol, destination, port), mut a)| {
+            a.sources.sort_by(|x, y| ip_order(x, y));
+            a.sources.dedup();
+            Group {
+                kind,
+                source_subnet: subnet,
+                protocol,
+                destination,
+                destination_port: port,
+                hits: a.hits,
+                distinct_sources: a.sources.len() as u64,
+                first_seen: format_time_us(a.first),
+                last_seen: format_time_us(a.last),
+                example_sources: a.sources.into_iter().take(3).collect(),
+                catalog: Vec::new(),
+            }
+        })
+        .collect();
+    // BTreeMap order is the key order; a stable sort by hits keeps it as the tie-break.
+    groups.sort_by_key(|g| std::cmp::Reverse(g.hits));
+    Ok(groups)
+}
+
+/// Addresses in numeric order (IPv4 before IPv6), anything else after them by text.
+pub fn ip_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        _ => a.cmp(b),
+    }
+}

@@ -1,0 +1,266 @@
+//! The Log Analytics column names (and their spellings in archives, exports and `AzureDiagnostics`) that fwlog
+//! reads, and the one function that turns a structured or legacy record into a [`Row`].
+//!
+//! A reader resolves which of its columns or keys carries each [`Field`] (case-insensitively, with the aliases
+//! below) and hands [`to_row`] a lookup; nothing here knows which file format the values came from.
+
+use crate::event::normalize;
+use crate::event::{Action, Kind};
+
+use super::row::{Row, text};
+
+/// A value as a reader found it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Val<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl<'a> Val<'a> {
+    pub fn as_str(self) -> Option<&'a str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_u32(self) -> Option<u32> {
+        match self {
+            Val::Int(i) => u32::try_from(i).ok(),
+            Val::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u32::MAX as f64 => Some(f as u32),
+            Val::Str(s) => normalize::port_str(s).or_else(|| s.trim().parse().ok()),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(self) -> Option<u64> {
+        match self {
+            Val::Int(i) => u64::try_from(i).ok(),
+            Val::Float(f) if f.fract() == 0.0 && f >= 0.0 => Some(f as u64),
+            Val::Str(s) => s.trim().parse().ok().or_else(|| {
+                s.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
+            }),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! fields {
+    ($($variant:ident => [$($alias:literal),+]),+ $(,)?) => {
+        /// A source column fwlog reads.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Field { $($variant),+ }
+        impl Field {
+            pub const ALL: &'static [Field] = &[$(Field::$variant),+];
+            /// Spellings seen for this column, first the Log Analytics name (compared case-insensitively).
+            pub fn aliases(self) -> &'static [&'static str] {
+                match self { $(Field::$variant => &[$($alias),+]),+ }
+            }
+        }
+    };
+}
+
+fields! {
+    Time => ["TimeGenerated", "time", "TimeGenerated [UTC]", "timestamp"],
+    Category => ["Category", "category", "classification"],
+    OperationName => ["OperationName", "operationName"],
+    Table => ["Type"],
+    ResourceId => ["_ResourceId", "resourceId", "ResourceId", "firewall"],
+    Msg => ["msg_s", "msg", "Message", "message"],
+    Protocol => ["Protocol", "Protocol_s", "protocol"],
+    SourceIp => ["SourceIp", "SourceIP", "SourceIp_s", "SourceIP_s", "source_ip"],
+    SourcePort => ["SourcePort", "SourcePort_d", "SourcePort_s", "source_port"],
+    DestinationIp => ["DestinationIp", "DestinationIP", "DestinationIp_s", "DestinationIP_s", "destination"],
+    DestinationPort => ["DestinationPort", "DestinationPort_d", "DestinationPort_s", "destination_port"],
+    Fqdn => ["Fqdn", "Fqdn_s"],
+    TargetUrl => ["TargetUrl", "TargetUrl_s", "url"],
+    Action => ["Action", "Action_s", "action"],
+    ActionReason => ["ActionReason", "ActionReason_s", "reason_text"],
+    Policy => ["Policy", "Policy_s", "policy"],
+    RuleCollectionGroup => ["RuleCollectionGroup", "RuleCollectionGroup_s", "rule_collection_group"],
+    RuleCollection => ["RuleCollection", "RuleCollection_s", "rule_collection"],
+    Rule => ["Rule", "Rule_s", "rule"],
+    WebCategory => ["WebCategory", "WebCategory_s", "web_category"],
+    ThreatDescription => ["ThreatDescription", "ThreatDescription_s", "threat"],
+    SignatureId => ["SignatureId", "SignatureId_s", "signature_id"],
+    Description => ["Description", "Description_s", "signature"],
+    Severity => ["Severity", "Severity_d", "severity"],
+    TranslatedIp => ["TranslatedIp", "TranslatedIp_s", "translated_ip"],
+    TranslatedPort => ["TranslatedPort", "TranslatedPort_d", "translated_port"],
+    QueryName => ["QueryName", "QueryName_s"],
+    QueryType => ["QueryType", "QueryType_s", "dns_query_type"],
+    ResponseCode => ["ResponseCode", "ResponseCode_s", "dns_response_code"],
+    ErrorMessage => ["ErrorMessage", "ErrorMessage_s", "Error", "Error_s"],
+    Count => ["ApplicationRuleCount", "NetworkRuleCount", "NatRuleCount", "count_", "Count"],
+    Kind => ["kind"],
+    Hits => ["hits"],
+}
+
+/// Which table a record belongs to, from its category / `Type`, or from the columns it has.
+pub fn kind_for_table(name: &str) -> Option<Kind> {
+    let n = name.trim().to_ascii_lowercase();
+    let n = n.strip_prefix("am-").unwrap_or(&n);
+    Some(match n {
+        "azfwapplicationrule" | "azfwapplicationruleaggregation" => Kind::Application,
+        "azfwnetworkrule" | "azfwnetworkruleaggregation" => Kind::Network,
+        "azfwnatrule" | "azfwnatruleaggregation" => Kind::Nat,
+        "azfwthreatintel" => Kind::ThreatIntel,
+        "azfwidpssignature" => Kind::Idps,
+        "azfwdnsquery" => Kind::Dns,
+        "azfwinternalfqdnresolutionfailure" | "azfwfqdnresolvefailure" => Kind::ResolveFailure,
+        "azfwflowtrace" => Kind::FlowTrace,
+        "azfwfatflow" => Kind::FatFlow,
+        _ => return None,
+    })
+}
+
+/// Infer the kind of a structured record from the columns it carries (az CLI output has no `Type`).
+pub fn kind_from_columns(has: impl Fn(Field) -> bool) -> Kind {
+    if has(Field::SignatureId) {
+        Kind::Idps
+    } else if has(Field::ThreatDescription) {
+        Kind::ThreatIntel
+    } else if has(Field::QueryName) {
+        Kind::Dns
+    } else if has(Field::TranslatedIp) {
+        Kind::Nat
+    } else if (has(Field::Fqdn) && !has(Field::DestinationIp)) || has(Field::TargetUrl) {
+        Kind::Application
+    } else {
+        Kind::Network
+    }
+}
+
+/// Why a record could not become an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowProblem {
+    MissingTime,
+    BadTime(String),
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowProblem::MissingTime => f.write_str("no TimeGenerated/time value"),
+            RowProblem::BadTime(t) => write!(
+                f,
+                "time {t:?} is not RFC 3339 or the portal's M/D/YYYY, h:mm:ss AM/PM form"
+            ),
+        }
+    }
+}
+
+/// Build a row from a record. `get` returns the value of a field when the record has it; `table` is the table or
+/// category name when known. Legacy records (a `msg`/`msg_s` text) are routed through `crate::legacy::parse`;
+/// text it does not understand yields an `unparsed` event carrying the raw message.
+pub fn to_row<'a>(
+    get: &impl Fn(Field) -> Option<Val<'a>>,
+    table: Option<&str>,
+) -> Result<Row<'a>, RowProblem> {
+    let s = |f: Field| get(f).and_then(Val::as_str).and_then(|v| text(Some(v)));
+    let mut row = Row {
+        hits: 1,
+        ..Row::default()
+    };
+    row.time_us = match get(Field::Time) {
+        None => return Err(RowProblem::MissingTime),
+        Some(Val::Str(t)) if t.trim().is_empty() => return Err(RowProblem::MissingTime),
+        Some(Val::Str(t)) => {
+            Some(normalize::time_us(t).ok_or_else(|| RowProblem::BadTime(t.to_string()))?)
+        }
+        Some(Val::Int(us)) => Some(us),
+        Some(other) => return Err(RowProblem::BadTime(format!("{other:?}"))),
+    };
+    row.firewall = s(Field::ResourceId);
+    if let Some(n) = get(Field::Count)
+        .and_then(Val::as_u64)
+        .or_else(|| get(Field::Hits).and_then(Val::as_u64))
+    {
+        row.hits = n;
+    }
+
+    if let Some(msg) = get(Field::Msg)
+        .and_then(Val::as_str)
+        .filter(|m| !m.trim().is_empty())
+    {
+        match crate::legacy::parse(msg) {
+            Some(parsed) => row.apply_legacy(msg, &parsed),
+            None => {
+                row.kind = Some(Kind::Unparsed);
+                row.message = Some(msg);
+            }
+        }
+        return Ok(row);
+    }
+
+    let kind = s(Field::Kind)
+        .and_then(Kind::parse)
+        .or_else(|| table.and_then(kind_for_table))
+        .or_else(|| s(Field::Table).and_then(kind_for_table))
+        .or_else(|| s(Field::Category).and_then(kind_for_table))
+        .unwrap_or_else(|| kind_from_columns(|f| get(f).is_some()));
+    row.kind = Some(kind);
+    row.protocol = s(Field::Protocol);
+    row.source = s(Field::SourceIp).and_then(normalize::host);
+    row.source_port = get(Field::SourcePort).and_then(Val::as_u32);
+    row.destination_port = get(Field::DestinationPort).and_then(Val::as_u32);
+    row.destination = match kind {
+        Kind::Dns => s(Field::QueryName)
+            .or_else(|| s(Field::Fqdn))
+            .or_else(|| s(Field::DestinationIp)),
+        _ => s(Field::Fqdn).or_else(|| s(Field::DestinationIp)),
+    }
+    .and_then(normalize::host);
+    row.url = s(Field::TargetUrl);
+    row.action = s(Field::Action).and_then(normalize::action);
+    row.policy = s(Field::Policy);
+    row.rule_collection_group = s(Field::RuleCollectionGroup);
+    row.rule_collection = s(Field::RuleCollection);
+    row.rule = s(Field::Rule);
+    row.reason_text = s(Field::ActionReason);
+    row.web_category = s(Field::WebCategory);
+    match kind {
+        Kind::ThreatIntel => {
+            row.threat = s(Field::ThreatDescription);
+            row.reason = Some(crate::event::Reason::ThreatIntel);
+        }
+        Kind::Idps => {
+            row.signature_id = s(Field::SignatureId);
+            row.signature = s(Field::Description);
+            row.classification = s(Field::Category).filter(|c| kind_for_table(c).is_none());
+            row.severity = get(Field::Severity).and_then(Val::as_u32);
+            row.reason = Some(crate::event::Reason::IdpsSignature);
+        }
+        Kind::Nat => {
+            row.translated = s(Field::TranslatedIp).and_then(normalize::host);
+            row.translated_port = get(Field::TranslatedPort).and_then(Val::as_u32);
+        }
+        Kind::Dns => {
+            row.dns_query_type = s(Field::QueryType);
+            row.dns_response_code = s(Field::ResponseCode);
+            row.reason_text = s(Field::ErrorMessage);
+        }
+        Kind::ResolveFailure => {
+            row.reason_text = s(Field::ErrorMessage);
+            row.reason = Some(crate::event::Reason::ResolveFailure);
+            row.destination = s(Field::Fqdn).and_then(normalize::host);
+        }
+        _ => {}
+    }
+    if kind == Kind::Application && row.action == Some(Action::Deny) && row.destination.is_none() {
+        // Structured app-rule denies without an FQDN are the "SNI TLS extension was missing" case.
+        if row
+            .reason_text
+            .is_some_and(|t| t.to_ascii_lowercase().contains("sni"))
+        {
+            row.reason = Some(crate::event::Reason::SniMissing);
+        }
+    }
+    Ok(row)
+}

@@ -1,0 +1,175 @@
+//! Every JSON shape the firewall's logs are kept in:
+//! diagnostic-setting archives (`PT1H.json`, JSON lines of `{time, resourceId, category, properties}` records,
+//! structured or legacy `properties.msg`), Log Analytics data-export blobs (`PT05M.json`, column names at the
+//! top level), Event Hub bodies (`{"records":[…]}`, one per line or concatenated), saved Query-API responses
+//! (`{"tables":[…]}`) and `az monitor log-analytics query` output (an array of row objects, values as strings).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use super::fields::{self, Field, Val};
+use super::{Sink, tables};
+use crate::error::user;
+
+/// Lower-cased alias → field, so a record's keys are mapped in one pass.
+static FIELD_BY_KEY: LazyLock<HashMap<String, Field>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for &f in Field::ALL {
+        for a in f.aliases() {
+            m.entry(a.to_ascii_lowercase()).or_insert(f);
+        }
+    }
+    m
+});
+
+pub fn field_of(key: &str) -> Option<Field> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        FIELD_BY_KEY.get(&key.to_ascii_lowercase()).copied()
+    } else {
+        FIELD_BY_KEY.get(key).copied()
+    }
+}
+
+pub fn val(v: &Value) -> Option<Val<'_>> {
+    match v {
+        Value::String(s) => Some(Val::Str(s)),
+        Value::Number(n) => Some(
+            n.as_i64()
+                .map(Val::Int)
+                .unwrap_or_else(|| Val::Float(n.as_f64().unwrap_or(f64::NAN))),
+        ),
+        Value::Bool(b) => Some(Val::Bool(*b)),
+        _ => None,
+    }
+}
+
+pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| user(format!("{name}: not UTF-8 text: {e}")))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A whole file of concatenated JSON values (JSON lines, pretty-printed or not).
+    let mut values = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut start = 0usize;
+    let mut whole_ok = true;
+    loop {
+        let before = start + text[start..].len() - text[start..].trim_start().len();
+        match stream.next() {
+            Some(Ok(v)) => {
+                values.push((line_of(text, before), v));
+                start = stream.byte_offset();
+            }
+            Some(Err(_)) => {
+                whole_ok = false;
+                break;
+            }
+            None => break,
+        }
+    }
+    if whole_ok {
+        for (line, v) in values {
+            value(name, line, &v, sink)?;
+        }
+        return Ok(());
+    }
+    // Otherwise JSON lines with some bad lines: each line on its own, bad lines skipped and counted.
+    let mut good = 0usize;
+    let mut lines = 0usize;
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        lines += 1;
+        match serde_json::from_str::<Value>(l) {
+            Ok(v) => {
+                good += 1;
+                value(name, i as u64 + 1, &v, sink)?;
+            }
+            Err(e) => sink.stats.skip(name, i as u64 + 1, "malformed JSON", e),
+        }
+    }
+    if good == 0 {
+        return Err(user(format!(
+            "{name}: not valid JSON: expected JSON lines, {{\"records\":[…]}}, {{\"tables\":[…]}} or an array of rows \
+             ({lines} line(s), none parsed)"
+        )));
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, offset: usize) -> u64 {
+    memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() as u64 + 1
+}
+
+fn value(name: &str, line: u64, v: &Value, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    match v {
+        Value::Object(obj) => {
+            if let Some((_, t)) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("tables")) {
+                return tables::read_tables(name, t, sink);
+            }
+            if let Some(Value::Array(records)) = obj.get("records") {
+                for r in records {
+                    record(name, line, r, sink)?;
+                }
+                return Ok(());
+            }
+            record(name, line, v, sink)
+        }
+        Value::Array(items) => {
+            for r in items {
+                record(name, line, r, sink)?;
+            }
+            Ok(())
+        }
+        _ => {
+            sink.stats
+                .skip(name, line, "not a record", "expected a JSON object");
+            Ok(())
+        }
+    }
+}
+
+/// One record: a diagnostic-setting record (fields under `properties`, plus `time`, `resourceId`, `category`)
+/// or a row with Log Analytics column names at the top level.
+fn record(name: &str, line: u64, v: &Value, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    let Value::Object(obj) = v else {
+        sink.stats
+            .skip(name, line, "not a record", "expected a JSON object");
+        return Ok(());
+    };
+    let mut map: HashMap<Field, &Value> = HashMap::with_capacity(24);
+    collect(obj, &mut map);
+    let props = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("properties"))
+        .map(|(_, v)| v);
+    let table = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("category"))
+        .and_then(|(_, v)| v.as_str());
+    if let Some(Value::Object(p)) = props {
+        // Properties win over top-level keys of the same meaning.
+        collect(p, &mut map);
+    }
+    let get = |f: Field| map.get(&f).and_then(|v| val(v));
+    match fields::to_row(&get, table) {
+        Ok(row) => sink.push(&row, name, line),
+        Err(problem) => {
+            sink.stats.skip(name, line, "bad record", problem);
+            Ok(())
+        }
+    }
+}
+
+fn collect<'a>(obj: &'a Map<String, Value>, map: &mut HashMap<Field, &'a Value>) {
+    for (k, v) in obj {
+        if v.is_null() {
+            continue;
+        }
+        if let Some(f) = field_of(k) {
+            map.insert(f, v);
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Offline inputs: finding files (paths, folders, globs, `.gz`), telling their format from their content, and
+//! reading them into canonical batches.
+//!
+//! Each format module ([`json`], [`csv`], [`parquet`], [`tables`]) only maps its shape onto [`fields::Field`]s;
+//! [`fields::to_row`] and [`row::CanonicalBuilder`] do the normalising, so every format lands in the same schema.
+//! Records that cannot become events are counted and kept as [`Skip`] examples with file and line.
+
+pub mod csv;
+pub mod fields;
+pub mod json;
+pub mod parquet;
+pub mod row;
+pub mod tables;
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use polars::prelude::DataFrame;
+
+use crate::cli::args::InputFormat;
+use crate::error::user;
+use crate::event::normalize::Host;
+
+pub use row::{CanonicalBuilder, Row};
+
+/// Canonical events read from one source, with what was skipped.
+#[derive(Debug)]
+pub struct Events {
+    pub frame: DataFrame,
+    pub stats: ReadStats,
+}
+
+/// A record that did not become an event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skip {
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// How many examples of skipped records are kept (all are counted).
+pub const MAX_SKIP_EXAMPLES: usize = 50;
+
+/// What reading saw: files, records, duplicates and skipped records by reason.
+#[derive(Debug, Clone, Default)]
+pub struct ReadStats {
+    pub files: Vec<String>,
+    pub records: u64,
+    pub duplicates: u64,
+    pub skipped: u64,
+    pub skipped_by_reason: BTreeMap<String, u64>,
+    pub skip_examples: Vec<Skip>,
+}
+
+impl ReadStats {
+    pub fn skip(&mut self, file: &str, line: u64, category: &str, detail: impl std::fmt::Display) {
+        self.skipped += 1;
+        *self
+            .skipped_by_reason
+            .entry(category.to_string())
+            .or_default() += 1;
+        if self.skip_examples.len() < MAX_SKIP_EXAMPLES {
+            self.skip_examples.push(Skip {
+                file: file.to_string(),
+                line,
+                reason: format!("{category}: {detail}"),
+            });
+        }
+    }
+
+    pub fn merge(&mut self, other: ReadStats) {
+        self.files.extend(other.files);
+        self.records += other.records;
+        self.duplicates += other.duplicates;
+        self.skipped += other.skipped;
+        for (k, v) in other.skipped_by_reason {
+            *self.skipped_by_reason.entry(k).or_default() += v;
+        }
+        let room = MAX_SKIP_EXAMPLES.saturating_sub(self.skip_examples.len());
+        self.skip_examples
+            .extend(other.skip_examples.into_iter().take(room));
+    }
+}
+
+/// Where readers put rows: builds canonical batches of `batch_rows` and hands each to `on_batch`,
+/// dropping exact duplicates of an event already seen (unless told to keep them).
+pub struct Sink<'f> {
+    builder: CanonicalBuilder,
+    batch_rows: usize,
+    on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
+    seen: Option<HashSet<u64>>,
+    pub stats: ReadStats,
+}
+
+impl<'f> Sink<'f> {
+    pub fn new(
+        batch_rows: usize,
+        keep_duplicates: bool,
+        keep_messages: bool,
+        on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
+    ) -> Self {
+        Sink {
+            builder: CanonicalBuilder::new(batch_rows.min(1 << 20))
+                .keep_parsed_messages(keep_messages),
+            batch_rows,
+            on_batch,
+            seen: (!keep_duplicates).then(HashSet::new),
+            stats: ReadStats::default(),
+        }
+    }
+
+    pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) -> anyhow::Result<()> {
+        self.stats.records += 1;
+        if let Some(seen) = &mut self.seen
+            && let Some(fp) = fingerprint(row)
+            && !seen.insert(fp)
+        {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        self.builder.push(row, file, line);
+        if self.builder.len() >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        if !self.builder.is_empty() {
+            let df = self.builder.finish()?;
+            (self.on_batch)(df)?;
+        }
+        Ok(())
+    }
+
+    /// Flush what is left and return the statistics.
+    pub fn finish(mut self) -> anyhow::Result<ReadStats> {
+        self.flush()?;
+        Ok(self.stats)
+    }
+}
+
+/// Identity of one logged event across both diagnostic modes: the same event written as a structured
+/// `AZFW*` record and as a legacy message has the same time, endpoints, ports, protocol and action.
+/// Rows without a source port (aggregation tables, old ICMP) are never treated as duplicates.
+fn fingerprint(row: &Row<'_>) -> Option<u64> {
+    let (time, sport) = (row.time_us?, row.source_port?);
+    let mut h = std::hash::DefaultHasher::new();
+    time.hash(&mut h);
+    sport.hash(&mut h);
+    row.kind.hash(&mut h);
+    row.action.hash(&mut h);
+    row.destination_port.hash(&mut h);
+    hash_host(&mut h, row.source);
+    hash_host(&mut h, row.destination);
+    if let Some((p, _)) = row.protocol.and_then(crate::event::normalize::protocol) {
+        p.hash(&mut h);
+    }
+    Some(h.finish())
+}
+
+fn hash_host(h: &mut impl Hasher, host: Option<Host<'_>>) {
+    match host {
+        None => 0u8.hash(h),
+        Some(Host::Ip(ip)) => ip.hash(h),
+        Some(Host::Name(n)) => {
+            let n = n.trim().trim_end_matches('.');
+            for b in n.bytes() {
+                h.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
+/// Expand `--input` arguments into files: folders are walked recursively (sorted, hidden files skipped),
+/// glob patterns expanded; a path that matches nothing is an error.
+pub fn discover(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for arg in inputs {
+        let p = Path::new(arg);
+        if p.is_dir() {
+            walk(p, &mut out).with_context(|| format!("reading folder {arg}"))?;
+        } else if p.exists() {
+            out.push(p.to_path_buf());
+        } else if arg.contains(['*', '?', '[']) {
+            let mut matched: Vec<PathBuf> = glob::glob(arg)
+                .map_err(|e| user(format!("{arg}: invalid glob pattern: {e}")))?
+                .filter_map(Result::ok)
+                .collect();
+            if matched.is_empty() {
+                return Err(user(format!("{arg}: the pattern matches no file")));
+            }
+            matched.sort();
+            for m in matched {
+                if m.is_dir() {
+                    walk(&m, &mut out)?;
+                } else {
+                    out.push(m);
+                }
+            }
+        } else {
+            return Err(user(format!("{arg}: no such file or folder")));
+        }
+    }
+    if out.is_empty() {
+        return Err(user(
+            "no input files found (give --input PATH: a file, a folder or a glob)",
+        ));
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Read every file into `sink`, detecting each file's format from its content unless `format` is given.
+pub fn read_files(
+    files: &[PathBuf],
+    format: Option<InputFormat>,
+    sink: &mut Sink<'_>,
+) -> anyhow::Result<()> {
+    for path in files {
+        let name = path.display().to_string();
+        sink.stats.files.push(name.clone());
+        let bytes = std::fs::read(path).map_err(|e| user(format!("{name}: cannot read: {e}")))?;
+        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| user(format!("{name}: not a valid gzip file: {e}")))?;
+            out
+        } else {
+            bytes
+        };
+        let fmt = match format {
+            Some(f) => f,
+            None => detect(&bytes).ok_or_else(|| {
+                user(format!(
+                    "{name}: unrecognised content: expected Parquet, JSON (lines, records, tables) or a CSV export \
+                     with a TimeGenerated column"
+                ))
+            })?,
+        };
+        match fmt {
+            InputFormat::Parquet => parquet::read(&name, bytes, sink)?,
+            InputFormat::Json => json::read(&name, &bytes, sink)?,
+            InputFormat::Csv => csv::read(&name, bytes, sink)?,
+        }
+    }
+    Ok(())
+}
+
+/// Tell the format from the first bytes: Parquet magic, a JSON value, or text with a header line.
+pub fn detect(bytes: &[u8]) -> Option<InputFormat> {
+    if bytes.starts_with(b"PAR1") {
+        return Some(InputFormat::Parquet);
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    match first {
+        b'{' | b'[' => Some(InputFormat::Json),
+        _ => {
+            let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+            let header = String::from_utf8_lossy(&body[..line_end]).to_ascii_lowercase();
+            (header.contains(',') && (header.contains("timegenerated") || header.contains("time")))
+                .then_some(InputFormat::Csv)
+        }
+    }
+}
+
+/// Read files fully into one canonical frame (for small inputs and tests).
+pub fn read_to_frame(
+    inputs: &[String],
+    format: Option<InputFormat>,
+    keep_duplicates: bool,
+) -> anyhow::Result<Events> {
+    let files = discover(inputs)?;
+    let mut frames: Vec<DataFrame> = Vec::new();
+    let mut collect = |df: DataFrame| {
+        frames.push(df);
+        Ok(())
+    };
+    let mut sink = Sink::new(1 << 20, keep_duplicates, true, &mut collect);
+    read_files(&files, format, &mut sink)?;
+    let stats = sink.finish()?;
+    Ok(Events {
+        frame: concat_frames(frames)?,
+        stats,
+    })
+}
+
+/// Vertically concatenate canonical frames (an empty canonical frame when there are none).
+pub fn concat_frames(frames: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
+    let mut it = frames.into_iter();
+    let Some(mut first) = it.next() else {
+        return Ok(CanonicalBuilder::new(0).finish()?);
+    };
+    for f in it {
+        first.vstack_mut(&f)?;
+    }
+    Ok(first)
+}

@@ -1,0 +1,121 @@
+//! Parquet files: resource-specific `AZFW*` columns, `AzureDiagnostics` columns (`msg_s`, `Category`, …), and
+//! fwlog's own canonical files (`fwlog fetch`). Only the columns fwlog maps are decoded, in slices of
+//! [`SLICE_ROWS`] rows so memory stays bounded whatever the file size.
+
+use std::io::Cursor;
+
+use polars::prelude::*;
+
+use super::Sink;
+use super::fields::{self, Field, Val};
+use crate::error::user;
+
+pub const SLICE_ROWS: usize = 256 * 1024;
+
+enum Data {
+    Str(StringChunked),
+    Int(Int64Chunked),
+    Float(Float64Chunked),
+    Bool(BooleanChunked),
+}
+
+impl Data {
+    fn get(&self, i: usize) -> Option<Val<'_>> {
+        match self {
+            Data::Str(c) => c.get(i).map(Val::Str),
+            Data::Int(c) => c.get(i).map(Val::Int),
+            Data::Float(c) => c.get(i).map(Val::Float),
+            Data::Bool(c) => c.get(i).map(Val::Bool),
+        }
+    }
+
+    fn from_column(c: &Column) -> PolarsResult<Data> {
+        let s = c.as_materialized_series();
+        Ok(match s.dtype() {
+            DataType::String => Data::Str(s.str()?.rechunk().into_owned()),
+            DataType::Datetime(_, _) => {
+                let us = s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
+                Data::Int(us.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+            }
+            DataType::Boolean => Data::Bool(s.bool()?.rechunk().into_owned()),
+            DataType::Float32 | DataType::Float64 => {
+                Data::Float(s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+            }
+            dt if dt.is_integer() => {
+                Data::Int(s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+            }
+            _ => Data::Str(s.cast(&DataType::String)?.str()?.rechunk().into_owned()),
+        })
+    }
+}
+
+pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
+    let mut reader = ParquetReader::new(Cursor::new(&bytes[..]));
+    let schema = reader.schema().map_err(bad)?;
+    let total = reader.num_rows().map_err(bad)?;
+    let mut mapped: Vec<(String, Field)> = Vec::new();
+    for (col, _) in schema.iter() {
+        if let Some(f) = super::json::field_of(col.as_str())
+            && !mapped.iter().any(|(_, g)| *g == f)
+        {
+            mapped.push((col.to_string(), f));
+        }
+    }
+    let has = |f: Field| mapped.iter().any(|(_, g)| *g == f);
+    if !has(Field::Time)
+        || ![
+            Field::Msg,
+            Field::SourceIp,
+            Field::Fqdn,
+            Field::DestinationIp,
+            Field::QueryName,
+        ]
+        .iter()
+        .any(|f| has(*f))
+    {
+        return Err(user(format!(
+            "{name}: no Azure Firewall columns: expected TimeGenerated and msg_s (AzureDiagnostics) or \
+             SourceIp/Fqdn/DestinationIp (AZFW* tables); found: {}",
+            schema
+                .iter_names()
+                .take(12)
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let projection: Vec<String> = mapped.iter().map(|(c, _)| c.clone()).collect();
+    let mut offset = 0usize;
+    while offset < total {
+        let len = SLICE_ROWS.min(total - offset);
+        let df = ParquetReader::new(Cursor::new(&bytes[..]))
+            .with_columns(Some(projection.clone()))
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(bad)?;
+        let cols: Vec<(Field, Data)> = mapped
+            .iter()
+            .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
+            .collect::<PolarsResult<_>>()
+            .map_err(bad)?;
+        let table_col = cols.iter().position(|(f, _)| *f == Field::Table);
+        for i in 0..df.height() {
+            let get = |f: Field| {
+                cols.iter()
+                    .find(|(g, _)| *g == f)
+                    .and_then(|(_, d)| d.get(i))
+            };
+            let table = table_col
+                .and_then(|t| cols[t].1.get(i))
+                .and_then(Val::as_str);
+            let rowno = (offset + i + 1) as u64;
+            match fields::to_row(&get, table) {
+                Ok(row) => sink.push(&row, name, rowno)?,
+                Err(p) => sink.stats.skip(name, rowno, "bad row", p),
+            }
+        }
+        offset += len;
+    }
+    Ok(())
+}

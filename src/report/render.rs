@@ -1,0 +1,258 @@
+//! Deny-report renderers: table (fits the terminal), JSON (the contract), CSV, Markdown and Parquet.
+//! All output is deterministic: groups are already sorted, and nothing here depends on time or locale.
+
+use std::io::Cursor;
+
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use polars::prelude::*;
+
+use super::model::{DenyReport, Group};
+use crate::cli::args::ReportFormat;
+
+pub fn render(
+    report: &DenyReport,
+    format: ReportFormat,
+    terminal: bool,
+) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(report)?;
+            s.push('\n');
+            s.into_bytes()
+        }
+        ReportFormat::Table => table(report, terminal).into_bytes(),
+        ReportFormat::Markdown => markdown(report).into_bytes(),
+        ReportFormat::Csv => csv(report)?,
+        ReportFormat::Parquet => parquet(report)?,
+    })
+}
+
+/// The one-line summary printed under a table and above Markdown.
+pub fn summary(r: &DenyReport) -> String {
+    let mut s = format!(
+        "{} events read ({} in window), {} denies in {} group{}",
+        r.events,
+        r.events_in_window,
+        r.denies,
+        r.total_groups,
+        if r.total_groups == 1 { "" } else { "s" }
+    );
+    if (r.groups.len() as u64) < r.total_groups {
+        s.push_str(&format!(" (top {} shown)", r.groups.len()));
+    }
+    s.push_str(&format!(", {} skipped", r.skipped));
+    if !r.skipped_by_reason.is_empty() {
+        let parts: Vec<String> = r
+            .skipped_by_reason
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        s.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    if r.duplicates > 0 {
+        s.push_str(&format!(", {} duplicates ignored", r.duplicates));
+    }
+    if r.unparsed > 0 {
+        s.push_str(&format!(", {} unparsed legacy messages", r.unparsed));
+    }
+    match (&r.data_from, &r.data_to) {
+        (Some(a), Some(b)) => s.push_str(&format!("; data covers {a} .. {b}")),
+        _ => s.push_str("; no events in the input"),
+    }
+    s
+}
+
+/// What the catalog says about a group, in one short cell.
+pub fn catalog_label(g: &Group) -> String {
+    if g.catalog.is_empty() {
+        return "not in catalog".to_string();
+    }
+    let labels: Vec<String> = g
+        .catalog
+        .iter()
+        .map(|m| {
+            let f = m.get("feature").and_then(|v| v.as_str()).unwrap_or("?");
+            let r = m.get("requirement").and_then(|v| v.as_str()).unwrap_or("?");
+            let mut l = format!("{f}: {r}");
+            if let Some(st) = m.get("status").and_then(|v| v.as_str())
+                && st != "current"
+            {
+                l.push_str(&format!(" ({st})"));
+            }
+            if let Some(why) = m.get("not_needed").and_then(|v| v.as_str()) {
+                l.push_str(&format!(" [not needed: {why}]"));
+            }
+            l
+        })
+        .collect();
+    labels.join("; ")
+}
+
+fn or_dash(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".to_string())
+}
+
+fn port(p: Option<u32>) -> String {
+    p.map(|p| p.to_string()).unwrap_or_else(|| "-".to_string())
+}
+
+const HEADERS: [&str; 11] = [
+    "Kind",
+    "Source subnet",
+    "Protocol",
+    "Destination",
+    "Port",
+    "Hits",
+    "Sources",
+    "First seen",
+    "Last seen",
+    "Examples",
+    "Catalog",
+];
+
+fn cells(g: &Group) -> [String; 11] {
+    [
+        g.kind.clone(),
+        or_dash(&g.source_subnet),
+        or_dash(&g.protocol),
+        g.destination.clone().unwrap_or_else(|| "(none)".into()),
+        port(g.destination_port),
+        g.hits.to_string(),
+        g.distinct_sources.to_string(),
+        g.first_seen.clone(),
+        g.last_seen.clone(),
+        g.example_sources.join(" "),
+        catalog_label(g),
+    ]
+}
+
+fn table(r: &DenyReport, terminal: bool) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(if terminal {
+        ContentArrangement::Dynamic
+    } else {
+        ContentArrangement::Disabled
+    });
+    if !terminal {
+        t.force_no_tty();
+    }
+    t.set_header(HEADERS.iter().map(Cell::new));
+    for g in &r.groups {
+        let c = cells(g);
+        t.add_row(c.into_iter().enumerate().map(|(i, v)| {
+            let cell = Cell::new(v);
+            if i == 4 || i == 5 || i == 6 {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
+        }));
+    }
+    let mut out = String::new();
+    if r.groups.is_empty() {
+        out.push_str("No denied traffic matches.\n");
+    } else {
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
+    out.push_str(&summary(r));
+    out.push('\n');
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn markdown(r: &DenyReport) -> String {
+    let mut out = String::from("# Denied traffic\n\n");
+    out.push_str(&summary(r));
+    out.push_str("\n\n");
+    if r.groups.is_empty() {
+        out.push_str("No denied traffic matches.\n");
+        return out;
+    }
+    out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
+    out.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
+    for g in &r.groups {
+        let c: Vec<String> = cells(g).iter().map(|v| md_escape(v)).collect();
+        out.push_str(&format!("| {} |\n", c.join(" | ")));
+    }
+    out
+}
+
+fn csv(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "kind",
+        "source_subnet",
+        "protocol",
+        "destination",
+        "destination_port",
+        "hits",
+        "distinct_sources",
+        "first_seen",
+        "last_seen",
+        "example_sources",
+        "catalog",
+    ])?;
+    for g in &r.groups {
+        w.write_record([
+            g.kind.clone(),
+            g.source_subnet.clone().unwrap_or_default(),
+            g.protocol.clone().unwrap_or_default(),
+            g.destination.clone().unwrap_or_default(),
+            g.destination_port
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            g.hits.to_string(),
+            g.distinct_sources.to_string(),
+            g.first_seen.clone(),
+            g.last_seen.clone(),
+            g.example_sources.join(" "),
+            if g.catalog.is_empty() {
+                String::new()
+            } else {
+                catalog_label(g)
+            },
+        ])?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn parquet(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
+    let g = &r.groups;
+    let strs = |f: &dyn Fn(&Group) -> Option<String>| g.iter().map(f).collect::<Vec<_>>();
+    let mut df = DataFrame::new(
+        g.len(),
+        vec![
+            Column::new("kind".into(), strs(&|x| Some(x.kind.clone()))),
+            Column::new("source_subnet".into(), strs(&|x| x.source_subnet.clone())),
+            Column::new("protocol".into(), strs(&|x| x.protocol.clone())),
+            Column::new("destination".into(), strs(&|x| x.destination.clone())),
+            Column::new(
+                "destination_port".into(),
+                g.iter().map(|x| x.destination_port).collect::<Vec<_>>(),
+            ),
+            Column::new("hits".into(), g.iter().map(|x| x.hits).collect::<Vec<_>>()),
+            Column::new(
+                "distinct_sources".into(),
+                g.iter().map(|x| x.distinct_sources).collect::<Vec<_>>(),
+            ),
+            Column::new("first_seen".into(), strs(&|x| Some(x.first_seen.clone()))),
+            Column::new("last_seen".into(), strs(&|x| Some(x.last_seen.clone()))),
+            Column::new(
+                "example_sources".into(),
+                strs(&|x| Some(x.example_sources.join(" "))),
+            ),
+            Column::new(
+                "catalog".into(),
+                strs(&|x| (!x.catalog.is_empty()).then(|| catalog_label(x))),
+            ),
+        ],
+    )?;
+    let mut buf = Cursor::new(Vec::new());
+    ParquetWriter::new(&mut buf).finish(&mut df)?;
+    Ok(buf.into_inner())
+}
