@@ -131,6 +131,8 @@ pub struct DenyReportArgs {
     pub group: GroupArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub live: crate::live::config::LiveArgs,
 }
 
 /// A span of time written `<number><unit>` with unit s, m, h, d or w (units may be combined: `1h30m`).

@@ -1,5 +1,115 @@
 //! Live Log Analytics source (issue 6): query a workspace instead of reading exported files.
 //!
 //! * [`kql`] — the query templates (`queries/*.kql`) and their typed, validated parameters.
+//! * [`config`] — workspace, cloud, endpoint and sign-in settings (flags, environment, config file).
+//! * [`auth`] — the credential chain (env secret, workload identity, managed identity, Azure CLI).
+//! * [`client`] — the Query API client: retries, back-off, at most 4 requests in flight, partial results.
 
+pub mod auth;
+pub mod client;
+pub mod config;
 pub mod kql;
+pub mod report;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::args::DenyReportArgs;
+use crate::report::plan::ReportPlan;
+use auth::{Chain, Tokens};
+use client::QueryClient;
+use config::LiveConfig;
+use kql::Window;
+
+/// Window used when neither `--since` nor `--from` is given for a live query.
+pub const DEFAULT_LIVE_WINDOW_US: i64 = 24 * 3600 * 1_000_000;
+
+/// The half-open window of a plan, defaulting to the last 24 hours for live queries.
+pub fn window_of(plan: &ReportPlan, now_us: i64) -> Window {
+    let to_us = plan.to_us.unwrap_or(now_us);
+    let from_us = plan.from_us.unwrap_or(to_us - DEFAULT_LIVE_WINDOW_US);
+    Window { from_us, to_us }
+}
+
+/// Build the query client for a resolved configuration.
+pub fn client_for(
+    cfg: &LiveConfig,
+    cloud_explicit: bool,
+    verbose: u8,
+) -> anyhow::Result<QueryClient> {
+    // Without an explicit cloud, azure_identity reads AZURE_AUTHORITY_HOST (public cloud when unset).
+    let cloud = cloud_explicit.then_some(cfg.cloud);
+    let tokens = Tokens::Chain(Chain::new(cloud, cfg.cloud.scope(), cfg.auth));
+    let mut c = QueryClient::new(&cfg.endpoint, tokens, verbose)?;
+    if let Some(secs) = std::env::var("FWLOG_HTTP_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        c.http_timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    if let Some(ms) = std::env::var("FWLOG_RETRY_BASE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        c.retry.base = std::time::Duration::from_millis(ms);
+    }
+    Ok(c)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// The deny-report hook: `Ok(None)` when no workspace is configured (the file path applies), otherwise the
+/// report from Log Analytics (or the queries, with `--print-kql`).
+pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<ExitCode>> {
+    let now = crate::report::now_us();
+    let live = &args.live;
+    if live.print_kql {
+        let plan = ReportPlan::from_args(args, now)?;
+        let window = window_of(&plan, now);
+        let opts = report::summary_options(&plan, live.firewall.clone());
+        let qs = vec![
+            kql::sources(window, live.firewall.as_ref())?,
+            kql::deny_summary(window, &opts)?,
+        ];
+        print!("{}", kql::join_for_print(&qs));
+        return Ok(Some(ExitCode::SUCCESS));
+    }
+    let Some(cfg) = config::resolve(live, !args.input.inputs.is_empty())? else {
+        return Ok(None);
+    };
+    let plan = ReportPlan::from_args(args, now)?;
+    if plan.format == crate::cli::args::ReportFormat::Parquet
+        && plan.output.is_none()
+        && std::io::stdout().is_terminal()
+    {
+        return Err(crate::error::user(
+            "--format parquet writes binary data: give --output FILE",
+        ));
+    }
+    let window = window_of(&plan, now);
+    let mut plan = plan;
+    plan.from_us = Some(window.from_us);
+    plan.to_us = Some(window.to_us);
+    let client = Arc::new(client_for(&cfg, live.cloud.is_some(), verbose)?);
+    let rt = runtime()?;
+    let (report, stats, totals) =
+        rt.block_on(report::live_report(client.clone(), &cfg, &plan, window))?;
+    if verbose > 0 {
+        eprintln!(
+            "fwlog: {} Log Analytics request(s), {} retried",
+            client.requests.load(std::sync::atomic::Ordering::Relaxed),
+            client.retries.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+    crate::report::print_diagnostics(&report, &stats, &totals, verbose);
+    let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
+    let bytes = crate::report::render::render(&report, plan.format, terminal)?;
+    crate::output::emit(plan.output.as_deref(), &bytes)?;
+    Ok(Some(ExitCode::SUCCESS))
+}

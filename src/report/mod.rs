@@ -121,6 +121,9 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals
 }
 
 pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+    if let Some(code) = crate::live::deny_report(&args, verbose)? {
+        return Ok(code);
+    }
     let plan = ReportPlan::from_args(&args, now_us())?;
     if plan.format == ReportFormat::Parquet
         && plan.output.is_none()

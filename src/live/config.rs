@@ -1,0 +1,309 @@
+//! Which workspace to query, where, and how to sign in: command line, then environment, then the config file.
+//!
+//! Config file: `$FWLOG_CONFIG`, else `$XDG_CONFIG_HOME/fwlog/config.toml`, else `~/.config/fwlog/config.toml`:
+//!
+//! ```toml
+//! [log_analytics]
+//! workspaces = ["0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"]   # workspace IDs (GUIDs)
+//! firewall = "/subscriptions/…/resourceGroups/rg-hub/providers/Microsoft.Network/azureFirewalls/fw-hub"
+//! cloud = "public"          # public | usgov | china
+//! auth = "cli"              # env | workload | msi | cli (default: try them in that order)
+//! endpoint = "https://api.loganalytics.azure.com"   # only to override the cloud's default
+//! ```
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use super::kql::{FirewallId, WorkspaceId};
+use crate::error::user;
+
+/// Log Analytics options shared by `deny-report`, `fetch` (and later `recommend`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct LiveArgs {
+    /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files; repeatable.
+    /// Also FWLOG_WORKSPACE (comma-separated) or `workspaces` in the config file.
+    #[arg(
+        long = "workspace",
+        value_name = "GUID",
+        help_heading = "Log Analytics"
+    )]
+    pub workspaces: Vec<WorkspaceId>,
+
+    /// Only rows of this firewall (its resource ID), when several firewalls log to the workspace.
+    #[arg(long, value_name = "RESOURCE_ID", help_heading = "Log Analytics")]
+    pub firewall: Option<FirewallId>,
+
+    /// Azure cloud: selects the Log Analytics endpoint and the sign-in authority.
+    #[arg(long, value_enum, value_name = "CLOUD", help_heading = "Log Analytics")]
+    pub cloud: Option<Cloud>,
+
+    /// Log Analytics API base URL (default: the cloud's); also FWLOG_LOGANALYTICS_ENDPOINT.
+    #[arg(long, value_name = "URL", help_heading = "Log Analytics")]
+    pub endpoint: Option<String>,
+
+    /// Sign in only this way instead of trying env, workload, msi, cli in turn.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "METHOD",
+        help_heading = "Log Analytics"
+    )]
+    pub auth: Option<AuthMethod>,
+
+    /// Print the KQL queries this command would send (separated by `// ---` lines) and exit; needs no sign-in.
+    #[arg(long, help_heading = "Log Analytics")]
+    pub print_kql: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    /// Azure public cloud.
+    Public,
+    /// Azure US Government.
+    Usgov,
+    /// Azure operated by 21Vianet (China).
+    China,
+}
+
+impl Cloud {
+    /// Query API base URL. Sovereign hosts follow Microsoft's published pattern (reference §5.1 marks them
+    /// uncertain); `--endpoint` overrides.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://api.loganalytics.azure.com",
+            Cloud::Usgov => "https://api.loganalytics.us",
+            Cloud::China => "https://api.loganalytics.azure.cn",
+        }
+    }
+
+    /// Token scope (audience) for the Query API.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://api.loganalytics.io/.default",
+            Cloud::Usgov => "https://api.loganalytics.us/.default",
+            Cloud::China => "https://api.loganalytics.azure.cn/.default",
+        }
+    }
+
+    pub fn azure_core(self) -> azure_core::cloud::CloudConfiguration {
+        use azure_core::cloud::CloudConfiguration as C;
+        match self {
+            Cloud::Public => C::AzurePublic,
+            Cloud::Usgov => C::AzureGovernment,
+            Cloud::China => C::AzureChina,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// Service principal secret: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET.
+    Env,
+    /// Workload identity (AKS pods, GitHub OIDC): AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID.
+    Workload,
+    /// Managed identity of the VM, App Service or container (IDENTITY_ENDPOINT or the instance metadata service).
+    Msi,
+    /// The Azure CLI's signed-in account (`az login`).
+    Cli,
+}
+
+impl AuthMethod {
+    pub const CHAIN: [AuthMethod; 4] = [
+        AuthMethod::Env,
+        AuthMethod::Workload,
+        AuthMethod::Msi,
+        AuthMethod::Cli,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::Env => "env (client secret)",
+            AuthMethod::Workload => "workload identity",
+            AuthMethod::Msi => "managed identity",
+            AuthMethod::Cli => "Azure CLI",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    log_analytics: FileLogAnalytics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLogAnalytics {
+    #[serde(default)]
+    workspaces: Vec<String>,
+    firewall: Option<String>,
+    cloud: Option<Cloud>,
+    auth: Option<AuthMethod>,
+    endpoint: Option<String>,
+}
+
+/// Everything resolved: where to send queries and how to sign in.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub workspaces: Vec<WorkspaceId>,
+    pub firewall: Option<FirewallId>,
+    pub cloud: Cloud,
+    /// Base URL without trailing slash.
+    pub endpoint: String,
+    pub auth: Option<AuthMethod>,
+    /// Where the workspace came from, for messages.
+    pub workspace_origin: &'static str,
+}
+
+pub fn config_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FWLOG_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("fwlog").join("config.toml"))
+}
+
+fn load_file() -> anyhow::Result<(Option<PathBuf>, FileLogAnalytics)> {
+    let Some(path) = config_path() else {
+        return Ok((None, FileLogAnalytics::default()));
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((None, FileLogAnalytics::default()));
+        }
+        Err(e) => return Err(user(format!("{}: cannot read: {e}", path.display()))),
+    };
+    let cfg: FileConfig = toml::from_str(&text)
+        .map_err(|e| user(format!("{}: {}", path.display(), e.to_string().trim())))?;
+    Ok((Some(path), cfg.log_analytics))
+}
+
+/// Resolve the live settings. `Ok(None)` when no workspace is configured anywhere (the offline path applies).
+/// `explicit_input`: the user gave `--input`, which then wins over a workspace from the environment or file.
+pub fn resolve(args: &LiveArgs, explicit_input: bool) -> anyhow::Result<Option<LiveConfig>> {
+    let (path, file) = load_file()?;
+    let at = |what: &str| match &path {
+        Some(p) => format!("{} ({what})", p.display()),
+        None => what.to_string(),
+    };
+    let mut origin = "--workspace";
+    let mut workspaces = args.workspaces.clone();
+    if workspaces.is_empty()
+        && let Ok(v) = std::env::var("FWLOG_WORKSPACE")
+        && !v.trim().is_empty()
+    {
+        origin = "FWLOG_WORKSPACE";
+        for w in v.split(',').filter(|w| !w.trim().is_empty()) {
+            workspaces.push(
+                w.parse()
+                    .map_err(|e: String| user(format!("FWLOG_WORKSPACE: {e}")))?,
+            );
+        }
+    }
+    if workspaces.is_empty() && !file.workspaces.is_empty() {
+        origin = "the config file";
+        for w in &file.workspaces {
+            workspaces.push(
+                w.parse()
+                    .map_err(|e: String| user(format!("{}: {e}", at("workspaces"))))?,
+            );
+        }
+    }
+    if workspaces.is_empty() {
+        return Ok(None);
+    }
+    if explicit_input {
+        if !args.workspaces.is_empty() {
+            return Err(user(
+                "give either --input (exported files) or --workspace (Log Analytics), not both",
+            ));
+        }
+        return Ok(None);
+    }
+    workspaces.sort();
+    workspaces.dedup();
+    let firewall = match (&args.firewall, &file.firewall) {
+        (Some(f), _) => Some(f.clone()),
+        (None, Some(f)) => Some(
+            f.parse()
+                .map_err(|e: String| user(format!("{}: {e}", at("firewall"))))?,
+        ),
+        (None, None) => None,
+    };
+    let cloud = args.cloud.or(file.cloud).unwrap_or(Cloud::Public);
+    let endpoint = args
+        .endpoint
+        .clone()
+        .or_else(|| {
+            std::env::var("FWLOG_LOGANALYTICS_ENDPOINT")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .or(file.endpoint)
+        .unwrap_or_else(|| cloud.endpoint().to_string());
+    let endpoint = check_endpoint(&endpoint)?;
+    Ok(Some(LiveConfig {
+        workspaces,
+        firewall,
+        cloud,
+        endpoint,
+        auth: args.auth.or(file.auth),
+        workspace_origin: origin,
+    }))
+}
+
+/// The endpoint must be https, except plain http to this machine (a local proxy or a test double).
+pub fn check_endpoint(raw: &str) -> anyhow::Result<String> {
+    let t = raw.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(t)
+        .map_err(|e| user(format!("invalid Log Analytics endpoint {raw:?}: {e}")))?;
+    let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let ok = url.scheme() == "https" || (url.scheme() == "http" && local);
+    if !ok || url.query().is_some() || url.username() != "" || url.password().is_some() {
+        return Err(user(format!(
+            "invalid Log Analytics endpoint {raw:?}: expected https://host[/path] (plain http only to localhost)"
+        )));
+    }
+    Ok(t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_https_or_local() {
+        assert_eq!(
+            check_endpoint("https://api.loganalytics.azure.com/").unwrap(),
+            "https://api.loganalytics.azure.com"
+        );
+        assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
+        assert!(check_endpoint("http://example.com").is_err());
+        assert!(check_endpoint("https://user:pw@example.com").is_err());
+        assert!(check_endpoint("not a url").is_err());
+    }
+
+    #[test]
+    fn config_file_shape() {
+        let cfg: FileConfig = toml::from_str(
+            r#"[log_analytics]
+workspaces = ["0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"]
+cloud = "usgov"
+auth = "cli"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.log_analytics.cloud, Some(Cloud::Usgov));
+        assert_eq!(cfg.log_analytics.auth, Some(AuthMethod::Cli));
+        assert!(toml::from_str::<FileConfig>("[log_analytics]\nworkspace = \"x\"\n").is_err());
+    }
+}
