@@ -279,8 +279,8 @@ pub fn detect(bytes: &[u8]) -> Option<InputFormat> {
         _ => {
             let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
             let header = String::from_utf8_lossy(&body[..line_end]).to_ascii_lowercase();
-            (header.contains(',') && (header.contains("timegenerated") || header.contains("time")))
-                .then_some(InputFormat::Csv)
+            // Any comma-separated header: the CSV reader then says which columns it expected.
+            (header.contains(',') && !header.contains('\0')).then_some(InputFormat::Csv)
         }
     }
 }
