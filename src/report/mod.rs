@@ -8,6 +8,8 @@ pub mod render;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use crate::catalog::Catalog;
+use crate::catalog::context::Context;
 use crate::cli::args::{DenyReportArgs, ReportFormat};
 use crate::engine::{DenyAggregator, Totals};
 use crate::error::user;
@@ -120,8 +122,47 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals
     }
 }
 
+/// Catalog keys copied into each group's `catalog` list (the full match is in `fwlog catalog match`).
+const CATALOG_KEYS: [&str; 10] = [
+    "pattern",
+    "filled_pattern",
+    "feature",
+    "requirement",
+    "declared_requirement",
+    "status",
+    "retired",
+    "not_needed",
+    "source",
+    "note",
+];
+
+/// Label every group with the catalog entries its destination, port and protocol match (most specific first).
+pub fn label_groups(groups: &mut [Group], catalog: &Catalog, ctx: &Context) -> anyhow::Result<()> {
+    for g in groups {
+        let matches = catalog.lookup(
+            g.destination.as_deref(),
+            g.destination_port,
+            g.protocol.as_deref(),
+            ctx,
+        );
+        g.catalog = matches
+            .iter()
+            .map(|m| {
+                let full = serde_json::to_value(m)?;
+                let slim: serde_json::Map<String, serde_json::Value> = CATALOG_KEYS
+                    .iter()
+                    .filter_map(|k| full.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect();
+                Ok(serde_json::Value::Object(slim))
+            })
+            .collect::<anyhow::Result<_>>()?;
+    }
+    Ok(())
+}
+
 pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let plan = ReportPlan::from_args(&args, now_us())?;
+    let (catalog, ctx) = args.cluster.resolve()?;
     if plan.format == ReportFormat::Parquet
         && plan.output.is_none()
         && std::io::stdout().is_terminal()
@@ -130,7 +171,8 @@ pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<Exit
             "--format parquet writes binary data: give --output FILE",
         ));
     }
-    let (report, stats, totals) = report_from_files(&plan)?;
+    let (mut report, stats, totals) = report_from_files(&plan)?;
+    label_groups(&mut report.groups, &catalog, &ctx)?;
     print_diagnostics(&report, &stats, &totals, verbose);
     let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
     let bytes = render::render(&report, plan.format, terminal)?;
