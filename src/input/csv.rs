@@ -3,7 +3,7 @@
 //! `crate::event::normalize::time_us`. A row that cannot be read is skipped with its line number.
 
 use super::Sink;
-use super::fields::{self, Field, Val};
+use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
 pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
@@ -21,7 +21,8 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             super::json::field_of(h).or_else(|| (h == "TimeGenerated [UTC]").then_some(Field::Time))
         })
         .collect();
-    let has = |f: Field| cols.contains(&Some(f));
+    let index = FieldIndex::new(cols.iter().copied());
+    let has = |f: Field| index.has(f);
     let has_event = [
         Field::Msg,
         Field::SourceIp,
@@ -38,7 +39,7 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             headers.iter().take(12).collect::<Vec<_>>().join(", ")
         )));
     }
-    let table_col = cols.iter().position(|c| *c == Some(Field::Table));
+    let table_col = index.get(Field::Table);
     let mut record = csv::StringRecord::new();
     loop {
         let line = rdr.position().line();
@@ -60,8 +61,8 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             continue;
         }
         let get = |f: Field| {
-            cols.iter()
-                .position(|c| *c == Some(f))
+            index
+                .get(f)
                 .and_then(|i| record.get(i))
                 .filter(|v| !v.is_empty())
                 .map(Val::Str)

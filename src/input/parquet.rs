@@ -7,7 +7,7 @@ use std::io::Cursor;
 use polars::prelude::*;
 
 use super::Sink;
-use super::fields::{self, Field, Val};
+use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
 pub const SLICE_ROWS: usize = 256 * 1024;
@@ -99,13 +99,10 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
             .collect::<PolarsResult<_>>()
             .map_err(bad)?;
-        let table_col = cols.iter().position(|(f, _)| *f == Field::Table);
+        let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
+        let table_col = index.get(Field::Table);
         for i in 0..df.height() {
-            let get = |f: Field| {
-                cols.iter()
-                    .find(|(g, _)| *g == f)
-                    .and_then(|(_, d)| d.get(i))
-            };
+            let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
             let table = table_col
                 .and_then(|t| cols[t].1.get(i))
                 .and_then(Val::as_str);
