@@ -28,12 +28,12 @@ JOBS = {
                  ['proto', 'src', 'sport', 'dst', 'dport', 'action']) AS m
         FROM read_parquet('{d}/legacy.parquet'))
       SELECT upper(m.proto) AS proto, regexp_replace(m.src, '\\.\\d+$', '.0/24') AS subnet, lower(m.dst) AS dst,
-             m.dport, count(*) AS hits, count(DISTINCT m.src) AS sources, min(t), max(t)
+             m.dport, count(*) AS hits, count(DISTINCT m.src) AS sources, min(t)::VARCHAR, max(t)::VARCHAR
       FROM p WHERE m.action = 'Deny' GROUP BY ALL ORDER BY hits DESC""",
     "struct": f"""
       SELECT Type, regexp_replace(SourceIp, '\\.\\d+$', '.0/24') AS subnet, upper(trim(Protocol)) AS proto,
              lower(rtrim(coalesce(nullif(Fqdn, ''), DestinationIp), '.')) AS dst, DestinationPort,
-             count(*) AS hits, count(DISTINCT SourceIp) AS sources, min(TimeGenerated), max(TimeGenerated)
+             count(*) AS hits, count(DISTINCT SourceIp) AS sources, min(TimeGenerated)::VARCHAR, max(TimeGenerated)::VARCHAR
       FROM read_parquet('{d}/structured.parquet') WHERE Action = 'Deny' GROUP BY ALL ORDER BY hits DESC""",
 }
 

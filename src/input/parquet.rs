@@ -10,7 +10,7 @@ use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub const SLICE_ROWS: usize = 256 * 1024;
+pub const SLICE_ROWS: usize = 512 * 1024;
 
 enum Data {
     Str(StringChunked),
@@ -53,7 +53,23 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
     let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
     let mut reader = ParquetReader::new(Cursor::new(&bytes[..]));
     let schema = reader.schema().map_err(bad)?;
-    let total = reader.num_rows().map_err(bad)?;
+    // Slices follow row-group boundaries (large groups split), so no group is decoded twice.
+    let slices: Vec<(usize, usize)> = {
+        let md = reader.get_metadata().map_err(bad)?;
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        for rg in &md.row_groups {
+            let n = rg.num_rows();
+            let mut o = 0;
+            while o < n {
+                let len = SLICE_ROWS.min(n - o);
+                out.push((start + o, len));
+                o += len;
+            }
+            start += n;
+        }
+        out
+    };
     let mut mapped: Vec<(String, Field)> = Vec::new();
     for (col, _) in schema.iter() {
         if let Some(f) = super::json::field_of(col.as_str())
@@ -86,9 +102,7 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
         )));
     }
     let projection: Vec<String> = mapped.iter().map(|(c, _)| c.clone()).collect();
-    let mut offset = 0usize;
-    while offset < total {
-        let len = SLICE_ROWS.min(total - offset);
+    for (offset, len) in slices {
         let df = ParquetReader::new(Cursor::new(&bytes[..]))
             .with_columns(Some(projection.clone()))
             .with_slice(Some((offset, len)))
@@ -112,7 +126,6 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
                 Err(p) => sink.stats.skip(name, rowno, "bad row", p),
             }
         }
-        offset += len;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 use polars::prelude::*;
 
 use super::model::{DenyReport, Group};
@@ -159,6 +159,17 @@ fn table(r: &DenyReport, terminal: bool) -> String {
     out.push_str(&summary(r));
     out.push('\n');
     out
+}
+
+/// Colour of the catalog cell on a terminal: required red, conditional yellow, recommended cyan, the rest grey.
+fn requirement_color(g: &Group) -> Option<Color> {
+    let req = g.catalog.first()?.get("requirement")?.as_str()?;
+    Some(match req {
+        "required" => Color::Red,
+        "conditional" => Color::Yellow,
+        "recommended" => Color::Cyan,
+        _ => Color::DarkGrey,
+    })
 }
 
 fn md_escape(s: &str) -> String {
