@@ -138,14 +138,19 @@ fn table(r: &DenyReport, terminal: bool) -> String {
         t.force_no_tty();
     }
     t.set_header(HEADERS.iter().map(Cell::new));
+    let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     for g in &r.groups {
-        let c = cells(g);
-        t.add_row(c.into_iter().enumerate().map(|(i, v)| {
+        let tone = requirement_color(g);
+        t.add_row(cells(g).into_iter().enumerate().map(|(i, v)| {
             let cell = Cell::new(v);
-            if i == 4 || i == 5 || i == 6 {
+            let cell = if (4..=6).contains(&i) {
                 cell.set_alignment(CellAlignment::Right)
             } else {
                 cell
+            };
+            match (color, tone) {
+                (true, Some(c)) if i == 10 => cell.fg(c),
+                _ => cell,
             }
         }));
     }
