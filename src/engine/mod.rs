@@ -24,28 +24,10 @@ const COMPACT_ROWS: usize = 1 << 20;
 /// Column of the partial frames holding the grouping subnet.
 const SUBNET: &str = "source_subnet";
 
-/// What the engine saw besides the groups.
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
-    /// Events read (each row counts its hits).
-    pub events: u64,
-    /// Events inside the time window.
-    pub events_in_window: u64,
-    /// Denies in the window that pass the filters.
-    pub denies: u64,
-    pub data_first_us: Option<i64>,
-    pub data_last_us: Option<i64>,
-    pub unparsed: u64,
-    pub unparsed_examples: Vec<(String, u64, String)>,
-}
-
-pub const MAX_UNPARSED_EXAMPLES: usize = 20;
-
 pub struct DenyAggregator {
     plan: ReportPlan,
     partials: Vec<DataFrame>,
     partial_rows: usize,
-    pub totals: Totals,
 }
 
 impl DenyAggregator {
@@ -54,13 +36,11 @@ impl DenyAggregator {
             plan,
             partials: Vec::new(),
             partial_rows: 0,
-            totals: Totals::default(),
         }
     }
 
     /// Take one canonical batch.
     pub fn add(&mut self, batch: DataFrame) -> anyhow::Result<()> {
-        self.count(&batch)?;
         let denies = self.select_denies(batch)?;
         if denies.height() == 0 {
             return Ok(());
@@ -88,69 +68,6 @@ impl DenyAggregator {
             let merged = merge(std::mem::take(&mut self.partials))?;
             self.partial_rows = merged.height();
             self.partials.push(merged);
-        }
-        Ok(())
-    }
-
-    fn count(&mut self, batch: &DataFrame) -> anyhow::Result<()> {
-        let (from, to) = (self.plan.from_us, self.plan.to_us);
-        let in_window = window_expr(from, to);
-        let t = batch
-            .clone()
-            .lazy()
-            .select([
-                col(ev::HITS).sum().alias("events"),
-                col(ev::HITS).filter(in_window).sum().alias("in_window"),
-                col(ev::TIME).min().cast(DataType::Int64).alias("first"),
-                col(ev::TIME).max().cast(DataType::Int64).alias("last"),
-                col(ev::KIND)
-                    .eq(lit(ev::Kind::Unparsed.as_str()))
-                    .sum()
-                    .alias("unparsed"),
-            ])
-            .collect()?;
-        let u = |name: &str| -> anyhow::Result<u64> {
-            Ok(t.column(name)?
-                .as_materialized_series()
-                .cast(&DataType::UInt64)?
-                .u64()?
-                .get(0)
-                .unwrap_or(0))
-        };
-        let i = |name: &str| -> anyhow::Result<Option<i64>> { Ok(t.column(name)?.i64()?.get(0)) };
-        self.totals.events += u("events")?;
-        self.totals.events_in_window += u("in_window")?;
-        let unparsed = u("unparsed")?;
-        self.totals.unparsed += unparsed;
-        if let Some(f) = i("first")? {
-            self.totals.data_first_us = Some(self.totals.data_first_us.map_or(f, |g| g.min(f)));
-        }
-        if let Some(l) = i("last")? {
-            self.totals.data_last_us = Some(self.totals.data_last_us.map_or(l, |g| g.max(l)));
-        }
-        if unparsed > 0 && self.totals.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
-            let ex = batch
-                .clone()
-                .lazy()
-                .filter(col(ev::KIND).eq(lit(ev::Kind::Unparsed.as_str())))
-                .select([col(ev::ORIGIN_FILE), col(ev::ORIGIN_LINE), col(ev::MESSAGE)])
-                .limit(MAX_UNPARSED_EXAMPLES as IdxSize)
-                .collect()?;
-            let (f, l, m) = (
-                ex.column(ev::ORIGIN_FILE)?.str()?,
-                ex.column(ev::ORIGIN_LINE)?.u64()?,
-                ex.column(ev::MESSAGE)?.str()?,
-            );
-            for k in 0..ex.height() {
-                if self.totals.unparsed_examples.len() >= MAX_UNPARSED_EXAMPLES {
-                    break;
-                }
-                self.totals.unparsed_examples.push((
-                    f.get(k).unwrap_or("").to_string(),
-                    l.get(k).unwrap_or(0),
-                    m.get(k).unwrap_or("").to_string(),
-                ));
-            }
         }
         Ok(())
     }
@@ -207,11 +124,9 @@ impl DenyAggregator {
     }
 
     /// Merge the partial rows into groups, sorted by hits (descending) then keys.
-    pub fn finish(mut self) -> anyhow::Result<(Vec<Group>, Totals)> {
-        let merged = merge(std::mem::take(&mut self.partials))?;
-        let groups = to_groups(&merged).context("building groups")?;
-        self.totals.denies = groups.iter().map(|g| g.hits).sum();
-        Ok((groups, self.totals))
+    pub fn finish(self) -> anyhow::Result<Vec<Group>> {
+        let merged = merge(self.partials)?;
+        to_groups(&merged).context("building groups")
     }
 }
 
