@@ -253,3 +253,93 @@ pub fn ip_order(a: &str, b: &str) -> std::cmp::Ordering {
         _ => a.cmp(b),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{FilterArgs, GroupArgs, InputArgs, WindowArgs};
+    use crate::event::normalize::host;
+    use crate::event::{Action, Kind};
+    use crate::input::{CanonicalBuilder, Row};
+
+    fn plan() -> ReportPlan {
+        let input = InputArgs {
+            inputs: vec![],
+            input_format: None,
+            keep_duplicates: false,
+        };
+        let window = WindowArgs {
+            since: None,
+            from: None,
+            to: None,
+        };
+        let filter = FilterArgs {
+            sources: vec![],
+            destination: None,
+            port: None,
+            protocol: None,
+            kind: None,
+        };
+        let group = GroupArgs {
+            prefix_v4: 24,
+            prefix_v6: 64,
+            by_source_ip: false,
+            top: None,
+        };
+        ReportPlan::from_parts(&input, &window, &filter, &group, 0).unwrap()
+    }
+
+    fn batch(rows: &[(&str, &str, i64, Action)]) -> DataFrame {
+        let mut b = CanonicalBuilder::new(8);
+        for (i, (src, dst, t, action)) in rows.iter().enumerate() {
+            let row = Row {
+                time_us: Some(*t),
+                kind: Some(Kind::Application),
+                action: Some(*action),
+                protocol: Some("HTTPS"),
+                source: host(src),
+                source_port: Some(1000 + i as u32),
+                destination: host(dst),
+                destination_port: Some(443),
+                hits: 1,
+                ..Row::default()
+            };
+            b.push(&row, "t", i as u64 + 1);
+        }
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn partials_from_several_batches_merge_exactly() {
+        let mut agg = DenyAggregator::new(plan());
+        agg.add(batch(&[
+            ("10.0.0.9", "mcr.microsoft.com", 30, Action::Deny),
+            ("10.0.0.10", "mcr.microsoft.com", 10, Action::Deny),
+            ("10.0.0.9", "mcr.microsoft.com", 20, Action::Allow),
+        ]))
+        .unwrap();
+        agg.add(batch(&[
+            ("10.0.0.9", "mcr.microsoft.com", 5, Action::Deny),
+            ("10.0.1.1", "mcr.microsoft.com", 50, Action::Deny),
+            ("fd00::1", "mcr.microsoft.com", 60, Action::Deny),
+        ]))
+        .unwrap();
+        let groups = agg.finish().unwrap();
+        assert_eq!(groups.len(), 3);
+        let g = &groups[0];
+        assert_eq!(g.source_subnet.as_deref(), Some("10.0.0.0/24"));
+        assert_eq!((g.hits, g.distinct_sources), (3, 2));
+        assert_eq!(g.example_sources, vec!["10.0.0.9", "10.0.0.10"]);
+        assert_eq!(g.first_seen, format_time_us(5));
+        assert_eq!(g.last_seen, format_time_us(30));
+        assert_eq!(groups[1].source_subnet.as_deref(), Some("10.0.1.0/24"));
+        assert_eq!(groups[2].source_subnet.as_deref(), Some("fd00::/64"));
+    }
+
+    #[test]
+    fn ip_order_is_numeric() {
+        let mut v = vec!["10.0.0.10", "fd00::1", "10.0.0.9", "host"];
+        v.sort_by(|a, b| ip_order(a, b));
+        assert_eq!(v, vec!["10.0.0.9", "10.0.0.10", "fd00::1", "host"]);
+    }
+}
