@@ -16,5 +16,12 @@ pub mod report;
 
 /// `fwlog --version` text: crate version plus the built-in catalog's version.
 pub fn version_line() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+    static LINE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (catalog {})",
+            env!("CARGO_PKG_VERSION"),
+            catalog::builtin_version()
+        )
+    });
+    LINE.as_str()
 }

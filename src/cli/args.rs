@@ -130,6 +130,8 @@ pub struct DenyReportArgs {
     #[command(flatten)]
     pub group: GroupArgs,
     #[command(flatten)]
+    pub cluster: crate::catalog::context::ClusterArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub live: crate::live::config::LiveArgs,

@@ -29,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
     DenyReport(Box<args::DenyReportArgs>),
+    /// Browse the AKS egress catalog and test destinations against it.
+    Catalog(crate::catalog::cli::CatalogArgs),
     /// Print shell completions for fwlog.
     Completions {
         #[arg(value_enum)]
@@ -69,6 +71,7 @@ fn format_chain(err: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::DenyReport(args) => crate::report::run_deny_report(*args, cli.verbose),
+        Command::Catalog(args) => crate::catalog::cli::run(args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "fwlog", &mut std::io::stdout());

@@ -24,28 +24,10 @@ const COMPACT_ROWS: usize = 1 << 20;
 /// Column of the partial frames holding the grouping subnet.
 const SUBNET: &str = "source_subnet";
 
-/// What the engine saw besides the groups.
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
-    /// Events read (each row counts its hits).
-    pub events: u64,
-    /// Events inside the time window.
-    pub events_in_window: u64,
-    /// Denies in the window that pass the filters.
-    pub denies: u64,
-    pub data_first_us: Option<i64>,
-    pub data_last_us: Option<i64>,
-    pub unparsed: u64,
-    pub unparsed_examples: Vec<(String, u64, String)>,
-}
-
-pub const MAX_UNPARSED_EXAMPLES: usize = 20;
-
 pub struct DenyAggregator {
     plan: ReportPlan,
     partials: Vec<DataFrame>,
     partial_rows: usize,
-    pub totals: Totals,
 }
 
 impl DenyAggregator {
@@ -54,13 +36,11 @@ impl DenyAggregator {
             plan,
             partials: Vec::new(),
             partial_rows: 0,
-            totals: Totals::default(),
         }
     }
 
     /// Take one canonical batch.
     pub fn add(&mut self, batch: DataFrame) -> anyhow::Result<()> {
-        self.count(&batch)?;
         let denies = self.select_denies(batch)?;
         if denies.height() == 0 {
             return Ok(());
@@ -88,69 +68,6 @@ impl DenyAggregator {
             let merged = merge(std::mem::take(&mut self.partials))?;
             self.partial_rows = merged.height();
             self.partials.push(merged);
-        }
-        Ok(())
-    }
-
-    fn count(&mut self, batch: &DataFrame) -> anyhow::Result<()> {
-        let (from, to) = (self.plan.from_us, self.plan.to_us);
-        let in_window = window_expr(from, to);
-        let t = batch
-            .clone()
-            .lazy()
-            .select([
-                col(ev::HITS).sum().alias("events"),
-                col(ev::HITS).filter(in_window).sum().alias("in_window"),
-                col(ev::TIME).min().cast(DataType::Int64).alias("first"),
-                col(ev::TIME).max().cast(DataType::Int64).alias("last"),
-                col(ev::KIND)
-                    .eq(lit(ev::Kind::Unparsed.as_str()))
-                    .sum()
-                    .alias("unparsed"),
-            ])
-            .collect()?;
-        let u = |name: &str| -> anyhow::Result<u64> {
-            Ok(t.column(name)?
-                .as_materialized_series()
-                .cast(&DataType::UInt64)?
-                .u64()?
-                .get(0)
-                .unwrap_or(0))
-        };
-        let i = |name: &str| -> anyhow::Result<Option<i64>> { Ok(t.column(name)?.i64()?.get(0)) };
-        self.totals.events += u("events")?;
-        self.totals.events_in_window += u("in_window")?;
-        let unparsed = u("unparsed")?;
-        self.totals.unparsed += unparsed;
-        if let Some(f) = i("first")? {
-            self.totals.data_first_us = Some(self.totals.data_first_us.map_or(f, |g| g.min(f)));
-        }
-        if let Some(l) = i("last")? {
-            self.totals.data_last_us = Some(self.totals.data_last_us.map_or(l, |g| g.max(l)));
-        }
-        if unparsed > 0 && self.totals.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
-            let ex = batch
-                .clone()
-                .lazy()
-                .filter(col(ev::KIND).eq(lit(ev::Kind::Unparsed.as_str())))
-                .select([col(ev::ORIGIN_FILE), col(ev::ORIGIN_LINE), col(ev::MESSAGE)])
-                .limit(MAX_UNPARSED_EXAMPLES as IdxSize)
-                .collect()?;
-            let (f, l, m) = (
-                ex.column(ev::ORIGIN_FILE)?.str()?,
-                ex.column(ev::ORIGIN_LINE)?.u64()?,
-                ex.column(ev::MESSAGE)?.str()?,
-            );
-            for k in 0..ex.height() {
-                if self.totals.unparsed_examples.len() >= MAX_UNPARSED_EXAMPLES {
-                    break;
-                }
-                self.totals.unparsed_examples.push((
-                    f.get(k).unwrap_or("").to_string(),
-                    l.get(k).unwrap_or(0),
-                    m.get(k).unwrap_or("").to_string(),
-                ));
-            }
         }
         Ok(())
     }
@@ -207,11 +124,9 @@ impl DenyAggregator {
     }
 
     /// Merge the partial rows into groups, sorted by hits (descending) then keys.
-    pub fn finish(mut self) -> anyhow::Result<(Vec<Group>, Totals)> {
-        let merged = merge(std::mem::take(&mut self.partials))?;
-        let groups = to_groups(&merged).context("building groups")?;
-        self.totals.denies = groups.iter().map(|g| g.hits).sum();
-        Ok((groups, self.totals))
+    pub fn finish(self) -> anyhow::Result<Vec<Group>> {
+        let merged = merge(self.partials)?;
+        to_groups(&merged).context("building groups")
     }
 }
 
@@ -336,5 +251,95 @@ pub fn ip_order(a: &str, b: &str) -> std::cmp::Ordering {
         (Ok(_), Err(_)) => std::cmp::Ordering::Less,
         (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
         _ => a.cmp(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{FilterArgs, GroupArgs, InputArgs, WindowArgs};
+    use crate::event::normalize::host;
+    use crate::event::{Action, Kind};
+    use crate::input::{CanonicalBuilder, Row};
+
+    fn plan() -> ReportPlan {
+        let input = InputArgs {
+            inputs: vec![],
+            input_format: None,
+            keep_duplicates: false,
+        };
+        let window = WindowArgs {
+            since: None,
+            from: None,
+            to: None,
+        };
+        let filter = FilterArgs {
+            sources: vec![],
+            destination: None,
+            port: None,
+            protocol: None,
+            kind: None,
+        };
+        let group = GroupArgs {
+            prefix_v4: 24,
+            prefix_v6: 64,
+            by_source_ip: false,
+            top: None,
+        };
+        ReportPlan::from_parts(&input, &window, &filter, &group, 0).unwrap()
+    }
+
+    fn batch(rows: &[(&str, &str, i64, Action)]) -> DataFrame {
+        let mut b = CanonicalBuilder::new(8);
+        for (i, (src, dst, t, action)) in rows.iter().enumerate() {
+            let row = Row {
+                time_us: Some(*t),
+                kind: Some(Kind::Application),
+                action: Some(*action),
+                protocol: Some("HTTPS"),
+                source: host(src),
+                source_port: Some(1000 + i as u32),
+                destination: host(dst),
+                destination_port: Some(443),
+                hits: 1,
+                ..Row::default()
+            };
+            b.push(&row, "t", i as u64 + 1);
+        }
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn partials_from_several_batches_merge_exactly() {
+        let mut agg = DenyAggregator::new(plan());
+        agg.add(batch(&[
+            ("10.0.0.9", "mcr.microsoft.com", 30, Action::Deny),
+            ("10.0.0.10", "mcr.microsoft.com", 10, Action::Deny),
+            ("10.0.0.9", "mcr.microsoft.com", 20, Action::Allow),
+        ]))
+        .unwrap();
+        agg.add(batch(&[
+            ("10.0.0.9", "mcr.microsoft.com", 5, Action::Deny),
+            ("10.0.1.1", "mcr.microsoft.com", 50, Action::Deny),
+            ("fd00::1", "mcr.microsoft.com", 60, Action::Deny),
+        ]))
+        .unwrap();
+        let groups = agg.finish().unwrap();
+        assert_eq!(groups.len(), 3);
+        let g = &groups[0];
+        assert_eq!(g.source_subnet.as_deref(), Some("10.0.0.0/24"));
+        assert_eq!((g.hits, g.distinct_sources), (3, 2));
+        assert_eq!(g.example_sources, vec!["10.0.0.9", "10.0.0.10"]);
+        assert_eq!(g.first_seen, format_time_us(5));
+        assert_eq!(g.last_seen, format_time_us(30));
+        assert_eq!(groups[1].source_subnet.as_deref(), Some("10.0.1.0/24"));
+        assert_eq!(groups[2].source_subnet.as_deref(), Some("fd00::/64"));
+    }
+
+    #[test]
+    fn ip_order_is_numeric() {
+        let mut v = vec!["10.0.0.10", "fd00::1", "10.0.0.9", "host"];
+        v.sort_by(|a, b| ip_order(a, b));
+        assert_eq!(v, vec!["10.0.0.9", "10.0.0.10", "fd00::1", "host"]);
     }
 }

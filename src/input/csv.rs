@@ -3,7 +3,7 @@
 //! `crate::event::normalize::time_us`. A row that cannot be read is skipped with its line number.
 
 use super::Sink;
-use super::fields::{self, Field, Val};
+use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
 pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
@@ -21,7 +21,8 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             super::json::field_of(h).or_else(|| (h == "TimeGenerated [UTC]").then_some(Field::Time))
         })
         .collect();
-    let has = |f: Field| cols.contains(&Some(f));
+    let index = FieldIndex::new(cols.iter().copied());
+    let has = |f: Field| index.has(f);
     let has_event = [
         Field::Msg,
         Field::SourceIp,
@@ -38,7 +39,7 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             headers.iter().take(12).collect::<Vec<_>>().join(", ")
         )));
     }
-    let table_col = cols.iter().position(|c| *c == Some(Field::Table));
+    let table_col = index.get(Field::Table);
     let mut record = csv::StringRecord::new();
     loop {
         let line = rdr.position().line();
@@ -60,8 +61,8 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             continue;
         }
         let get = |f: Field| {
-            cols.iter()
-                .position(|c| *c == Some(f))
+            index
+                .get(f)
                 .and_then(|i| record.get(i))
                 .filter(|v| !v.is_empty())
                 .map(Val::Str)
@@ -73,4 +74,56 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portal_export_with_us_locale_times_and_a_ragged_row() {
+        let text = "\u{feff}\"TimeGenerated [UTC]\",SourceIp,SourcePort,DestinationIp,DestinationPort,Protocol,Action,Type\n\
+                    \"7/18/2025, 12:26:46.737 PM\",10.0.0.1,1000,1.1.1.1,53,UDP,Deny,AZFWNetworkRule\n\
+                    oops,only,three\n\
+                    2025-07-18T12:27:00Z,10.0.0.2,1001,1.1.1.1,53,UDP,Deny,AZFWNetworkRule\n";
+        let mut frames = Vec::new();
+        let mut on = |df| {
+            frames.push(df);
+            Ok(())
+        };
+        let mut sink = Sink::new(100, false, true, &mut on);
+        read("x.csv", text.as_bytes().to_vec(), &mut sink).unwrap();
+        let st = sink.finish().unwrap();
+        let df = crate::input::concat_frames(frames).unwrap();
+        assert_eq!(df.height(), 2);
+        assert_eq!(st.skipped, 1);
+        assert_eq!(st.skip_examples[0].line, 3);
+        let t = df
+            .column("time")
+            .unwrap()
+            .as_materialized_series()
+            .cast(&polars::prelude::DataType::Int64)
+            .unwrap();
+        assert_eq!(
+            t.i64().unwrap().get(0),
+            crate::event::normalize::time_us("2025-07-18T12:26:46.737Z")
+        );
+    }
+
+    #[test]
+    fn csv_without_expected_columns_names_the_file() {
+        let mut on = |_df| Ok(());
+        let mut sink = Sink::new(100, false, true, &mut on);
+        let e = read(
+            "fruit.csv",
+            b"name,colour\nkiwi,green\n".to_vec(),
+            &mut sink,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("fruit.csv: none of the expected columns"),
+            "{e}"
+        );
+    }
 }

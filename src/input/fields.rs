@@ -58,6 +58,7 @@ macro_rules! fields {
         pub enum Field { $($variant),+ }
         impl Field {
             pub const ALL: &'static [Field] = &[$(Field::$variant),+];
+            pub const COUNT: usize = Self::ALL.len();
             /// Spellings seen for this column, first the Log Analytics name (compared case-insensitively).
             pub fn aliases(self) -> &'static [&'static str] {
                 match self { $(Field::$variant => &[$($alias),+]),+ }
@@ -100,6 +101,33 @@ fields! {
     Count => ["ApplicationRuleCount", "NetworkRuleCount", "NatRuleCount", "count_", "Count"],
     Kind => ["kind"],
     Hits => ["hits"],
+}
+
+/// For each [`Field`], the position of the column that carries it (first one wins), so a reader of a table
+/// resolves its columns once and every row lookup is an array index.
+#[derive(Debug, Clone)]
+pub struct FieldIndex([Option<usize>; Field::COUNT]);
+
+impl FieldIndex {
+    pub fn new(columns: impl IntoIterator<Item = Option<Field>>) -> Self {
+        let mut idx = [None; Field::COUNT];
+        for (i, f) in columns.into_iter().enumerate() {
+            if let Some(f) = f
+                && idx[f as usize].is_none()
+            {
+                idx[f as usize] = Some(i);
+            }
+        }
+        FieldIndex(idx)
+    }
+
+    pub fn get(&self, f: Field) -> Option<usize> {
+        self.0[f as usize]
+    }
+
+    pub fn has(&self, f: Field) -> bool {
+        self.0[f as usize].is_some()
+    }
 }
 
 /// Which table a record belongs to, from its category / `Type`, or from the columns it has.

@@ -173,3 +173,105 @@ fn collect<'a>(obj: &'a Map<String, Value>, map: &mut HashMap<Field, &'a Value>)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Sink;
+    use polars::prelude::*;
+
+    fn read_str(text: &str) -> (DataFrame, crate::input::ReadStats) {
+        let mut frames = Vec::new();
+        let mut on = |df| {
+            frames.push(df);
+            Ok(())
+        };
+        let mut sink = Sink::new(1000, false, true, &mut on);
+        read("t.json", text.as_bytes(), &mut sink).unwrap();
+        let stats = sink.finish().unwrap();
+        (crate::input::concat_frames(frames).unwrap(), stats)
+    }
+
+    fn s(df: &DataFrame, col: &str, i: usize) -> Option<String> {
+        df.column(col)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn archive_record_with_structured_properties() {
+        let (df, st) = read_str(
+            r#"{"time":"2026-09-07T09:49:11.932464+00:00","resourceId":"/SUBSCRIPTIONS/X/AZUREFIREWALLS/FW","properties":{"Protocol":"TCP","SourceIp":"[fd10:0003:0005:0001:0000:0000:0000:0004]","SourcePort":42346,"DestinationIp":"[2001:4860:4860:0000:0000:0000:0000:8888]","DestinationPort":"8080","Action":"Deny","Policy":"","RuleCollectionGroup":"","RuleCollection":"","Rule":"","ActionReason":"Default Action"},"category":"AZFWNetworkRule"}"#,
+        );
+        assert_eq!(st.records, 1);
+        assert_eq!(s(&df, "kind", 0).as_deref(), Some("network"));
+        assert_eq!(s(&df, "source_ip", 0).as_deref(), Some("fd10:3:5:1::4"));
+        assert_eq!(
+            s(&df, "destination", 0).as_deref(),
+            Some("2001:4860:4860::8888")
+        );
+        assert_eq!(
+            df.column("destination_port").unwrap().u32().unwrap().get(0),
+            Some(8080)
+        );
+        assert_eq!(s(&df, "reason", 0).as_deref(), Some("default-action"));
+        assert_eq!(s(&df, "rule", 0), None);
+        assert_eq!(
+            s(&df, "firewall", 0).as_deref(),
+            Some("/subscriptions/x/azurefirewalls/fw")
+        );
+    }
+
+    #[test]
+    fn records_envelope_tables_and_arrays() {
+        let rec = r#"{"time":"2026-01-01T00:00:00Z","category":"AZFWApplicationRule","properties":{"Protocol":"HTTP/1.1","SourceIp":"10.0.0.1","SourcePort":1,"Fqdn":"MCR.microsoft.com.","DestinationPort":443,"Action":"Deny"}}"#;
+        let (df, _) = read_str(&format!(
+            "{{\"records\":[{rec},{rec}]}}{{\"records\":[{rec}]}}"
+        ));
+        // Three copies of one event: the first counts, the others are duplicates.
+        assert_eq!(df.height(), 1);
+        assert_eq!(
+            s(&df, "destination", 0).as_deref(),
+            Some("mcr.microsoft.com")
+        );
+        assert_eq!(s(&df, "protocol", 0).as_deref(), Some("HTTP"));
+        let (df, _) = read_str(
+            r#"{"Tables":[{"TableName":"PrimaryResult","Columns":[{"ColumnName":"TimeGenerated","DataType":"DateTime"},{"ColumnName":"Fqdn","DataType":"String"},{"ColumnName":"SourceIp","DataType":"String"},{"ColumnName":"Action","DataType":"String"}],"Rows":[["2026-01-01T00:00:00Z","a.example.com","10.0.0.1","Deny"]]}]}"#,
+        );
+        assert_eq!(s(&df, "kind", 0).as_deref(), Some("application"));
+        let (df, _) = read_str(
+            r#"[{"TimeGenerated":"2026-01-01T00:00:00Z","SourceIp":"10.0.0.2","DestinationIp":"1.1.1.1","DestinationPort":"53","Protocol":"UDP","Action":"Deny","TableName":"PrimaryResult"}]"#,
+        );
+        assert_eq!(s(&df, "kind", 0).as_deref(), Some("network"));
+        assert_eq!(
+            df.column("destination_port").unwrap().u32().unwrap().get(0),
+            Some(53)
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_counted_with_line_numbers() {
+        let good = r#"{"time":"2026-01-01T00:00:00Z","category":"AZFWNetworkRule","properties":{"SourceIp":"10.0.0.1","SourcePort":5,"DestinationIp":"1.1.1.1","Action":"Deny"}}"#;
+        let (df, st) = read_str(&format!(
+            "{good}\n{{broken\n\n{}\n",
+            r#"{"properties":{"SourceIp":"1.2.3.4"}}"#
+        ));
+        assert_eq!(df.height(), 1);
+        assert_eq!(st.skipped, 2);
+        assert_eq!(st.skip_examples[0].line, 2);
+        assert_eq!(st.skip_examples[1].line, 4);
+        assert_eq!(st.skipped_by_reason["malformed JSON"], 1);
+    }
+
+    #[test]
+    fn not_json_at_all_is_an_error() {
+        let mut on = |_df| Ok(());
+        let mut sink = Sink::new(10, false, true, &mut on);
+        let err = read("x.json", b"{nope\n{nope\n", &mut sink).unwrap_err();
+        assert!(err.to_string().contains("x.json: not valid JSON"), "{err}");
+        assert_eq!(crate::error::exit_code(&err), 2);
+    }
+}

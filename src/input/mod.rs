@@ -12,13 +12,13 @@ pub mod parquet;
 pub mod row;
 pub mod tables;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, PlHashSet};
 
 use crate::cli::args::InputFormat;
 use crate::error::user;
@@ -44,12 +44,25 @@ pub struct Skip {
 /// How many examples of skipped records are kept (all are counted).
 pub const MAX_SKIP_EXAMPLES: usize = 50;
 
-/// What reading saw: files, records, duplicates and skipped records by reason.
+/// How many examples of unparsed legacy messages are kept (all are counted).
+pub const MAX_UNPARSED_EXAMPLES: usize = 20;
+
+/// What reading saw: files, records, events, duplicates, unparsed messages and skipped records by reason.
 #[derive(Debug, Clone, Default)]
 pub struct ReadStats {
     pub files: Vec<String>,
+    /// Records that became rows (duplicates included).
     pub records: u64,
+    /// Events read, duplicates excluded; a row counts its hits (aggregation tables).
+    pub events: u64,
+    /// Events inside the pushed-down window (all events when there is none).
+    pub events_in_window: u64,
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
     pub duplicates: u64,
+    pub unparsed: u64,
+    /// (file, line, message) of the first unparsed legacy messages.
+    pub unparsed_examples: Vec<(String, u64, String)>,
     pub skipped: u64,
     pub skipped_by_reason: BTreeMap<String, u64>,
     pub skip_examples: Vec<Skip>,
@@ -74,6 +87,14 @@ impl ReadStats {
     pub fn merge(&mut self, other: ReadStats) {
         self.files.extend(other.files);
         self.records += other.records;
+        self.events += other.events;
+        self.events_in_window += other.events_in_window;
+        self.first_us = min_opt(self.first_us, other.first_us);
+        self.last_us = max_opt(self.last_us, other.last_us);
+        self.unparsed += other.unparsed;
+        let room = MAX_UNPARSED_EXAMPLES.saturating_sub(self.unparsed_examples.len());
+        self.unparsed_examples
+            .extend(other.unparsed_examples.into_iter().take(room));
         self.duplicates += other.duplicates;
         self.skipped += other.skipped;
         for (k, v) in other.skipped_by_reason {
@@ -85,13 +106,48 @@ impl ReadStats {
     }
 }
 
-/// Where readers put rows: builds canonical batches of `batch_rows` and hands each to `on_batch`,
-/// dropping exact duplicates of an event already seen (unless told to keep them).
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Which rows the query downstream needs: rows outside are counted in [`ReadStats`] but never built into
+/// canonical columns (predicate pushdown into the readers).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pushdown {
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+    /// Build only denied events.
+    pub deny_only: bool,
+}
+
+impl Pushdown {
+    pub fn in_window(&self, t: Option<i64>) -> bool {
+        match t {
+            None => self.from_us.is_none() && self.to_us.is_none(),
+            Some(t) => self.from_us.is_none_or(|f| t >= f) && self.to_us.is_none_or(|e| t < e),
+        }
+    }
+}
+
+/// Where readers put rows: counts every event, drops exact duplicates of an event already seen (unless told to
+/// keep them), builds the rows the [`Pushdown`] selects into canonical batches of `batch_rows` and hands each
+/// batch to `on_batch`.
 pub struct Sink<'f> {
     builder: CanonicalBuilder,
     batch_rows: usize,
     on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
-    seen: Option<HashSet<u64>>,
+    seen: Option<PlHashSet<u64>>,
+    pushdown: Pushdown,
     pub stats: ReadStats,
 }
 
@@ -107,9 +163,16 @@ impl<'f> Sink<'f> {
                 .keep_parsed_messages(keep_messages),
             batch_rows,
             on_batch,
-            seen: (!keep_duplicates).then(HashSet::new),
+            seen: (!keep_duplicates).then(PlHashSet::default),
+            pushdown: Pushdown::default(),
             stats: ReadStats::default(),
         }
+    }
+
+    /// Build only the rows this pushdown selects (all rows are still counted).
+    pub fn with_pushdown(mut self, pushdown: Pushdown) -> Self {
+        self.pushdown = pushdown;
+        self
     }
 
     pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) -> anyhow::Result<()> {
@@ -119,6 +182,28 @@ impl<'f> Sink<'f> {
             && !seen.insert(fp)
         {
             self.stats.duplicates += 1;
+            return Ok(());
+        }
+        let st = &mut self.stats;
+        st.events += row.hits.max(1);
+        st.first_us = min_opt(st.first_us, row.time_us);
+        st.last_us = max_opt(st.last_us, row.time_us);
+        let in_window = self.pushdown.in_window(row.time_us);
+        if in_window {
+            st.events_in_window += row.hits.max(1);
+        }
+        if row.kind == Some(crate::event::Kind::Unparsed) {
+            st.unparsed += 1;
+            if st.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
+                st.unparsed_examples.push((
+                    file.to_string(),
+                    line,
+                    row.message.unwrap_or("").to_string(),
+                ));
+            }
+        }
+        if self.pushdown.deny_only && (!in_window || row.action != Some(crate::event::Action::Deny))
+        {
             return Ok(());
         }
         self.builder.push(row, file, line);
@@ -279,8 +364,8 @@ pub fn detect(bytes: &[u8]) -> Option<InputFormat> {
         _ => {
             let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
             let header = String::from_utf8_lossy(&body[..line_end]).to_ascii_lowercase();
-            (header.contains(',') && (header.contains("timegenerated") || header.contains("time")))
-                .then_some(InputFormat::Csv)
+            // Any comma-separated header: the CSV reader then says which columns it expected.
+            (header.contains(',') && !header.contains('\0')).then_some(InputFormat::Csv)
         }
     }
 }

@@ -7,10 +7,10 @@ use std::io::Cursor;
 use polars::prelude::*;
 
 use super::Sink;
-use super::fields::{self, Field, Val};
+use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub const SLICE_ROWS: usize = 256 * 1024;
+pub const SLICE_ROWS: usize = 512 * 1024;
 
 enum Data {
     Str(StringChunked),
@@ -53,7 +53,23 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
     let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
     let mut reader = ParquetReader::new(Cursor::new(&bytes[..]));
     let schema = reader.schema().map_err(bad)?;
-    let total = reader.num_rows().map_err(bad)?;
+    // Slices follow row-group boundaries (large groups split), so no group is decoded twice.
+    let slices: Vec<(usize, usize)> = {
+        let md = reader.get_metadata().map_err(bad)?;
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        for rg in &md.row_groups {
+            let n = rg.num_rows();
+            let mut o = 0;
+            while o < n {
+                let len = SLICE_ROWS.min(n - o);
+                out.push((start + o, len));
+                o += len;
+            }
+            start += n;
+        }
+        out
+    };
     let mut mapped: Vec<(String, Field)> = Vec::new();
     for (col, _) in schema.iter() {
         if let Some(f) = super::json::field_of(col.as_str())
@@ -86,9 +102,7 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
         )));
     }
     let projection: Vec<String> = mapped.iter().map(|(c, _)| c.clone()).collect();
-    let mut offset = 0usize;
-    while offset < total {
-        let len = SLICE_ROWS.min(total - offset);
+    for (offset, len) in slices {
         let df = ParquetReader::new(Cursor::new(&bytes[..]))
             .with_columns(Some(projection.clone()))
             .with_slice(Some((offset, len)))
@@ -99,13 +113,10 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
             .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
             .collect::<PolarsResult<_>>()
             .map_err(bad)?;
-        let table_col = cols.iter().position(|(f, _)| *f == Field::Table);
+        let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
+        let table_col = index.get(Field::Table);
         for i in 0..df.height() {
-            let get = |f: Field| {
-                cols.iter()
-                    .find(|(g, _)| *g == f)
-                    .and_then(|(_, d)| d.get(i))
-            };
+            let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
             let table = table_col
                 .and_then(|t| cols[t].1.get(i))
                 .and_then(Val::as_str);
@@ -115,7 +126,95 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
                 Err(p) => sink.stats.skip(name, rowno, "bad row", p),
             }
         }
-        offset += len;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parquet_bytes(mut df: DataFrame) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        ParquetWriter::new(&mut buf)
+            .with_row_group_size(Some(2))
+            .finish(&mut df)
+            .unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn resource_specific_columns_with_typed_time_and_counts() {
+        let times = Int64Chunked::from_vec(
+            "TimeGenerated".into(),
+            vec![1_000_000, 2_000_000, 3_000_000],
+        )
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_series();
+        let df = DataFrame::new(
+            3,
+            vec![
+                times.into(),
+                Column::new("SourceIp".into(), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]),
+                Column::new(
+                    "Fqdn".into(),
+                    ["a.example.com", "b.example.com", "c.example.com"],
+                ),
+                Column::new("DestinationPort".into(), [443i32, 443, 80]),
+                Column::new("Action".into(), ["Deny", "Allow", "Deny"]),
+                Column::new("ApplicationRuleCount".into(), [5i64, 1, 2]),
+                Column::new("Type".into(), ["AZFWApplicationRuleAggregation"; 3]),
+            ],
+        )
+        .unwrap();
+        let mut frames = Vec::new();
+        let mut on = |df| {
+            frames.push(df);
+            Ok(())
+        };
+        let mut sink = Sink::new(1000, false, true, &mut on);
+        read("t.parquet", parquet_bytes(df), &mut sink).unwrap();
+        let st = sink.finish().unwrap();
+        let out = crate::input::concat_frames(frames).unwrap();
+        assert_eq!(st.records, 3);
+        assert_eq!(
+            out.column("hits").unwrap().u64().unwrap().to_vec(),
+            vec![Some(5), Some(1), Some(2)]
+        );
+        assert_eq!(
+            out.column("kind").unwrap().str().unwrap().get(0),
+            Some("application")
+        );
+        let t = out
+            .column("time")
+            .unwrap()
+            .as_materialized_series()
+            .cast(&DataType::Int64)
+            .unwrap();
+        assert_eq!(t.i64().unwrap().get(2), Some(3_000_000));
+        assert_eq!(
+            out.column("origin_line").unwrap().u64().unwrap().get(2),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn corrupt_and_foreign_parquet_are_user_errors() {
+        let mut on = |_df| Ok(());
+        let mut sink = Sink::new(10, false, true, &mut on);
+        let e = read("bad.parquet", b"PAR1 garbage PAR1".to_vec(), &mut sink).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("bad.parquet: unreadable or corrupt Parquet"),
+            "{e}"
+        );
+        let df = DataFrame::new(1, vec![Column::new("fruit".into(), ["kiwi"])]).unwrap();
+        let e = read("fruit.parquet", parquet_bytes(df), &mut sink).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("fruit.parquet: no Azure Firewall columns"),
+            "{e}"
+        );
+        assert_eq!(crate::error::exit_code(&e), 2);
+    }
 }

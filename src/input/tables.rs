@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::fields::{self, Field};
+use super::fields::{self, Field, FieldIndex};
 use super::json::{field_of, val};
 use super::{Events, Sink};
 use crate::error::user;
@@ -37,7 +37,8 @@ pub fn read_tables(name: &str, tables: &Value, sink: &mut Sink<'_>) -> anyhow::R
                     .and_then(field_of)
             })
             .collect();
-        if !names.contains(&Some(Field::Time)) {
+        let index = FieldIndex::new(names.iter().copied());
+        if !index.has(Field::Time) {
             return Err(user(format!(
                 "{name}: table {ti} has no TimeGenerated column; expected Azure Firewall log columns"
             )));
@@ -52,13 +53,7 @@ pub fn read_tables(name: &str, tables: &Value, sink: &mut Sink<'_>) -> anyhow::R
                     .skip(name, rowno, "bad row", "expected an array of cells");
                 continue;
             };
-            let get = |f: Field| {
-                names
-                    .iter()
-                    .position(|n| *n == Some(f))
-                    .and_then(|i| cells.get(i))
-                    .and_then(val)
-            };
+            let get = |f: Field| index.get(f).and_then(|i| cells.get(i)).and_then(val);
             match fields::to_row(&get, table_name) {
                 Ok(row) => sink.push(&row, name, rowno)?,
                 Err(p) => sink.stats.skip(name, rowno, "bad row", p),

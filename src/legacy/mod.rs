@@ -3,6 +3,74 @@
 //! Owned by the legacy-parser work (issue 3). The contract the readers rely on: [`parse`] takes one message and
 //! returns the fields it holds, borrowing from the message, or `None` when the text is not a firewall message
 //! it understands (the caller then records an `unparsed` event with the raw text).
+//!
+//! # Message shapes
+//!
+//! Dispatch is on the message text only, never on `Category`/`OperationName` (threat-intel and IDS lines are
+//! logged under `AzureFirewallNetworkRuleLog` too). The message is trimmed first (the DNS error form starts with
+//! a space), then:
+//!
+//! * `DNS Request: <client> - <id> <type> <class> <name> <proto> <size> <do> <bufsize> <rcode> <flags> <size> <dur>`
+//!   → [`Kind::Dns`] ([`dns`]). The separator may be `-` or the en dash `–` the docs print.
+//! * `Error: <n> <name> <TYPE>: <text>` (DNS proxy failure) → [`Kind::Dns`].
+//! * `Failed to resolve FQDN <name>. Error <text>. Rule Collection: … Rule: …` → [`Kind::ResolveFailure`].
+//! * `<proto> request from <src> [to <dst>] [was DNAT'ed to <target>] [was denied]` followed by sentences
+//!   ([`head`], [`sentences`]) → Nat / ThreatIntel / Idps / Application / Network.
+//!
+//! Anything else is `None`.
+//!
+//! # Decisions on the ambiguous parts
+//!
+//! * **Endpoints.** `[v6]:port`, `v4:port`, `name:port` (split at the last colon), `ip:` (empty port → `None`),
+//!   `:0` ports are kept as `Some(0)` (that is what the newer ICMP messages write), no colon → no port. A token
+//!   with more than one colon and no brackets is an unbracketed IPv6 address without port (the legacy text always
+//!   brackets IPv6 when it writes a port). A port that is not a number ≤ 65535 is `None` (the host is kept). An
+//!   endpoint with an empty host (`:80`) is `None`. Hosts go through [`crate::event::normalize::host`].
+//! * **Sentences.** A sentence starts at the beginning of the tail or after `". "` (so also after `".. "`) but
+//!   only when a known keyword follows; values may therefore contain `.`, `, ` and `". "` followed by anything
+//!   that is not a keyword. `Action:`, `Signature:` and `Priority:` are one-word values and end at the first
+//!   `". "` whatever follows. Values are trimmed of spaces and trailing dots; an empty value is `None`.
+//!   A repeated keyword keeps the first value.
+//! * **Reason**, in priority order: `ThreatIntel:` → `ThreatIntel` (text in `threat`, `reason_text` `None`);
+//!   `Signature:`/`IDS:` → `IdpsSignature` (`reason_text` `None`); `No rule matched. Proceeding with default
+//!   action` → `DefaultAction` with that text; `Failed to resolve address …` → `ResolveFailure` with the whole
+//!   sentence (from "Failed" to the end of the message or the next keyword sentence); `Reason: <text>` →
+//!   [`crate::event::normalize::reason_from_text`] with the text (SNI missing → `SniMissing`); a named `Rule:` →
+//!   `RuleMatch`; a `Deny` with none of these → `DefaultAction`, `reason_text` `None`. An unrecognised sentence
+//!   in the tail is treated like a `Reason:` text when nothing else gave a reason (so a new firewall wording is
+//!   kept instead of lost); with no action and no reason, `reason` is `None` (e.g. `Allow` without rule, DNAT
+//!   without rule).
+//! * **Old `was denied` form** (`… request from ip:port was denied. Reason: …`): action `Deny`.
+//! * **Action** is `None` for NAT and DNS messages (they carry none) and for a head without an `Action:`
+//!   sentence.
+//! * **Kind**: DNAT → `Nat`; a `ThreatIntel:` sentence → `ThreatIntel`; `Signature:`/`IDS:` → `Idps`; otherwise
+//!   `HTTP`, `HTTPS`, `HTTP/x` and `MSSQL` → `Application`, every other protocol → `Network`.
+//! * **`Rule Collection: pol:rcg:rc`** is split into policy / group / collection when neither `Policy:` nor
+//!   `Rule Collection Group:` is present and the value has exactly two colons (empty parts are `None`).
+//! * **DNS proxy.** `destination` is the queried name with its trailing root dot removed, always
+//!   `Host::Name` (a reverse-lookup name is not an address); `protocol` is the transport token (`udp`/`tcp`).
+//!   Missing trailing fields of a truncated line are `None`. For the `Error:` form, `source` is `None` (the
+//!   addresses in the error text are the firewall's own socket and the upstream server, not the client),
+//!   `protocol` is the `udp`/`tcp` word of the error text if any, `reason_text` is the text after `TYPE:`,
+//!   `dns_response_code` is `None`, and the number after `Error:` goes to [`LegacyEvent::dns_error_number`]
+//!   (the structured `AZFWDnsQuery.ErrorNumber`; it looks like an rcode but that is not documented).
+//! * **Resolve failure.** `destination` is the FQDN (no port), `reason_text` the text after `Error`/`Error:`,
+//!   action `None`.
+//! * **Partial input.** Half a head (`TCP request from`) with no usable source is `None`. Garbage after a valid
+//!   head gives the head fields, and the garbage as an unrecognised sentence (see *Reason*).
+//!
+//! # Performance
+//!
+//! No allocation and no regex: the head is a byte scanner, sentences are found with `memchr` on `.`, keywords
+//! are matched by their first byte. The only non-trivial cost is the standard library IP parser in
+//! [`crate::event::normalize::host`].
+
+pub mod dns;
+pub mod head;
+pub mod sentences;
+
+#[cfg(test)]
+mod tests;
 
 use crate::event::normalize::Host;
 use crate::event::{Action, Kind, Reason};
@@ -42,10 +110,41 @@ pub struct LegacyEvent<'a> {
     pub translated: Option<Endpoint<'a>>,
     pub dns_query_type: Option<&'a str>,
     pub dns_response_code: Option<&'a str>,
+    /// DNS proxy `Error: N …` form only: the number `N` (the structured table's `ErrorNumber`).
+    pub dns_error_number: Option<u32>,
 }
 
 /// Parse one legacy message; `None` when it is not a message this parser understands.
 pub fn parse(msg: &str) -> Option<LegacyEvent<'_>> {
-    let _ = msg;
-    None
+    let t = msg.trim();
+    let b = t.as_bytes();
+    match b.first()? {
+        b'D' if b.starts_with(dns::REQUEST) => dns::parse_request(t),
+        b'E' if b.starts_with(dns::ERROR) => dns::parse_error(t),
+        b'F' if b.starts_with(dns::RESOLVE_FQDN) => dns::parse_resolve_failure(t),
+        _ => head::parse_rule_message(t),
+    }
+}
+
+/// Trim spaces and trailing dots from a value; empty is `None`.
+#[inline]
+pub(crate) fn value(s: &str) -> Option<&str> {
+    let v = s.trim_matches(' ').trim_end_matches(['.', ' ']);
+    (!v.is_empty()).then_some(v)
+}
+
+/// Split a classic `policy:rcg:rc` collection into its parts when the message has no separate policy/group.
+pub(crate) fn split_collection(ev: &mut LegacyEvent<'_>) {
+    if ev.policy.is_some() || ev.rule_collection_group.is_some() {
+        return;
+    }
+    let Some(rc) = ev.rule_collection else { return };
+    let mut parts = rc.split(':');
+    if let (Some(p), Some(g), Some(c), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    {
+        ev.policy = value(p);
+        ev.rule_collection_group = value(g);
+        ev.rule_collection = value(c);
+    }
 }

@@ -8,8 +8,10 @@ pub mod render;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use crate::catalog::Catalog;
+use crate::catalog::context::Context;
 use crate::cli::args::{DenyReportArgs, ReportFormat};
-use crate::engine::{DenyAggregator, Totals};
+use crate::engine::DenyAggregator;
 use crate::error::user;
 use crate::event::normalize::format_time_us;
 use crate::input::{self, ReadStats};
@@ -24,7 +26,7 @@ pub fn now_us() -> i64 {
 }
 
 /// Read the plan's files and group their denies.
-pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadStats, Totals)> {
+pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadStats)> {
     if plan.inputs.is_empty() {
         return Err(user(
             "no input: give --input PATH (exported logs: files, folders or globs) or --workspace GUID for Log Analytics",
@@ -41,50 +43,56 @@ pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadS
         }
         Ok(())
     };
-    let mut sink = input::Sink::new(BATCH_ROWS, plan.keep_duplicates, false, &mut on_batch);
+    let pushdown = input::Pushdown {
+        from_us: plan.from_us,
+        to_us: plan.to_us,
+        deny_only: true,
+    };
+    let mut sink = input::Sink::new(BATCH_ROWS, plan.keep_duplicates, false, &mut on_batch)
+        .with_pushdown(pushdown);
     input::read_files(&files, plan.input_format, &mut sink)?;
     let stats = sink.finish()?;
     if let Some(e) = err {
         return Err(e);
     }
-    let (groups, totals) = agg.finish()?;
-    let report = assemble(plan, groups, &totals, &stats, stats.files.clone());
-    Ok((report, stats, totals))
+    let groups = agg.finish()?;
+    let report = assemble(plan, groups, &stats, stats.files.clone());
+    Ok((report, stats))
 }
 
 /// Build the report from groups and counts (shared by the file and the live paths).
 pub fn assemble(
     plan: &ReportPlan,
     mut groups: Vec<Group>,
-    totals: &Totals,
     stats: &ReadStats,
     sources: Vec<String>,
 ) -> DenyReport {
     let total_groups = groups.len() as u64;
+    let denies = groups.iter().map(|g| g.hits).sum();
     if let Some(n) = plan.top {
         groups.truncate(n);
     }
     DenyReport {
         from: plan.from_us.map(format_time_us),
         to: plan.to_us.map(format_time_us),
-        events: totals.events,
-        denies: totals.denies,
+        events: stats.events,
+        denies,
         skipped: stats.skipped,
         groups,
-        events_in_window: totals.events_in_window,
+        events_in_window: stats.events_in_window,
         total_groups,
         duplicates: stats.duplicates,
-        unparsed: totals.unparsed,
+        unparsed: stats.unparsed,
         skipped_by_reason: stats.skipped_by_reason.clone(),
-        data_from: totals.data_first_us.map(format_time_us),
-        data_to: totals.data_last_us.map(format_time_us),
+        data_from: stats.first_us.map(format_time_us),
+        data_to: stats.last_us.map(format_time_us),
         sources,
     }
 }
 
 /// Print what a user needs to know about the input on stderr: skips with file:line under `-v`, unparsed
 /// examples, and an empty window.
-pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals, verbose: u8) {
+pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, verbose: u8) {
     if report.window_is_empty_but_data_exists() {
         eprintln!(
             "fwlog: the time window holds no events, but the input does: it covers {} .. {}",
@@ -93,10 +101,10 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals
         );
     }
     if verbose == 0 {
-        if stats.skipped > 0 || totals.unparsed > 0 {
+        if stats.skipped > 0 || stats.unparsed > 0 {
             eprintln!(
                 "fwlog: {} record(s) skipped, {} unparsed; run with -v to list them",
-                stats.skipped, totals.unparsed
+                stats.skipped, stats.unparsed
             );
         }
         return;
@@ -110,7 +118,7 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals
         };
         eprintln!("fwlog: skipped {}:{}: {}", ex.file, ex.line, ex.reason);
     }
-    for (f, l, m) in totals.unparsed_examples.iter().take(limit) {
+    for (f, l, m) in stats.unparsed_examples.iter().take(limit) {
         eprintln!("fwlog: unparsed {f}:{l}: {m}");
     }
     if verbose > 0 {
@@ -120,11 +128,50 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, totals: &Totals
     }
 }
 
+/// Catalog keys copied into each group's `catalog` list (the full match is in `fwlog catalog match`).
+const CATALOG_KEYS: [&str; 10] = [
+    "pattern",
+    "filled_pattern",
+    "feature",
+    "requirement",
+    "declared_requirement",
+    "status",
+    "retired",
+    "not_needed",
+    "source",
+    "note",
+];
+
+/// Label every group with the catalog entries its destination, port and protocol match (most specific first).
+pub fn label_groups(groups: &mut [Group], catalog: &Catalog, ctx: &Context) -> anyhow::Result<()> {
+    for g in groups {
+        let matches = catalog.lookup(
+            g.destination.as_deref(),
+            g.destination_port,
+            g.protocol.as_deref(),
+            ctx,
+        );
+        g.catalog = matches
+            .iter()
+            .map(|m| {
+                let full = serde_json::to_value(m)?;
+                let slim: serde_json::Map<String, serde_json::Value> = CATALOG_KEYS
+                    .iter()
+                    .filter_map(|k| full.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect();
+                Ok(serde_json::Value::Object(slim))
+            })
+            .collect::<anyhow::Result<_>>()?;
+    }
+    Ok(())
+}
+
 pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     if let Some(code) = crate::live::deny_report(&args, verbose)? {
         return Ok(code);
     }
     let plan = ReportPlan::from_args(&args, now_us())?;
+    let (catalog, ctx) = args.cluster.resolve()?;
     if plan.format == ReportFormat::Parquet
         && plan.output.is_none()
         && std::io::stdout().is_terminal()
@@ -133,8 +180,9 @@ pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<Exit
             "--format parquet writes binary data: give --output FILE",
         ));
     }
-    let (report, stats, totals) = report_from_files(&plan)?;
-    print_diagnostics(&report, &stats, &totals, verbose);
+    let (mut report, stats) = report_from_files(&plan)?;
+    label_groups(&mut report.groups, &catalog, &ctx)?;
+    print_diagnostics(&report, &stats, verbose);
     let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
     let bytes = render::render(&report, plan.format, terminal)?;
     crate::output::emit(plan.output.as_deref(), &bytes)?;

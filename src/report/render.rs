@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 use polars::prelude::*;
 
 use super::model::{DenyReport, Group};
@@ -138,14 +138,19 @@ fn table(r: &DenyReport, terminal: bool) -> String {
         t.force_no_tty();
     }
     t.set_header(HEADERS.iter().map(Cell::new));
+    let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     for g in &r.groups {
-        let c = cells(g);
-        t.add_row(c.into_iter().enumerate().map(|(i, v)| {
+        let tone = requirement_color(g);
+        t.add_row(cells(g).into_iter().enumerate().map(|(i, v)| {
             let cell = Cell::new(v);
-            if i == 4 || i == 5 || i == 6 {
+            let cell = if (4..=6).contains(&i) {
                 cell.set_alignment(CellAlignment::Right)
             } else {
                 cell
+            };
+            match (color, tone) {
+                (true, Some(c)) if i == 10 => cell.fg(c),
+                _ => cell,
             }
         }));
     }
@@ -159,6 +164,17 @@ fn table(r: &DenyReport, terminal: bool) -> String {
     out.push_str(&summary(r));
     out.push('\n');
     out
+}
+
+/// Colour of the catalog cell on a terminal: required red, conditional yellow, recommended cyan, the rest grey.
+fn requirement_color(g: &Group) -> Option<Color> {
+    let req = g.catalog.first()?.get("requirement")?.as_str()?;
+    Some(match req {
+        "required" => Color::Red,
+        "conditional" => Color::Yellow,
+        "recommended" => Color::Cyan,
+        _ => Color::DarkGrey,
+    })
 }
 
 fn md_escape(s: &str) -> String {

@@ -1,0 +1,213 @@
+//! The cluster context: what the user told us about the cluster, and how it changes an entry's requirement.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use super::{Catalog, Entry, Requirement};
+
+/// Azure cloud the cluster runs in.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    ValueEnum,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    /// Azure global (public) cloud.
+    #[default]
+    Public,
+    /// Microsoft Azure operated by 21Vianet.
+    China,
+    /// Azure US Government.
+    Usgov,
+}
+
+impl Cloud {
+    pub const ALL: [Cloud; 3] = [Cloud::Public, Cloud::China, Cloud::Usgov];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::China => "china",
+            Cloud::Usgov => "usgov",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cloud> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for Cloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Situations in which an entry is not needed (`not_needed_when` in the catalog).
+pub const CONDITIONS: &[(&str, &str)] = &[
+    (
+        "konnectivity-agent",
+        "the cluster uses konnectivity-agent (--konnectivity), not the legacy tunnel",
+    ),
+    (
+        "private-cluster",
+        "private clusters reach the API server over Private Link (--private-cluster)",
+    ),
+    (
+        "api-server-vnet-integration",
+        "with API Server VNet Integration nodes reach the API server on an internal IP (--api-server-vnet-integration)",
+    ),
+    (
+        "nodes-provisioned-after-2021-03",
+        "nodes provisioned after March 2021 take time from the host clock",
+    ),
+    (
+        "pods-use-set-kube-service-host-fqdn",
+        "pods annotated kubernetes.azure.com/set-kube-service-host-fqdn use the API server FQDN",
+    ),
+];
+
+/// What the cluster looks like, as far as the catalog cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Context {
+    pub cloud: Cloud,
+    /// Lower-case region short name (`westeurope`), when known.
+    pub region: Option<String>,
+    /// Features / add-ons in use: their "conditional" entries are "required" for this cluster.
+    pub features: BTreeSet<String>,
+    pub private_cluster: bool,
+    pub konnectivity: bool,
+    pub api_server_vnet_integration: bool,
+}
+
+impl Context {
+    /// Whether a `not_needed_when` condition holds for this cluster. Conditions fwlog cannot know from flags
+    /// (node provisioning date, pod annotations) never apply; the entry note explains them.
+    pub fn condition_applies(&self, condition: &str) -> bool {
+        match condition {
+            "konnectivity-agent" => self.konnectivity,
+            "private-cluster" => self.private_cluster,
+            "api-server-vnet-integration" => self.api_server_vnet_integration,
+            _ => false,
+        }
+    }
+
+    /// The requirement of `entry` for this cluster, and why it is not needed when that is the case.
+    pub fn effective(&self, entry: &Entry) -> (Requirement, Option<&'static str>) {
+        for c in &entry.not_needed_when {
+            if self.condition_applies(c) {
+                let why = CONDITIONS
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| *v)
+                    .unwrap_or("not needed for this cluster");
+                return (Requirement::NotNeeded, Some(why));
+            }
+        }
+        if entry.requirement == Requirement::Conditional && self.features.contains(&entry.feature) {
+            return (Requirement::Required, None);
+        }
+        (entry.requirement, None)
+    }
+}
+
+/// Cluster options shared by `deny-report`, `recommend` and `catalog` (flatten with `#[command(flatten)]`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Azure cloud of the cluster.
+    #[arg(long, value_enum, default_value_t = Cloud::Public)]
+    pub cloud: Cloud,
+
+    /// Cluster region short name (e.g. westeurope); fills `<region>` placeholders in suggested rules.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Features and add-ons in use (comma-separated, see `fwlog catalog features`): their conditional endpoints
+    /// become required.
+    #[arg(long, value_name = "FEATURE,...", value_delimiter = ',')]
+    pub features: Vec<String>,
+
+    /// The cluster is a private cluster (API server reached over Private Link).
+    #[arg(long)]
+    pub private_cluster: bool,
+
+    /// The cluster uses konnectivity-agent (no legacy tunnel on UDP 1194 / TCP 9000).
+    #[arg(long)]
+    pub konnectivity: bool,
+
+    /// The cluster uses API Server VNet Integration.
+    #[arg(long)]
+    pub api_server_vnet_integration: bool,
+
+    /// Extra catalog file in fwlog's catalog format (e.g. your team's registries); repeatable.
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub catalogs: Vec<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// Load the catalog (built-in plus `--catalog` files) and check the context against it.
+    pub fn resolve(&self) -> anyhow::Result<(Catalog, Context)> {
+        let catalog = Catalog::load(&self.catalogs)?;
+        let ctx = self.context_for(&catalog)?;
+        Ok((catalog, ctx))
+    }
+
+    /// Build the context, validating feature names against `catalog` and the region's spelling.
+    pub fn context_for(&self, catalog: &Catalog) -> anyhow::Result<Context> {
+        let mut features = BTreeSet::new();
+        let known = catalog.feature_names();
+        for f in &self.features {
+            let f = f.trim().to_ascii_lowercase();
+            if f.is_empty() {
+                continue;
+            }
+            if !known.iter().any(|k| *k == f) {
+                return Err(crate::error::user(format!(
+                    "unknown feature {f:?} in --features: expected one of {} (see `fwlog catalog features`)",
+                    known.join(", ")
+                )));
+            }
+            features.insert(f);
+        }
+        let region = match &self.region {
+            None => None,
+            Some(r) => {
+                let n: String = r
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(crate::error::user(format!(
+                        "invalid region {r:?}: expected an Azure region short name such as westeurope or eastus2"
+                    )));
+                }
+                Some(n)
+            }
+        };
+        Ok(Context {
+            cloud: self.cloud,
+            region,
+            features,
+            private_cluster: self.private_cluster,
+            konnectivity: self.konnectivity,
+            api_server_vnet_integration: self.api_server_vnet_integration,
+        })
+    }
+}

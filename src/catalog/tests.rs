@@ -1,0 +1,582 @@
+//! Matcher and catalog tests. Every `log_examples` host of the built-in data must match its own entry.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use super::*;
+
+fn ctx() -> Context {
+    Context::default()
+}
+
+fn ids(v: &[CatalogMatch<'_>]) -> Vec<String> {
+    v.iter().map(|m| m.entry.id.clone()).collect()
+}
+
+fn look<'a>(
+    c: &'a Catalog,
+    d: &str,
+    port: u32,
+    proto: &str,
+    ctx: &Context,
+) -> Vec<CatalogMatch<'a>> {
+    c.lookup(Some(d), Some(port), Some(proto), ctx)
+}
+
+/// Replace `<placeholder>` parts of a log example with plausible values.
+fn instantiate(example: &str) -> String {
+    let mut out = String::new();
+    let mut rest = example;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('>').unwrap() + start;
+        let name = &rest[start + 1..end];
+        out.push_str(if pattern::is_region_placeholder(name) {
+            "eastus"
+        } else if name.ends_with("guid") {
+            "38c1758a-197e-44fc-83f8-31bb7619a8bc"
+        } else if name == "8hex" {
+            "0a1b2c3d"
+        } else {
+            "x1"
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn builtin_is_valid_and_complete() {
+    let c = Catalog::builtin();
+    assert_eq!(c.entries().len(), 207);
+    let mut seen = HashSet::new();
+    for e in c.entries() {
+        assert!(seen.insert(&e.id), "duplicate id {}", e.id);
+        assert!(!e.pattern.is_empty());
+        assert!(!e.protocols.is_empty(), "{}", e.id);
+        assert!(!e.clouds.is_empty(), "{}", e.id);
+        assert!(e.source.starts_with("https://"), "{}", e.id);
+        assert!(c.features().iter().any(|f| f.name == e.feature), "{}", e.id);
+        assert_ne!(e.requirement, Requirement::NotNeeded);
+        assert_eq!(e.origin, Origin::Builtin);
+        for r in &e.refs {
+            assert!(c.sources().iter().any(|s| &s.id == r), "{} ref {r}", e.id);
+        }
+        // Patterns survive a reparse (placeholders well-formed).
+        assert_eq!(Pattern::parse(&e.pattern).unwrap(), e.parsed);
+    }
+    for level in [
+        "required",
+        "conditional",
+        "recommended",
+        "informational",
+        "non-aks",
+    ] {
+        assert!(
+            c.entries().iter().any(|e| e.requirement.as_str() == level),
+            "{level}"
+        );
+    }
+    assert_eq!(c.meta().as_of.as_deref(), Some("2026-08-21"));
+    assert_eq!(
+        c.meta().document.get("ms_date").map(String::as_str),
+        Some("2026-06-18")
+    );
+}
+
+#[test]
+fn version_is_cheap_and_consistent() {
+    let c = Catalog::builtin();
+    assert_eq!(builtin_version(), c.version());
+    assert!(crate::version_line().contains(&c.version()));
+}
+
+#[test]
+fn every_log_example_matches_its_own_entry() {
+    let c = Catalog::builtin();
+    let mut n = 0;
+    for e in c.entries() {
+        for ex in &e.log_examples {
+            let host = instantiate(ex);
+            let p = e.protocols[0];
+            let proto = p.proto.as_str().to_ascii_uppercase();
+            let cx = Context {
+                cloud: e.clouds[0],
+                ..ctx()
+            };
+            let got = look(c, &host, p.port() as u32, &proto, &cx);
+            assert!(
+                got.iter().any(|m| m.entry.id == e.id),
+                "{host} ({ex}) did not match {}: {:?}",
+                e.id,
+                ids(&got)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 30, "only {n} examples");
+}
+
+#[test]
+fn wildcard_depth_and_apex() {
+    let c = Catalog::builtin();
+    let one = look(c, "eastus.data.mcr.microsoft.com", 443, "HTTPS", &ctx());
+    assert_eq!(
+        one[0].entry.id,
+        "core.any-data-mcr-microsoft-com.https443.public"
+    );
+    let two = look(c, "a.eastus.data.mcr.microsoft.com", 443, "HTTPS", &ctx());
+    assert_eq!(
+        two[0].entry.id,
+        "core.any-data-mcr-microsoft-com.https443.public"
+    );
+    let apex = look(c, "data.mcr.microsoft.com", 443, "HTTPS", &ctx());
+    assert!(
+        !ids(&apex).iter().any(|i| i.contains("any-data-mcr")),
+        "{:?}",
+        ids(&apex)
+    );
+    // `*.quay.io` does not match the apex, `quay.io` does not match a subdomain.
+    assert_eq!(
+        ids(&look(c, "quay.io", 443, "HTTPS", &ctx())),
+        ["non-aks.quay-io"]
+    );
+    assert_eq!(
+        ids(&look(c, "cdn01.quay.io", 443, "HTTPS", &ctx())),
+        ["non-aks.any-quay-io"]
+    );
+}
+
+#[test]
+fn placeholders_capture_and_fill() {
+    let c = Catalog::builtin();
+    let m = look(
+        c,
+        "myaks-0a1b2c3d.hcp.westeurope.azmk8s.io",
+        443,
+        "HTTPS",
+        &ctx(),
+    );
+    assert_eq!(m[0].entry.id, "core.any-hcp-location-azmk8s-io");
+    assert_eq!(m[0].capture("location"), Some("westeurope"));
+    assert_eq!(m[0].filled_pattern, "*.hcp.westeurope.azmk8s.io");
+    assert_eq!(m[0].requirement, Requirement::Required);
+    // Deeper wildcards come first; `*.azmk8s.io` (backup extension) is shallower.
+    assert_eq!(m.last().unwrap().entry.id, "azure-backup.any-azmk8s-io");
+    // A placeholder is exactly one label.
+    let bad = look(c, "x.hcp.west.europe.azmk8s.io", 443, "HTTPS", &ctx());
+    assert!(!ids(&bad).contains(&"core.any-hcp-location-azmk8s-io".to_string()));
+    // A region other than --region is noted.
+    let cx = Context {
+        region: Some("eastus".into()),
+        ..ctx()
+    };
+    let m = look(c, "a.hcp.westeurope.azmk8s.io", 443, "HTTPS", &cx);
+    assert!(m[0].context_notes[0].contains("westeurope"));
+    let s = serde_json::to_value(&m[0]).unwrap();
+    assert_eq!(s["captures"]["location"], "westeurope");
+    for key in ["pattern", "feature", "requirement", "status", "source"] {
+        assert!(s.get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn case_and_trailing_dot() {
+    let c = Catalog::builtin();
+    let a = ids(&look(c, "MCR.Microsoft.COM.", 443, "HTTPS", &ctx()));
+    let b = ids(&look(c, "mcr.microsoft.com", 443, "HTTPS", &ctx()));
+    assert_eq!(a, b);
+    assert_eq!(b[0], "core.mcr-microsoft-com.https443.public");
+}
+
+#[test]
+fn ports_and_protocols() {
+    let c = Catalog::builtin();
+    assert!(look(c, "mcr.microsoft.com", 443, "UDP", &ctx()).is_empty());
+    assert!(look(c, "mcr.microsoft.com", 8443, "HTTPS", &ctx()).is_empty());
+    // A network-rule deny TCP/443 to the FQDN still matches the https:443 entry.
+    assert_eq!(
+        look(c, "mcr.microsoft.com", 443, "TCP", &ctx())[0].entry.id,
+        "core.mcr-microsoft-com.https443.public"
+    );
+    // TLS-inspected requests are logged as HTTP.
+    assert!(!look(c, "mcr.microsoft.com", 443, "HTTP", &ctx()).is_empty());
+    // http:80 entries.
+    assert_eq!(
+        ids(&look(c, "security.ubuntu.com", 80, "HTTP", &ctx())),
+        [
+            "azure-ml.security-ubuntu-com",
+            "ubuntu-updates.security-ubuntu-com"
+        ]
+    );
+    assert!(look(c, "security.ubuntu.com", 443, "HTTPS", &ctx()).is_empty());
+    // Unknown protocol/port do not filter.
+    assert!(
+        !c.lookup(Some("mcr.microsoft.com"), None, None, &ctx())
+            .is_empty()
+    );
+    // ntp.ubuntu.com is udp:123 only.
+    assert_eq!(
+        ids(&look(c, "ntp.ubuntu.com", 123, "UDP", &ctx())),
+        ["legacy-ntp.ntp-ubuntu-com.udp123.public"]
+    );
+    assert!(look(c, "ntp.ubuntu.com", 123, "TCP", &ctx()).is_empty());
+}
+
+#[test]
+fn clouds_are_respected() {
+    let c = Catalog::builtin();
+    assert!(look(c, "mcr.azure.cn", 443, "HTTPS", &ctx()).is_empty());
+    let china = Context {
+        cloud: Cloud::China,
+        ..ctx()
+    };
+    assert_eq!(
+        ids(&look(c, "mcr.azure.cn", 443, "HTTPS", &china)),
+        ["core.mcr-azure-cn"]
+    );
+    let gov = Context {
+        cloud: Cloud::Usgov,
+        ..ctx()
+    };
+    assert_eq!(
+        look(c, "login.microsoftonline.us", 443, "HTTPS", &gov)[0]
+            .entry
+            .id,
+        "core.login-microsoftonline-us"
+    );
+    assert!(look(c, "login.microsoftonline.us", 443, "HTTPS", &ctx()).is_empty());
+    // Merged multi-cloud entries.
+    assert!(!look(c, "nvidia.github.io", 443, "HTTPS", &gov).is_empty());
+}
+
+#[test]
+fn multiple_matches_ordering_and_features() {
+    let c = Catalog::builtin();
+    let m = look(c, "login.microsoftonline.com", 443, "HTTPS", &ctx());
+    assert_eq!(
+        ids(&m),
+        [
+            "core.login-microsoftonline-com",
+            "cost-analysis.login-microsoftonline-com",
+            "defender.login-microsoftonline-com",
+            "monitoring.login-microsoftonline-com",
+            "workload-identity.login-microsoftonline-com",
+            "monitoring.any-microsoftonline-com",
+        ]
+    );
+    assert_eq!(m[1].requirement, Requirement::Conditional);
+    assert!(m[5].retired());
+    // A feature in use turns its conditional entries into required ones, and they sort before conditional ones.
+    let cx = Context {
+        features: ["monitoring".to_string()].into(),
+        ..ctx()
+    };
+    let m = look(c, "login.microsoftonline.com", 443, "HTTPS", &cx);
+    assert_eq!(m[1].entry.id, "monitoring.login-microsoftonline-com");
+    assert_eq!(m[1].requirement, Requirement::Required);
+    assert_eq!(m[1].entry.requirement, Requirement::Conditional);
+    // Exact names before wildcards.
+    let m = look(c, "mcr.microsoft.com", 443, "HTTPS", &ctx());
+    assert_eq!(m[0].entry.id, "core.mcr-microsoft-com.https443.public");
+    assert_eq!(m.last().unwrap().entry.id, "azure-backup.any-microsoft-com");
+    // Deterministic.
+    assert_eq!(
+        ids(&m),
+        ids(&look(c, "mcr.microsoft.com", 443, "HTTPS", &ctx()))
+    );
+}
+
+#[test]
+fn non_aks_retired_and_labelling_only() {
+    let c = Catalog::builtin();
+    let m = look(c, "registry-1.docker.io", 443, "HTTPS", &ctx());
+    assert_eq!(m[0].requirement, Requirement::NonAks);
+    let m = look(c, "aksrepos.azurecr.io", 443, "HTTPS", &ctx());
+    assert_eq!(m[0].entry.status, Status::Retired);
+    assert_eq!(m[0].requirement, Requirement::Informational);
+    let m = look(
+        c,
+        "umsah0wq3xfzjmklf2nk.blob.core.windows.net",
+        443,
+        "HTTPS",
+        &ctx(),
+    );
+    assert_eq!(
+        m[0].entry.id,
+        "platform-vm-agent.umsaany-blob-core-windows-net"
+    );
+    assert!(!m[0].entry.expressible_as_rule);
+    assert_eq!(m[0].requirement, Requirement::Informational);
+    let m = look(
+        c,
+        "md-hdd-b4rzwnpfspxt.z38.blob.storage.azure.net",
+        443,
+        "HTTPS",
+        &ctx(),
+    );
+    assert_eq!(
+        m[0].entry.id,
+        "platform-managed-disks.md-any-blob-storage-azure-net"
+    );
+    assert!(!m[0].entry.expressible_as_rule);
+    let m = look(c, "0.ubuntu.pool.ntp.org", 123, "UDP", &ctx());
+    assert!(
+        !m[0].entry.expressible_as_rule,
+        "wildcard FQDN in a network rule"
+    );
+    assert!(
+        c.entry("core.mcr-microsoft-com.https443.public")
+            .unwrap()
+            .expressible_as_rule
+    );
+    let acs = look(c, "acs-mirror.azureedge.net", 443, "HTTPS", &ctx());
+    assert_eq!(acs[0].entry.status, Status::Retiring);
+    assert_eq!(
+        acs[0].entry.replaced_by.as_deref(),
+        Some("packages.aks.azure.com")
+    );
+}
+
+#[test]
+fn not_needed_for_private_and_konnectivity_clusters() {
+    let c = Catalog::builtin();
+    let private = Context {
+        private_cluster: true,
+        ..ctx()
+    };
+    let m = look(c, "a.hcp.eastus.azmk8s.io", 443, "HTTPS", &private);
+    assert_eq!(m[0].requirement, Requirement::NotNeeded);
+    assert!(m[0].not_needed.unwrap().contains("Private Link"));
+    let m = look(c, "20.1.2.3", 1194, "UDP", &ctx());
+    assert_eq!(ids(&m), ["core.azurecloud-region.udp1194.public"]);
+    assert_eq!(m[0].requirement, Requirement::Required);
+    let k = Context {
+        konnectivity: true,
+        region: Some("westeurope".into()),
+        ..ctx()
+    };
+    let m = look(c, "20.1.2.3", 1194, "UDP", &k);
+    assert_eq!(m[0].requirement, Requirement::NotNeeded);
+    assert_eq!(m[0].filled_pattern, "AzureCloud.westeurope");
+    let s = serde_json::to_value(&m[0]).unwrap();
+    assert_eq!(s["requirement"], "not-needed");
+    assert_eq!(s["declared_requirement"], "required");
+}
+
+#[test]
+fn network_entries_and_sni_missing() {
+    let c = Catalog::builtin();
+    let m = look(c, "168.63.129.16", 53, "UDP", &ctx());
+    assert_eq!(
+        ids(&m),
+        [
+            "platform-dns.168-63-129-16",
+            "custom-dns.custom-dns-server-ip.udp53.public"
+        ]
+    );
+    let m = look(c, "::ffff:168.63.129.16", 53, "TCP", &ctx());
+    assert_eq!(ids(&m), ["platform-dns.168-63-129-16"]);
+    // Names never match address entries.
+    assert!(look(c, "example.com", 1194, "UDP", &ctx()).is_empty());
+    let m = c.lookup(None, Some(443), Some("HTTPS"), &ctx());
+    assert_eq!(
+        ids(&m),
+        ["apiserver-ip-access.api-server-public-ip.tcp443.public"]
+    );
+    assert_eq!(ids(&c.explain_sni_missing(&ctx())), ids(&m));
+    assert!(c.lookup(None, Some(53), Some("UDP"), &ctx()).is_empty());
+    let private = Context {
+        private_cluster: true,
+        ..ctx()
+    };
+    assert_eq!(
+        c.explain_sni_missing(&private)[0].requirement,
+        Requirement::NotNeeded
+    );
+}
+
+#[test]
+fn misses() {
+    let c = Catalog::builtin();
+    for d in [
+        "www.google.com",
+        "example.org",
+        "com",
+        "io",
+        "",
+        ".",
+        "10.0.0.1",
+        "a..b.com",
+    ] {
+        assert!(look(c, d, 8443, "HTTPS", &ctx()).is_empty(), "{d}");
+        assert!(
+            look(c, d, 443, "HTTPS", &ctx())
+                .iter()
+                .all(|m| m.entry.kind == Kind::Network),
+            "{d}"
+        );
+    }
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    p
+}
+
+const TEAM: &str = r#"
+[[feature]]
+name = "team-registry"
+description = "Our registries"
+
+[[entry]]
+pattern = "*.azurecr.example.com"
+protocols = ["https:443"]
+clouds = ["public"]
+feature = "team-registry"
+requirement = "required"
+status = "current"
+source = "https://wiki.example.com/egress"
+"#;
+
+#[test]
+fn user_catalogs_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "team.toml", TEAM);
+    let c = Catalog::load(std::slice::from_ref(&p)).unwrap();
+    assert_eq!(c.entries().len(), 208);
+    assert!(c.version().ends_with("+ team.toml"));
+    let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
+    assert_eq!(m[0].entry.feature, "team-registry");
+    assert_eq!(m[0].entry.origin, Origin::File(p.clone()));
+    let cx = ClusterArgs {
+        features: vec!["team-registry".into()],
+        catalogs: vec![p.clone()],
+        ..Default::default()
+    };
+    assert!(cx.resolve().is_ok());
+    // An identical entry in a second file is not a conflict.
+    let p2 = write(
+        &dir,
+        "team2.toml",
+        TEAM.replace(
+            "[[feature]]\nname = \"team-registry\"\ndescription = \"Our registries\"\n",
+            "",
+        )
+        .as_str(),
+    );
+    assert_eq!(
+        Catalog::load(&[p.clone(), p2]).unwrap().entries().len(),
+        208
+    );
+}
+
+fn load_err(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "bad.toml", text);
+    let e = Catalog::load(&[p]).unwrap_err();
+    assert_eq!(crate::error::exit_code(&e), 2);
+    e.to_string()
+}
+
+#[test]
+fn user_catalog_errors_name_file_line_field() {
+    let e = load_err("[[entry]]\npattern = \"a.example.com\"\nprotocols = [\"https:443\"\n");
+    assert!(e.contains("bad.toml:3") || e.contains("bad.toml:4"), "{e}");
+    let e = load_err(&TEAM.replace(
+        "status = \"current\"",
+        "status = \"current\"\ncolour = \"red\"",
+    ));
+    assert!(e.contains("bad.toml:") && e.contains("colour"), "{e}");
+    let e = load_err(&TEAM.replace("*.azurecr.example.com", "a.*.example.com"));
+    assert!(
+        e.contains("bad.toml:7") && e.contains("`pattern`") && e.contains("malformed"),
+        "{e}"
+    );
+    let e = load_err(&TEAM.replace("source = \"https://wiki.example.com/egress\"", ""));
+    assert!(e.contains("bad.toml:") && e.contains("source"), "{e}");
+    let e = load_err(&TEAM.replace("\"required\"", "\"mandatory\""));
+    assert!(
+        e.contains("bad.toml:11") && e.contains("`requirement`"),
+        "{e}"
+    );
+    let e = load_err(&TEAM.replace("https:443", "https:99999"));
+    assert!(e.contains("`protocols`"), "{e}");
+    let e = load_err(&TEAM.replace("*.azurecr.example.com", "<bad"));
+    assert!(e.contains("`pattern`"), "{e}");
+}
+
+#[test]
+fn user_catalog_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "mine.toml",
+        &TEAM.replace("*.azurecr.example.com", "mcr.microsoft.com"),
+    );
+    let e = Catalog::load(&[p]).unwrap_err();
+    let s = e.to_string();
+    assert!(
+        s.contains("conflict") && s.contains("mine.toml:6") && s.contains("builtin:aks.toml:"),
+        "{s}"
+    );
+    assert_eq!(crate::error::exit_code(&e), 2);
+    let a = write(&dir, "a.toml", TEAM);
+    let b = write(
+        &dir,
+        "b.toml",
+        &TEAM.replace("\"required\"", "\"recommended\""),
+    );
+    let s = Catalog::load(&[a, b]).unwrap_err().to_string();
+    assert!(s.contains("a.toml") && s.contains("b.toml"), "{s}");
+}
+
+#[test]
+fn context_validation() {
+    let bad = ClusterArgs {
+        features: vec!["monitorin".into()],
+        ..Default::default()
+    };
+    let e = bad.resolve().unwrap_err();
+    assert_eq!(crate::error::exit_code(&e), 2);
+    assert!(e.to_string().contains("monitoring"));
+    let ok = ClusterArgs {
+        features: vec!["monitoring".into(), "gpu".into()],
+        region: Some("West Europe".into()),
+        ..Default::default()
+    };
+    let (_, cx) = ok.resolve().unwrap();
+    assert_eq!(cx.region.as_deref(), Some("westeurope"));
+    assert!(cx.features.contains("gpu"));
+}
+
+#[test]
+fn list_and_match_targets() {
+    let c = Catalog::builtin();
+    assert!(
+        c.list(&ctx())
+            .iter()
+            .all(|m| m.entry.clouds.contains(&Cloud::Public))
+    );
+    use cli::parse_target;
+    assert_eq!(
+        parse_target("[::1]:443").unwrap(),
+        ("::1".into(), Some(443), None)
+    );
+    assert_eq!(parse_target("2001:db8::1").unwrap().0, "2001:db8::1");
+    assert_eq!(
+        parse_target("MCR.microsoft.com.:443").unwrap(),
+        ("mcr.microsoft.com".into(), Some(443), None)
+    );
+    assert_eq!(
+        parse_target("https://mcr.microsoft.com/v2/").unwrap(),
+        ("mcr.microsoft.com".into(), Some(443), Some("HTTPS"))
+    );
+    assert!(parse_target("host:0").is_err());
+    assert!(parse_target("a b:1").is_err());
+}
