@@ -19,7 +19,7 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::ClientOptions;
 use tokio::sync::Mutex;
 
-use super::config::{AuthMethod, Cloud};
+use super::config::{AuthMethod, Cloud, authority_of};
 use crate::error::user;
 
 /// A bearer token and its expiry (unix seconds). `Debug` never shows the token.
@@ -95,7 +95,7 @@ impl Chain {
 
     fn client_options(&self) -> ClientOptions {
         ClientOptions {
-            cloud: self.cloud.map(|c| Arc::new(c.azure_core())),
+            cloud: self.cloud.map(|c| Arc::new(authority_of(c))),
             ..Default::default()
         }
     }

@@ -6,7 +6,7 @@
 //! [log_analytics]
 //! workspaces = ["0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"]   # workspace IDs (GUIDs)
 //! firewall = "/subscriptions/…/resourceGroups/rg-hub/providers/Microsoft.Network/azureFirewalls/fw-hub"
-//! cloud = "public"          # public | usgov | china
+//! cloud = "public"          # public | usgov | china (a non-public --cloud wins)
 //! auth = "cli"              # env | workload | msi | cli (default: try them in that order)
 //! endpoint = "https://api.loganalytics.azure.com"   # only to override the cloud's default
 //! ```
@@ -17,6 +17,7 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
 use super::kql::{FirewallId, WorkspaceId};
+pub use crate::catalog::context::Cloud;
 use crate::error::user;
 
 /// Log Analytics options shared by `deny-report`, `fetch` (and later `recommend`).
@@ -34,10 +35,6 @@ pub struct LiveArgs {
     /// Only rows of this firewall (its resource ID), when several firewalls log to the workspace.
     #[arg(long, value_name = "RESOURCE_ID", help_heading = "Log Analytics")]
     pub firewall: Option<FirewallId>,
-
-    /// Azure cloud: selects the Log Analytics endpoint and the sign-in authority.
-    #[arg(long, value_enum, value_name = "CLOUD", help_heading = "Log Analytics")]
-    pub cloud: Option<Cloud>,
 
     /// Log Analytics API base URL (default: the cloud's); also FWLOG_LOGANALYTICS_ENDPOINT.
     #[arg(long, value_name = "URL", help_heading = "Log Analytics")]
@@ -57,44 +54,32 @@ pub struct LiveArgs {
     pub print_kql: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Cloud {
-    /// Azure public cloud.
-    Public,
-    /// Azure US Government.
-    Usgov,
-    /// Azure operated by 21Vianet (China).
-    China,
+/// Query API base URL of a cloud. Sovereign hosts follow Microsoft's published pattern (reference §5.1 marks
+/// them uncertain); `--endpoint` overrides.
+pub fn endpoint_of(c: Cloud) -> &'static str {
+    match c {
+        Cloud::Public => "https://api.loganalytics.azure.com",
+        Cloud::Usgov => "https://api.loganalytics.us",
+        Cloud::China => "https://api.loganalytics.azure.cn",
+    }
 }
 
-impl Cloud {
-    /// Query API base URL. Sovereign hosts follow Microsoft's published pattern (reference §5.1 marks them
-    /// uncertain); `--endpoint` overrides.
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://api.loganalytics.azure.com",
-            Cloud::Usgov => "https://api.loganalytics.us",
-            Cloud::China => "https://api.loganalytics.azure.cn",
-        }
+/// Token scope (audience) for the Query API of a cloud.
+pub fn scope_of(c: Cloud) -> &'static str {
+    match c {
+        Cloud::Public => "https://api.loganalytics.io/.default",
+        Cloud::Usgov => "https://api.loganalytics.us/.default",
+        Cloud::China => "https://api.loganalytics.azure.cn/.default",
     }
+}
 
-    /// Token scope (audience) for the Query API.
-    pub fn scope(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://api.loganalytics.io/.default",
-            Cloud::Usgov => "https://api.loganalytics.us/.default",
-            Cloud::China => "https://api.loganalytics.azure.cn/.default",
-        }
-    }
-
-    pub fn azure_core(self) -> azure_core::cloud::CloudConfiguration {
-        use azure_core::cloud::CloudConfiguration as C;
-        match self {
-            Cloud::Public => C::AzurePublic,
-            Cloud::Usgov => C::AzureGovernment,
-            Cloud::China => C::AzureChina,
-        }
+/// The sign-in authority of a cloud, as azure_core names it.
+pub fn authority_of(c: Cloud) -> azure_core::cloud::CloudConfiguration {
+    use azure_core::cloud::CloudConfiguration as C;
+    match c {
+        Cloud::Public => C::AzurePublic,
+        Cloud::Usgov => C::AzureGovernment,
+        Cloud::China => C::AzureChina,
     }
 }
 
@@ -189,7 +174,14 @@ fn load_file() -> anyhow::Result<(Option<PathBuf>, FileLogAnalytics)> {
 
 /// Resolve the live settings. `Ok(None)` when no workspace is configured anywhere (the offline path applies).
 /// `explicit_input`: the user gave `--input`, which then wins over a workspace from the environment or file.
-pub fn resolve(args: &LiveArgs, explicit_input: bool) -> anyhow::Result<Option<LiveConfig>> {
+///
+/// `cloud` is the shared `--cloud` (the cluster's cloud, default public): a sovereign cloud given there wins,
+/// else the config file's `cloud`, else public.
+pub fn resolve(
+    args: &LiveArgs,
+    cloud: Cloud,
+    explicit_input: bool,
+) -> anyhow::Result<Option<LiveConfig>> {
     let (path, file) = load_file()?;
     let at = |what: &str| match &path {
         Some(p) => format!("{} ({what})", p.display()),
@@ -239,7 +231,11 @@ pub fn resolve(args: &LiveArgs, explicit_input: bool) -> anyhow::Result<Option<L
         ),
         (None, None) => None,
     };
-    let cloud = args.cloud.or(file.cloud).unwrap_or(Cloud::Public);
+    let cloud = if cloud != Cloud::Public {
+        cloud
+    } else {
+        file.cloud.unwrap_or(Cloud::Public)
+    };
     let endpoint = args
         .endpoint
         .clone()
@@ -249,7 +245,7 @@ pub fn resolve(args: &LiveArgs, explicit_input: bool) -> anyhow::Result<Option<L
                 .filter(|v| !v.is_empty())
         })
         .or(file.endpoint)
-        .unwrap_or_else(|| cloud.endpoint().to_string());
+        .unwrap_or_else(|| endpoint_of(cloud).to_string());
     let endpoint = check_endpoint(&endpoint)?;
     Ok(Some(LiveConfig {
         workspaces,

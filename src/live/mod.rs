@@ -33,14 +33,10 @@ pub fn window_of(plan: &ReportPlan, now_us: i64) -> Window {
 }
 
 /// Build the query client for a resolved configuration.
-pub fn client_for(
-    cfg: &LiveConfig,
-    cloud_explicit: bool,
-    verbose: u8,
-) -> anyhow::Result<QueryClient> {
-    // Without an explicit cloud, azure_identity reads AZURE_AUTHORITY_HOST (public cloud when unset).
-    let cloud = cloud_explicit.then_some(cfg.cloud);
-    let tokens = Tokens::Chain(Chain::new(cloud, cfg.cloud.scope(), cfg.auth));
+pub fn client_for(cfg: &LiveConfig, verbose: u8) -> anyhow::Result<QueryClient> {
+    // In the public cloud azure_identity is left to read AZURE_AUTHORITY_HOST (public authority when unset).
+    let cloud = (cfg.cloud != config::Cloud::Public).then_some(cfg.cloud);
+    let tokens = Tokens::Chain(Chain::new(cloud, config::scope_of(cfg.cloud), cfg.auth));
     let mut c = QueryClient::new(&cfg.endpoint, tokens, verbose)?;
     if let Some(secs) = std::env::var("FWLOG_HTTP_TIMEOUT_SECS")
         .ok()
@@ -80,7 +76,8 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
         print!("{}", kql::join_for_print(&qs));
         return Ok(Some(ExitCode::SUCCESS));
     }
-    let Some(cfg) = config::resolve(live, !args.input.inputs.is_empty())? else {
+    let Some(cfg) = config::resolve(live, args.cluster.cloud, !args.input.inputs.is_empty())?
+    else {
         return Ok(None);
     };
     let plan = ReportPlan::from_args(args, now)?;
@@ -96,10 +93,12 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
     let mut plan = plan;
     plan.from_us = Some(window.from_us);
     plan.to_us = Some(window.to_us);
-    let client = Arc::new(client_for(&cfg, live.cloud.is_some(), verbose)?);
+    let client = Arc::new(client_for(&cfg, verbose)?);
     let rt = runtime()?;
-    let (report, stats, totals) =
+    let (catalog, ctx) = args.cluster.resolve()?;
+    let (mut report, stats) =
         rt.block_on(report::live_report(client.clone(), &cfg, &plan, window))?;
+    crate::report::label_groups(&mut report.groups, &catalog, &ctx)?;
     if verbose > 0 {
         eprintln!(
             "fwlog: {} Log Analytics request(s), {} retried",
@@ -107,7 +106,7 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
             client.retries.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
-    crate::report::print_diagnostics(&report, &stats, &totals, verbose);
+    crate::report::print_diagnostics(&report, &stats, verbose);
     let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
     let bytes = crate::report::render::render(&report, plan.format, terminal)?;
     crate::output::emit(plan.output.as_deref(), &bytes)?;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::client::{Missing, Outcome, QueryClient};
 use super::config::LiveConfig;
 use super::kql::{self, FirewallId, SummaryOptions, Window, WorkspaceId};
-use crate::engine::{DenyAggregator, Totals};
+use crate::engine::DenyAggregator;
 use crate::event::normalize::format_time_us;
 use crate::input::ReadStats;
 use crate::report::model::DenyReport;
@@ -337,7 +337,7 @@ pub async fn live_report(
     cfg: &LiveConfig,
     plan: &ReportPlan,
     window: Window,
-) -> anyhow::Result<(DenyReport, ReadStats, Totals)> {
+) -> anyhow::Result<(DenyReport, ReadStats)> {
     let base = summary_options(plan, cfg.firewall.clone());
     let mut set = tokio::task::JoinSet::new();
     for ws in &cfg.workspaces {
@@ -373,7 +373,7 @@ pub async fn live_report(
             let msg = s(row, "Message");
             if crate::legacy::parse(&msg).is_none() {
                 unparsed += n(row, "Hits").unwrap_or(0).max(0) as u64;
-                if unparsed_examples.len() < crate::engine::MAX_UNPARSED_EXAMPLES {
+                if unparsed_examples.len() < crate::input::MAX_UNPARSED_EXAMPLES {
                     unparsed_examples.push(("log analytics".to_string(), 0, msg));
                 }
             }
@@ -389,16 +389,17 @@ pub async fn live_report(
     }
     stats.files.clear();
     stats.records = 0;
-    let (groups, mut totals) = agg.finish()?;
-    totals.events = events;
-    totals.events_in_window = events;
-    totals.data_first_us = first;
-    totals.data_last_us = last;
-    totals.unparsed = unparsed;
-    totals.unparsed_examples = unparsed_examples;
+    stats.duplicates = 0;
+    let groups = agg.finish()?;
+    stats.events = events;
+    stats.events_in_window = events;
+    stats.first_us = first;
+    stats.last_us = last;
+    stats.unparsed = unparsed;
+    stats.unparsed_examples = unparsed_examples;
     used.sort();
-    let report = crate::report::assemble(plan, groups, &totals, &stats, used);
-    Ok((report, stats, totals))
+    let report = crate::report::assemble(plan, groups, &stats, used);
+    Ok((report, stats))
 }
 
 pub fn summary_options(plan: &ReportPlan, firewall: Option<FirewallId>) -> SummaryOptions {
