@@ -558,3 +558,175 @@ fn workspace_from_environment_and_config_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config.toml"));
 }
+
+fn fetch_cmd(fake: &FakeLa, home: &Path, out: &Path, target_rows: u64) -> Command {
+    let mut c = fwlog(Some(fake), home);
+    c.env("FWLOG_FETCH_TARGET_ROWS", target_rows.to_string())
+        .args([
+            "fetch",
+            "--workspace",
+            WS,
+            "--auth",
+            "msi",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--out",
+        ])
+        .arg(out);
+    c
+}
+
+fn report_of_file(path: &Path) -> Value {
+    let home = tempfile::tempdir().unwrap();
+    let out = fwlog(None, home.path())
+        .args(["deny-report", "--input"])
+        .arg(path)
+        .args(["--from", FROM, "--to", TO, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out.stdout)
+}
+
+fn parts_of(out: &Path) -> PathBuf {
+    out.with_file_name(format!(
+        ".{}.fwlog-parts",
+        out.file_name().unwrap().to_string_lossy()
+    ))
+}
+
+#[test]
+fn fetch_print_kql_shows_the_count_and_window_queries() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fwlog(None, home.path())
+        .args(["fetch", "--since", "24h", "--print-kql"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("// fwlog:query=hourly-count"));
+    assert!(text.contains("\n// ---\n// fwlog:query=raw-window"));
+}
+
+/// Windows planned from the hourly count (target 4 rows → several windows, the busiest hour split), every row
+/// fetched exactly once, and the Parquet file reads back into the same report as the original data.
+#[test]
+fn fetch_writes_canonical_parquet_the_offline_reader_takes() {
+    let fake = FakeLa::start(&fixture());
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logs.parquet");
+    let res = fetch_cmd(&fake, home.path(), &out, 4)
+        .arg("-v")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(err.contains("wrote 19 rows"), "{err}");
+    assert!(
+        !err.contains("note: the hourly count"),
+        "counts add up exactly: {err}"
+    );
+    assert!(!parts_of(&out).exists(), "parts folder removed");
+    let windows = fake.requests_for("raw-window");
+    assert!(windows.len() >= 5, "{windows:?}");
+    assert_eq!(
+        without_sources(report_of_file(&out)),
+        without_sources(offline_report(&[]))
+    );
+}
+
+#[test]
+fn fetch_halves_windows_on_partial_results_and_retries() {
+    let fake = FakeLa::start(&fixture());
+    fake.state.lock().unwrap().partial_over_us = Some(20 * 60 * 1_000_000);
+    fake.script("raw-window", Scripted::TooMany { retry_after: None });
+    fake.script("raw-window", Scripted::Unavailable);
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logs.parquet");
+    let res = fetch_cmd(&fake, home.path(), &out, 1000)
+        .arg("-v")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(err.contains("wrote 19 rows"), "{err}");
+    assert!(err.contains("halving"), "{err}");
+    let statuses: Vec<u16> = fake
+        .requests_for("raw-window")
+        .iter()
+        .map(|l| l.status)
+        .collect();
+    assert!(
+        statuses.contains(&429) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        without_sources(report_of_file(&out)),
+        without_sources(offline_report(&[]))
+    );
+}
+
+/// An interrupted fetch leaves no output file, only parts; the same command resumes and fetches only what is
+/// missing.
+#[test]
+fn an_interrupted_fetch_resumes_without_refetching() {
+    let fake = FakeLa::start(&fixture());
+    fake.state.lock().unwrap().raw_budget = Some(2);
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logs.parquet");
+    let res = fetch_cmd(&fake, home.path(), &out, 3).output().unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        !out.exists(),
+        "an interrupted fetch must not leave a complete-looking file"
+    );
+    let parts: Vec<_> = std::fs::read_dir(parts_of(&out))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+        .collect();
+    assert!(!parts.is_empty() && parts.len() <= 2, "{parts:?}");
+    let planned = fake.requests_for("raw-window").len();
+    let first_ok = fake
+        .requests_for("raw-window")
+        .iter()
+        .filter(|l| l.status == 200)
+        .count();
+
+    fake.state.lock().unwrap().raw_budget = None;
+    let res = fetch_cmd(&fake, home.path(), &out, 3).output().unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(err.contains("resuming"), "{err}");
+    assert!(err.contains("wrote 19 rows"), "{err}");
+    // No second hourly count, and windows already written are not asked again.
+    assert_eq!(fake.requests_for("hourly-count").len(), 1);
+    let second = fake.requests_for("raw-window").len() - planned;
+    let total_windows: usize = err
+        .split("from ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(second, total_windows - parts.len(), "{err}");
+    assert!(first_ok >= parts.len());
+    assert!(!parts_of(&out).exists());
+    assert_eq!(
+        without_sources(report_of_file(&out)),
+        without_sources(offline_report(&[]))
+    );
+}

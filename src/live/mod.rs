@@ -3,11 +3,13 @@
 //! * [`kql`] — the query templates (`queries/*.kql`) and their typed, validated parameters.
 //! * [`config`] — workspace, cloud, endpoint and sign-in settings (flags, environment, config file).
 //! * [`auth`] — the credential chain (env secret, workload identity, managed identity, Azure CLI).
+//! * [`fetch`] — `fwlog fetch`: raw rows into canonical Parquet, in planned windows, resumable.
 //! * [`client`] — the Query API client: retries, back-off, at most 4 requests in flight, partial results.
 
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod fetch;
 pub mod kql;
 pub mod report;
 

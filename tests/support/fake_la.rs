@@ -61,6 +61,8 @@ pub struct State {
     pub token_requests: usize,
     pub partial_over_us: Option<i64>,
     pub delay: Option<Duration>,
+    /// When set, raw-window queries succeed this many times, then answer 403 (an interrupted fetch).
+    pub raw_budget: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -316,8 +318,16 @@ async fn answer_query(
                 tokio::time::sleep(d).await;
                 (503, vec![], "{}".into())
             }
+            None if template == "raw-window" && st.lock().unwrap().raw_budget == Some(0) => {
+                (403, vec![], r#"{"error":{"code":"InsufficientAccessError","message":"budget exhausted"}}"#.into())
+            }
             None => {
-                let s = st.lock().unwrap();
+                let mut s = st.lock().unwrap();
+                if template == "raw-window" {
+                    if let Some(b) = s.raw_budget.as_mut() {
+                        *b -= 1;
+                    }
+                }
                 if let (Some(from), Some(to)) = (from, to) {
                 let too_big = s.partial_over_us.is_some_and(|max| to - from > max)
                     && (template == "deny-summary" || template == "raw-window");
