@@ -730,3 +730,117 @@ fn an_interrupted_fetch_resumes_without_refetching() {
         without_sources(offline_report(&[]))
     );
 }
+
+/// `--follow`: overlapping windows never double count, only new or grown groups are printed, and
+/// `--until-quiet` ends the run.
+#[test]
+fn follow_prints_new_and_grown_groups_once_and_stops_when_quiet() {
+    let now = chrono::Utc::now();
+    let ago = |secs: i64| {
+        (now - chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    let cols = [
+        "TimeGenerated",
+        "Protocol",
+        "SourceIp",
+        "SourcePort",
+        "DestinationIp",
+        "DestinationPort",
+        "Action",
+    ];
+    let row = |t: String, src: &str, dst: &str, port: u16| {
+        serde_json::json!([
+            t,
+            if port == 53 { "UDP" } else { "TCP" },
+            src,
+            40000,
+            dst,
+            port,
+            "Deny"
+        ])
+    };
+    let fx = serde_json::json!({"tables":[{"name":"AZFWNetworkRule",
+        "columns": cols.iter().map(|c| serde_json::json!({"name": c})).collect::<Vec<_>>(),
+        "rows": [row(ago(300), "10.0.1.4", "20.1.2.3", 9000), row(ago(240), "10.0.1.5", "20.1.2.3", 9000)]}]});
+    let fake = FakeLa::start(&fx);
+    let state = fake.state.clone();
+    let pusher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut s = state.lock().unwrap();
+        s.fixture[0].rows.push(
+            row(t.clone(), "10.0.1.6", "20.1.2.3", 9000)
+                .as_array()
+                .unwrap()
+                .clone(),
+        );
+        s.fixture[0].rows.push(
+            row(t, "10.0.1.4", "1.1.1.1", 53)
+                .as_array()
+                .unwrap()
+                .clone(),
+        );
+    });
+    let home = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = fwlog(Some(&fake), home.path())
+        .args([
+            "deny-report",
+            "--workspace",
+            WS,
+            "--auth",
+            "msi",
+            "--since",
+            "1h",
+            "--follow",
+            "--interval",
+            "1s",
+        ])
+        .args(["--until-quiet", "4s", "--format", "json"])
+        .output()
+        .unwrap();
+    pusher.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        (lines[0]["change"].as_str(), lines[0]["hits"].as_u64()),
+        (Some("new"), Some(2))
+    );
+    let grown = lines
+        .iter()
+        .find(|l| l["change"] == "grown")
+        .expect("a grown group");
+    assert_eq!(
+        (grown["hits"].as_u64(), grown["previous_hits"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(grown["distinct_sources"], 3);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["change"] == "new" && l["destination"] == "1.1.1.1")
+    );
+    // Several overlapping queries ran, yet the counts above are exact.
+    assert!(fake.requests_for("deny-summary").len() >= 5);
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn follow_needs_a_workspace() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fwlog(None, home.path())
+        .args(["deny-report", "--input"])
+        .arg(fixture_path())
+        .args(["--follow"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--follow needs a Log Analytics workspace")
+    );
+}

@@ -135,6 +135,8 @@ pub struct DenyReportArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub live: crate::live::config::LiveArgs,
+    #[command(flatten)]
+    pub follow: crate::live::follow::FollowArgs,
 }
 
 /// A span of time written `<number><unit>` with unit s, m, h, d or w (units may be combined: `1h30m`).

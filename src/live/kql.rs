@@ -113,6 +113,11 @@ impl Literal {
         Ok(Literal(format!("dynamic([{}])", quoted?.join(", "))))
     }
 
+    /// A timespan in whole seconds: `60s`.
+    pub fn seconds(n: u64) -> Literal {
+        Literal(format!("{n}s"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -293,6 +298,8 @@ pub struct SummaryOptions {
     /// rest, so a migration overlap is not counted twice). `None` = the whole window.
     pub legacy_application_until: Option<i64>,
     pub legacy_network_until: Option<i64>,
+    /// Time buckets of this many seconds in the result (`--follow`); `None` = one bucket per window.
+    pub bin_secs: Option<u64>,
 }
 
 fn window_params(
@@ -381,6 +388,11 @@ pub fn deny_summary(window: Window, o: &SummaryOptions) -> anyhow::Result<String
         }
     };
     p.push(("protocol", Literal::string(&protocol)?));
+    let whole = ((window.to_us - window.from_us) / 1_000_000).max(1) as u64;
+    p.push((
+        "bin_size",
+        Literal::seconds(o.bin_secs.unwrap_or(whole).max(1)),
+    ));
     render(Template::DenySummary, &p)
 }
 
@@ -466,6 +478,7 @@ pub fn all_variants() -> Vec<String> {
             use_network_aggregation: net_agg,
             legacy_application_until: (i % 2 == 0).then_some(w.from_us + 3_600_000_000),
             legacy_network_until: (i >= 2).then_some(w.from_us),
+            bin_secs: (i == 3).then_some(60),
             ..Default::default()
         };
         out.push(deny_summary(w, &o).expect("summary"));

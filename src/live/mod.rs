@@ -4,12 +4,14 @@
 //! * [`config`] — workspace, cloud, endpoint and sign-in settings (flags, environment, config file).
 //! * [`auth`] — the credential chain (env secret, workload identity, managed identity, Azure CLI).
 //! * [`fetch`] — `fwlog fetch`: raw rows into canonical Parquet, in planned windows, resumable.
+//! * [`follow`] — `deny-report --follow`: overlapping minute-bucketed windows, new or grown groups only.
 //! * [`client`] — the Query API client: retries, back-off, at most 4 requests in flight, partial results.
 
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod fetch;
+pub mod follow;
 pub mod kql;
 pub mod report;
 
@@ -80,8 +82,27 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
     }
     let Some(cfg) = config::resolve(live, args.cluster.cloud, !args.input.inputs.is_empty())?
     else {
+        if args.follow.follow {
+            return Err(crate::error::user(
+                "--follow needs a Log Analytics workspace: --workspace GUID (or FWLOG_WORKSPACE / the config file)",
+            ));
+        }
         return Ok(None);
     };
+    if args.follow.follow {
+        let plan = ReportPlan::from_args(args, now)?;
+        let start = plan.from_us.unwrap_or(now - 3600 * 1_000_000);
+        let client = Arc::new(client_for(&cfg, verbose)?);
+        runtime()?.block_on(follow::follow(
+            client,
+            &cfg,
+            &plan,
+            start,
+            &args.follow,
+            verbose,
+        ))?;
+        return Ok(Some(ExitCode::SUCCESS));
+    }
     let plan = ReportPlan::from_args(args, now)?;
     if plan.format == crate::cli::args::ReportFormat::Parquet
         && plan.output.is_none()

@@ -515,7 +515,13 @@ fn deny_summary(fx: &[Table], from: i64, to: i64, p: &BTreeMap<String, String>) 
     let flag = |k: &str| p.get(k).map(String::as_str) == Some("true");
     let until = |k: &str| p.get(k).and_then(|v| datetime(v)).unwrap_or(to);
     let strip = regex::Regex::new(r" request from (\S+?):\d+ ").unwrap();
-    type Key = (String, String, String, String, String, i64, String);
+    let bin_us: i64 = p
+        .get("bin_size")
+        .and_then(|v| v.strip_suffix('s'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(86_400)
+        * 1_000_000;
+    type Key = (String, String, String, String, String, i64, String, i64);
     let mut acc: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
     for t in fx {
         let (kind, wanted, dest_cols, count_col): (&str, bool, &[&str], Option<&str>) =
@@ -585,6 +591,7 @@ fn deny_summary(fx: &[Table], from: i64, to: i64, p: &BTreeMap<String, String>) 
                     String::new(),
                     -1,
                     msg,
+                    x - x.rem_euclid(bin_us),
                 )
             } else {
                 if !t.str(r, "Action").eq_ignore_ascii_case("deny") {
@@ -613,6 +620,7 @@ fn deny_summary(fx: &[Table], from: i64, to: i64, p: &BTreeMap<String, String>) 
                     dest,
                     port,
                     String::new(),
+                    x - x.rem_euclid(bin_us),
                 )
             };
             let hits = count_col
@@ -627,7 +635,7 @@ fn deny_summary(fx: &[Table], from: i64, to: i64, p: &BTreeMap<String, String>) 
     }
     let rows = acc
         .into_iter()
-        .map(|((st, k, s, p, d, port, m), (h, f, l))| {
+        .map(|((st, k, s, p, d, port, m, b), (h, f, l))| {
             vec![
                 json!(st),
                 json!(k),
@@ -639,6 +647,7 @@ fn deny_summary(fx: &[Table], from: i64, to: i64, p: &BTreeMap<String, String>) 
                 json!(h),
                 json!(fmt_us(f)),
                 json!(fmt_us(l)),
+                json!(fmt_us(b)),
             ]
         })
         .collect();
@@ -654,6 +663,7 @@ fn deny_summary(fx: &[Table], from: i64, to: i64, p: &BTreeMap<String, String>) 
             "Hits",
             "FirstSeen",
             "LastSeen",
+            "Bin",
         ],
         rows,
     )
