@@ -1141,3 +1141,29 @@ proptest! {
         prop_assert_eq!(parse(&msg), Some(want), "{}", msg);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fast paths agree with the shared normalisers they stand in for.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_host_is_host(s in prop_oneof![
+        any::<String>(),
+        "[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}",
+        "[0-9.]{0,17}",
+        "(0|00|01|255|256|1)\\.(0|00|01|255|256|1)\\.(0|00|01|255|256|1)\\.(0|00|01|255|256|1)",
+        any::<[u8; 4]>().prop_map(|o| Ipv4Addr::from(o).to_string()),
+    ]) {
+        prop_assert_eq!(super::head::fast_host(&s), host(&s), "{:?}", s);
+    }
+
+    #[test]
+    fn classify_reason_is_reason_from_text(s in prop_oneof![
+        any::<String>(),
+        "(No rule matched|SNI|sni|Default Action|resolve|THREAT|x|é| |\\.){0,5}",
+    ]) {
+        prop_assert_eq!(super::classify_reason(&s), crate::event::normalize::reason_from_text(&s), "{:?}", s);
+    }
+}
