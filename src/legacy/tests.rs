@@ -1167,3 +1167,41 @@ proptest! {
         prop_assert_eq!(super::classify_reason(&s), crate::event::normalize::reason_from_text(&s), "{:?}", s);
     }
 }
+
+#[test]
+fn kind_follows_protocol() {
+    for (proto, kind) in [
+        ("HTTP/1.1", Kind::Application),
+        ("MSSQL", Kind::Application),
+        ("https", Kind::Application),
+        ("UDP", Kind::Network),
+        ("GRE", Kind::Network),
+        ("ICMPv6 Type=128", Kind::Network),
+    ] {
+        let msg = format!("{proto} request from 10.0.0.1:1 to h.example:2. Action: Allow. Rule: r");
+        let ev = parse(&msg).unwrap();
+        assert_eq!((ev.kind, ev.protocol), (Some(kind), Some(proto)), "{msg}");
+    }
+}
+
+#[test]
+fn parse_into_resets_the_event() {
+    let mut ev = LegacyEvent::default();
+    assert!(super::parse_into(table()[1].0, &mut ev));
+    assert!(ev.policy.is_some());
+    assert!(super::parse_into(
+        "TCP request from 10.0.0.1:1 to 10.0.0.2:2. Action: Deny",
+        &mut ev
+    ));
+    assert_eq!(
+        ev,
+        LegacyEvent {
+            source: ep("10.0.0.1", Some(1)),
+            destination: ep("10.0.0.2", Some(2)),
+            action: Some(Action::Deny),
+            reason: Some(Reason::DefaultAction),
+            ..net("TCP")
+        }
+    );
+    assert!(!super::parse_into("hello", &mut ev));
+}
