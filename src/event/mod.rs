@@ -14,7 +14,7 @@
 //! | `source_ip` | String | canonical textual IP (IPv6 compressed, no brackets, lower case) |
 //! | `source_port` | UInt32 | null when the log has none (aggregation tables, ICMP without port) |
 //! | `destination` | String | FQDN lower-cased without trailing dot, or canonical IP; null when unknown (SNI missing) |
-//! | `destination_port` | UInt32 | |
+//! | `destination_port` | UInt32 | null when the destination is (no port without a host) |
 //! | `url` | String | target URL when logged (HTTP, TLS inspection) |
 //! | `policy`, `rule_collection_group`, `rule_collection`, `rule` | String | the matching rule; null when none matched. The legacy `pol:rcg:rc` form is split |
 //! | `reason` | String | [`Reason`] class: default-action, sni-missing, resolve-failure, rule-match, threat-intel, idps-signature, other |

@@ -281,6 +281,11 @@ pub fn to_row<'a>(
         }
         _ => {}
     }
+    if row.destination.is_none() {
+        // A port without a host is not actionable, and legacy text never carries one (SNI missing): dropping it
+        // keeps both diagnostic modes' records of one event identical.
+        row.destination_port = None;
+    }
     if kind == Kind::Application && row.action == Some(Action::Deny) && row.destination.is_none() {
         // Structured app-rule denies without an FQDN are the "SNI TLS extension was missing" case.
         if row

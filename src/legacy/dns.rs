@@ -14,21 +14,17 @@ pub const RESOLVE_FQDN: &[u8] = b"Failed to resolve FQDN ";
 
 /// `DNS Request: <client> - <id> <type> <class> <name> <proto> <size> <do> <bufsize> <rcode> <flags> <size> <dur>`.
 /// Fields missing from a truncated line are `None`; a line without a usable client is `None`.
-pub fn parse_request(t: &str) -> Option<LegacyEvent<'_>> {
+pub fn parse_request<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()> {
     let mut it = t[REQUEST.len()..].split_ascii_whitespace();
-    let source = endpoint(it.next()?)?;
-    let mut ev = LegacyEvent {
-        kind: Some(Kind::Dns),
-        source: Some(source),
-        ..LegacyEvent::default()
-    };
+    ev.source = Some(endpoint(it.next()?)?);
+    ev.kind = Some(Kind::Dns);
     let mut tok = it.next();
     if matches!(tok, Some("-" | "–" | "—")) {
         tok = it.next();
     }
     // `tok` is the query id (not kept).
     if tok.is_none() {
-        return Some(ev);
+        return Some(());
     }
     ev.dns_query_type = it.next();
     let _class = it.next();
@@ -38,11 +34,11 @@ pub fn parse_request(t: &str) -> Option<LegacyEvent<'_>> {
     let _do_bit = it.next();
     let _buffer = it.next();
     ev.dns_response_code = it.next();
-    Some(ev)
+    Some(())
 }
 
 /// ` Error: <n> <name> <TYPE>: <error text>` (already trimmed, so it starts at `Error:`).
-pub fn parse_error(t: &str) -> Option<LegacyEvent<'_>> {
+pub fn parse_error<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()> {
     let r = t[ERROR.len()..].trim_start_matches(' ');
     let (n, r) = split_word(r)?;
     let (name, r) = split_word(r)?;
@@ -54,31 +50,26 @@ pub fn parse_error(t: &str) -> Option<LegacyEvent<'_>> {
             .take(3)
             .find(|w| matches!(*w, "udp" | "tcp"))
     });
-    Some(LegacyEvent {
-        kind: Some(Kind::Dns),
-        protocol,
-        destination: name_endpoint(name),
-        dns_query_type: value(ty),
-        dns_error_number: n.parse().ok(),
-        reason_text: text,
-        ..LegacyEvent::default()
-    })
+    ev.kind = Some(Kind::Dns);
+    ev.protocol = protocol;
+    ev.destination = name_endpoint(name);
+    ev.dns_query_type = value(ty);
+    ev.dns_error_number = n.parse().ok();
+    ev.reason_text = text;
+    Some(())
 }
 
 /// `Failed to resolve FQDN <name>. Error <text>. Rule Collection: pol:rcg:rc. Rule: r`.
-pub fn parse_resolve_failure(t: &str) -> Option<LegacyEvent<'_>> {
+pub fn parse_resolve_failure<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()> {
     let r = t[RESOLVE_FQDN.len()..].trim_start_matches(' ');
     let (name, rest) = match memchr(b' ', r.as_bytes()) {
         Some(i) => (&r[..i], &r[i..]),
         None => (r, ""),
     };
     let name = name.trim_end_matches('.');
-    let mut ev = LegacyEvent {
-        kind: Some(Kind::ResolveFailure),
-        destination: name_endpoint(name),
-        reason: Some(Reason::ResolveFailure),
-        ..LegacyEvent::default()
-    };
+    ev.kind = Some(Kind::ResolveFailure);
+    ev.destination = name_endpoint(name);
+    ev.reason = Some(Reason::ResolveFailure);
     for (key, raw) in Sentences::new(rest) {
         let v = value(raw);
         let slot = match key {
@@ -93,8 +84,8 @@ pub fn parse_resolve_failure(t: &str) -> Option<LegacyEvent<'_>> {
             *slot = v;
         }
     }
-    split_collection(&mut ev);
-    Some(ev)
+    split_collection(ev);
+    Some(())
 }
 
 /// The first space-delimited word and the rest (leading spaces removed); `None` when `s` is empty.

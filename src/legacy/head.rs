@@ -1,22 +1,63 @@
 //! The head of a rule message, `<proto> request from <src> [to <dst>] [was DNAT'ed to <target>]`, endpoints,
 //! and the assembly of a rule message's fields from its sentences.
 
-use memchr::{memchr, memchr_iter};
-
 use super::sentences::{Key, Sentences};
-use super::{Endpoint, LegacyEvent, split_collection, value};
-use crate::event::normalize::{Host, host, reason_from_text};
+use super::{Endpoint, LegacyEvent, classify_reason, skip, split_collection, trim_end, value};
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::event::normalize::{Host, host};
 use crate::event::{Action, Kind, Reason};
 
 const REQUEST_FROM: &[u8] = b"request from ";
 /// The protocol token is short (`ICMPv6 Type=128`); look no further for `request from`.
 const MAX_PROTO: usize = 40;
 
+/// A host: dotted-quad IPv4 by a fast path, everything else (and any IPv4 the fast path does not accept) by
+/// [`crate::event::normalize::host`], so the result is always what `host()` returns.
+#[inline]
+pub fn fast_host(h: &str) -> Option<Host<'_>> {
+    match ipv4(h.as_bytes()) {
+        Some(v4) => Some(Host::Ip(IpAddr::V4(v4))),
+        None => host(h),
+    }
+}
+
+/// Strict `a.b.c.d`: 1–3 digits per octet, no leading zero, ≤ 255. Accepts a subset of what the standard
+/// library accepts (which also rejects leading zeros), with the same value.
+#[inline]
+fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut n = 0u32;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            n = n * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || n > 255 || (len > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = n as u8;
+    }
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
+}
+
 /// Parse an endpoint token (`[v6]:p`, `v4:p`, `name:p`, `ip:`, `ip`), trailing sentence dots already removed.
 pub fn endpoint(tok: &str) -> Option<Endpoint<'_>> {
     let b = tok.as_bytes();
     let (h, port) = if b.first() == Some(&b'[') {
-        match memchr(b']', b) {
+        match b.iter().position(|&c| c == b']') {
             Some(close) => {
                 let after = &tok[close + 1..];
                 let port = match after.strip_prefix(':') {
@@ -28,16 +69,15 @@ pub fn endpoint(tok: &str) -> Option<Endpoint<'_>> {
             None => (tok, None),
         }
     } else {
-        let mut colons = memchr_iter(b':', b);
-        match (colons.next(), colons.next()) {
-            (Some(i), None) => (&tok[..i], port(&tok[i + 1..])),
+        match b.iter().rposition(|&c| c == b':') {
             // More than one colon without brackets: a bare IPv6 address, no port.
-            (Some(_), Some(_)) => (tok, None),
-            (None, _) => (tok, None),
+            Some(i) if b[..i].contains(&b':') => (tok, None),
+            Some(i) => (&tok[..i], port(&tok[i + 1..])),
+            None => (tok, None),
         }
     };
     Some(Endpoint {
-        host: host(h)?,
+        host: fast_host(h)?,
         port,
     })
 }
@@ -62,7 +102,8 @@ pub fn port(s: &str) -> Option<u32> {
 /// The next space-delimited token of `s` (which starts at the token) and the rest after it.
 #[inline]
 fn token(s: &str) -> (&str, &str) {
-    match memchr(b' ', s.as_bytes()) {
+    // Tokens are short (an address and port): a plain loop beats a memchr call here.
+    match s.as_bytes().iter().position(|&c| c == b' ') {
         Some(i) => (&s[..i], &s[i..]),
         None => (s, ""),
     }
@@ -71,7 +112,7 @@ fn token(s: &str) -> (&str, &str) {
 /// An endpoint token at the end of a clause: drop the sentence's trailing dots.
 #[inline]
 fn endpoint_tok(tok: &str) -> Option<Endpoint<'_>> {
-    endpoint(tok.trim_end_matches('.'))
+    endpoint(trim_end(tok, b'.'))
 }
 
 fn is_application(proto: &str) -> bool {
@@ -83,34 +124,43 @@ fn is_application(proto: &str) -> bool {
 }
 
 /// `<proto> request from …` messages: application, network, NAT, threat intel, IDS.
-pub fn parse_rule_message(t: &str) -> Option<LegacyEvent<'_>> {
+pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()> {
     let b = t.as_bytes();
-    let window = &b[..b.len().min(MAX_PROTO + REQUEST_FROM.len() + 1)];
-    let at = memchr_iter(b'r', window)
-        .find(|&i| i > 0 && b[i - 1] == b' ' && b[i..].starts_with(REQUEST_FROM))?;
-    let proto = t[..at].trim_matches(' ');
+    // Walk the space-separated words of the protocol (`HTTP  `, `ICMP Type=8 `) until `request from`.
+    let limit = b.len().min(MAX_PROTO);
+    let mut i = 0;
+    let at = loop {
+        i += b[i..limit].iter().position(|&c| c == b' ')?;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if b[i..].starts_with(REQUEST_FROM) {
+            break i;
+        }
+        if i >= limit {
+            return None;
+        }
+    };
+    let proto = trim_end(&t[..at], b' ');
     if !proto.as_bytes().first()?.is_ascii_alphabetic() {
         return None;
     }
 
-    let mut ev = LegacyEvent {
-        protocol: Some(proto),
-        ..LegacyEvent::default()
-    };
-    let rest = t[at + REQUEST_FROM.len()..].trim_start_matches(' ');
+    let rest = skip(&t[at + REQUEST_FROM.len()..], b' ');
     let (src, mut rest) = token(rest);
     ev.source = Some(endpoint_tok(src)?);
+    ev.protocol = Some(proto);
 
-    if let Some(r) = rest.trim_start_matches(' ').strip_prefix("to ") {
-        let (dst, r) = token(r.trim_start_matches(' '));
+    if let Some(r) = skip(rest, b' ').strip_prefix("to ") {
+        let (dst, r) = token(skip(r, b' '));
         ev.destination = endpoint_tok(dst);
         rest = r;
     }
     let mut nat = false;
     let mut denied = false;
-    let after_ws = rest.trim_start_matches(' ');
+    let after_ws = skip(rest, b' ');
     if let Some(r) = after_ws.strip_prefix("was DNAT'ed to ") {
-        let (target, r) = token(r.trim_start_matches(' '));
+        let (target, r) = token(skip(r, b' '));
         ev.translated = endpoint_tok(target);
         nat = true;
         rest = r;
@@ -136,7 +186,11 @@ pub fn parse_rule_message(t: &str) -> Option<LegacyEvent<'_>> {
             Key::Classification => &mut ev.classification,
             Key::Action => {
                 if ev.action.is_none() {
-                    ev.action = v.and_then(Action::parse);
+                    ev.action = v.and_then(|v| match v {
+                        "Allow" => Some(Action::Allow),
+                        "Deny" => Some(Action::Deny),
+                        _ => Action::parse(v),
+                    });
                 }
                 continue;
             }
@@ -160,7 +214,7 @@ pub fn parse_rule_message(t: &str) -> Option<LegacyEvent<'_>> {
             }
             Key::Reason | Key::Error => {
                 if let (None, Some(v)) = (explicit_reason, v) {
-                    explicit_reason = Some((reason_from_text(v), v));
+                    explicit_reason = Some((classify_reason(v), v));
                 }
                 continue;
             }
@@ -178,7 +232,7 @@ pub fn parse_rule_message(t: &str) -> Option<LegacyEvent<'_>> {
     if denied && ev.action.is_none() {
         ev.action = Some(Action::Deny);
     }
-    split_collection(&mut ev);
+    split_collection(ev);
 
     ev.kind = Some(if nat {
         Kind::Nat
@@ -192,7 +246,7 @@ pub fn parse_rule_message(t: &str) -> Option<LegacyEvent<'_>> {
         Kind::Network
     });
 
-    let explicit_reason = explicit_reason.or_else(|| unknown.map(|u| (reason_from_text(u), u)));
+    let explicit_reason = explicit_reason.or_else(|| unknown.map(|u| (classify_reason(u), u)));
     match ev.kind {
         Some(Kind::ThreatIntel) => ev.reason = Some(Reason::ThreatIntel),
         Some(Kind::Idps) => ev.reason = Some(Reason::IdpsSignature),
@@ -207,7 +261,7 @@ pub fn parse_rule_message(t: &str) -> Option<LegacyEvent<'_>> {
             }
         }
     }
-    Some(ev)
+    Some(())
 }
 
 /// A small decimal number (IDS priority).

@@ -89,7 +89,7 @@ pub struct Sentences<'a> {
 
 impl<'a> Sentences<'a> {
     pub fn new(tail: &'a str) -> Self {
-        let start = tail.len() - tail.trim_start_matches(['.', ' ']).len();
+        let start = tail.bytes().take_while(|&c| c == b'.' || c == b' ').count();
         Sentences {
             s: tail,
             pos: start,

@@ -1141,3 +1141,67 @@ proptest! {
         prop_assert_eq!(parse(&msg), Some(want), "{}", msg);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fast paths agree with the shared normalisers they stand in for.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_host_is_host(s in prop_oneof![
+        any::<String>(),
+        "[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}",
+        "[0-9.]{0,17}",
+        "(0|00|01|255|256|1)\\.(0|00|01|255|256|1)\\.(0|00|01|255|256|1)\\.(0|00|01|255|256|1)",
+        any::<[u8; 4]>().prop_map(|o| Ipv4Addr::from(o).to_string()),
+    ]) {
+        prop_assert_eq!(super::head::fast_host(&s), host(&s), "{:?}", s);
+    }
+
+    #[test]
+    fn classify_reason_is_reason_from_text(s in prop_oneof![
+        any::<String>(),
+        "(No rule matched|SNI|sni|Default Action|resolve|THREAT|x|é| |\\.){0,5}",
+    ]) {
+        prop_assert_eq!(super::classify_reason(&s), crate::event::normalize::reason_from_text(&s), "{:?}", s);
+    }
+}
+
+#[test]
+fn kind_follows_protocol() {
+    for (proto, kind) in [
+        ("HTTP/1.1", Kind::Application),
+        ("MSSQL", Kind::Application),
+        ("https", Kind::Application),
+        ("UDP", Kind::Network),
+        ("GRE", Kind::Network),
+        ("ICMPv6 Type=128", Kind::Network),
+    ] {
+        let msg = format!("{proto} request from 10.0.0.1:1 to h.example:2. Action: Allow. Rule: r");
+        let ev = parse(&msg).unwrap();
+        assert_eq!((ev.kind, ev.protocol), (Some(kind), Some(proto)), "{msg}");
+    }
+}
+
+#[test]
+fn parse_into_resets_the_event() {
+    let mut ev = LegacyEvent::default();
+    assert!(super::parse_into(table()[1].0, &mut ev));
+    assert!(ev.policy.is_some());
+    assert!(super::parse_into(
+        "TCP request from 10.0.0.1:1 to 10.0.0.2:2. Action: Deny",
+        &mut ev
+    ));
+    assert_eq!(
+        ev,
+        LegacyEvent {
+            source: ep("10.0.0.1", Some(1)),
+            destination: ep("10.0.0.2", Some(2)),
+            action: Some(Action::Deny),
+            reason: Some(Reason::DefaultAction),
+            ..net("TCP")
+        }
+    );
+    assert!(!super::parse_into("hello", &mut ev));
+}
