@@ -844,3 +844,86 @@ fn follow_needs_a_workspace() {
         String::from_utf8_lossy(&out.stderr).contains("--follow needs a Log Analytics workspace")
     );
 }
+
+/// The request carries `Prefer: wait=…` and a JSON body; a 401 (expired token) makes fwlog sign in again once.
+#[test]
+fn requests_are_well_formed_and_a_rejected_token_is_renewed_once() {
+    let fake = FakeLa::start(&fixture());
+    fake.state.lock().unwrap().reject_tokens = 1;
+    let (live, err) = live_report(&fake, &["-v"]);
+    assert_eq!(
+        without_sources(live),
+        without_sources(offline_report(&[])),
+        "{err}"
+    );
+    let log = fake.log();
+    assert_eq!(log[0].status, 401);
+    assert!(
+        log.iter().all(
+            |l| l.prefer.starts_with("wait=") && l.content_type.starts_with("application/json")
+        ),
+        "{log:?}"
+    );
+    assert!(
+        log[0].timespan.starts_with("2026-09-07T00:00:00"),
+        "{log:?}"
+    );
+    assert_eq!(
+        fake.state.lock().unwrap().token_requests,
+        2,
+        "signed in again after the 401"
+    );
+
+    // A token that keeps being rejected is an error, not a loop.
+    let fake = FakeLa::start(&fixture());
+    fake.state.lock().unwrap().reject_tokens = 100;
+    let home = tempfile::tempdir().unwrap();
+    let out = fwlog(Some(&fake), home.path())
+        .args([
+            "deny-report",
+            "--workspace",
+            WS,
+            "--auth",
+            "msi",
+            "--since",
+            "1h",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+    assert_eq!(fake.log().len(), 2);
+}
+
+#[test]
+fn a_pinned_method_says_what_is_missing() {
+    let home = tempfile::tempdir().unwrap();
+    for (method, needle) in [
+        (
+            "env",
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set",
+        ),
+        ("workload", "AZURE_FEDERATED_TOKEN_FILE is not set"),
+    ] {
+        let out = fwlog(None, home.path())
+            .env("FWLOG_LOGANALYTICS_ENDPOINT", "http://127.0.0.1:9")
+            .args([
+                "deny-report",
+                "--workspace",
+                WS,
+                "--auth",
+                method,
+                "--since",
+                "1h",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{method}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{method}: {err}");
+        assert!(
+            !err.contains("Azure CLI"),
+            "only the pinned method is tried: {err}"
+        );
+    }
+}

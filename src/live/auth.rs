@@ -66,6 +66,16 @@ impl Tokens {
             Tokens::Fixed(t) => Ok(t.clone()),
         }
     }
+
+    /// Forget the token (the service rejected it). azure_identity 1.0 has no "force refresh" and caches tokens
+    /// inside each credential, so the credential itself is dropped and the next call builds a new one.
+    pub async fn invalidate(&self) {
+        if let Tokens::Chain(c) = self {
+            let mut st = c.state.lock().await;
+            st.cached = None;
+            st.chosen = None;
+        }
+    }
 }
 
 /// The credential chain with a cached token, refreshed five minutes before it expires.

@@ -118,6 +118,7 @@ impl QueryClient {
         let url = format!("{}/v1/workspaces/{}/query", self.base, workspace);
         let body = json!({"query": query, "timespan": window.timespan()});
         let mut attempt = 0u32;
+        let mut renewed = false;
         loop {
             attempt += 1;
             let why_retry: String;
@@ -181,6 +182,12 @@ impl QueryClient {
                             204 => return Ok(Outcome::NoContent),
                             429 | 500 | 502 | 503 | 504 => {
                                 why_retry = format!("HTTP {status}{}", error_summary(&text));
+                            }
+                            // An expired or revoked token: sign in again once before giving up.
+                            401 if !renewed => {
+                                renewed = true;
+                                self.tokens.invalidate().await;
+                                why_retry = "HTTP 401, signing in again".to_string();
                             }
                             _ => return Err(classify_error(status, &text, workspace, label)),
                         }

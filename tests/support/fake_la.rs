@@ -51,6 +51,8 @@ pub struct Logged {
     pub timespan: String,
     pub status: u16,
     pub authorized: bool,
+    pub prefer: String,
+    pub content_type: String,
 }
 
 #[derive(Default)]
@@ -63,6 +65,8 @@ pub struct State {
     pub delay: Option<Duration>,
     /// When set, raw-window queries succeed this many times, then answer 403 (an interrupted fetch).
     pub raw_budget: Option<usize>,
+    /// Answer this many query requests with 401 (an expired token) before accepting the token again.
+    pub reject_tokens: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -275,7 +279,12 @@ async fn answer_query(
     st: &Arc<Mutex<State>>,
 ) -> std::io::Result<()> {
     let authorized =
-        headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {TOKEN}"));
+        headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {TOKEN}")) && {
+            let mut s = st.lock().unwrap();
+            let ok = s.reject_tokens == 0;
+            s.reject_tokens = s.reject_tokens.saturating_sub(1);
+            ok
+        };
     let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let query = req["query"].as_str().unwrap_or("").to_string();
     let timespan = req["timespan"].as_str().unwrap_or("").to_string();
@@ -355,6 +364,8 @@ async fn answer_query(
         timespan,
         status,
         authorized,
+        prefer: headers.get("prefer").cloned().unwrap_or_default(),
+        content_type: headers.get("content-type").cloned().unwrap_or_default(),
     });
     let extra: Vec<(&str, &str)> = extra
         .iter()
