@@ -416,8 +416,8 @@ pub fn raw_window(window: Window, firewall: Option<&FirewallId>) -> anyhow::Resu
     render(Template::RawWindow, &window_params(window, firewall)?)
 }
 
-/// Every query the templates can produce, one per distinct option value: each value of every option appears at
-/// least once, and kind × destination × source filters are combined exhaustively. Options only change
+/// Every query the templates can produce: kind × destination × source filters combined exhaustively, and every
+/// combination of the other options (aggregation tables, legacy cut-offs, firewall, port, protocol, buckets). Options only change
 /// literals, never the query's structure, so this covers every shape. Used by the analyzer check.
 pub fn all_variants() -> Vec<String> {
     let w = Window {
@@ -466,19 +466,18 @@ pub fn all_variants() -> Vec<String> {
             }
         }
     }
-    for (i, (app_agg, net_agg)) in [(false, false), (true, false), (false, true), (true, true)]
-        .into_iter()
-        .enumerate()
-    {
+    // Every combination of the remaining options (2^7 = 128 queries).
+    for bits in 0u32..128 {
+        let on = |b: u32| bits & (1 << b) != 0;
         let o = SummaryOptions {
-            firewall: (i % 2 == 0).then(|| fw.clone()),
-            port: (i % 2 == 1).then_some(443),
-            protocol: (i >= 2).then(|| "HTTPS".to_string()),
-            use_application_aggregation: app_agg,
-            use_network_aggregation: net_agg,
-            legacy_application_until: (i % 2 == 0).then_some(w.from_us + 3_600_000_000),
-            legacy_network_until: (i >= 2).then_some(w.from_us),
-            bin_secs: (i == 3).then_some(60),
+            use_application_aggregation: on(0),
+            use_network_aggregation: on(1),
+            legacy_application_until: on(2).then_some(w.from_us + 3_600_000_000),
+            legacy_network_until: on(2).then_some(w.from_us),
+            firewall: on(3).then(|| fw.clone()),
+            port: on(4).then_some(443),
+            protocol: on(5).then(|| "HTTPS".to_string()),
+            bin_secs: on(6).then_some(60),
             ..Default::default()
         };
         out.push(deny_summary(w, &o).expect("summary"));
