@@ -15,7 +15,6 @@ pub mod follow;
 pub mod kql;
 pub mod report;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -104,14 +103,7 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
         return Ok(Some(ExitCode::SUCCESS));
     }
     let plan = ReportPlan::from_args(args, now)?;
-    if plan.format == crate::cli::args::ReportFormat::Parquet
-        && plan.output.is_none()
-        && std::io::stdout().is_terminal()
-    {
-        return Err(crate::error::user(
-            "--format parquet writes binary data: give --output FILE",
-        ));
-    }
+    crate::report::check_output(&plan)?;
     let window = window_of(&plan, now);
     let mut plan = plan;
     plan.from_us = Some(window.from_us);
@@ -119,9 +111,7 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
     let client = Arc::new(client_for(&cfg, verbose)?);
     let rt = runtime()?;
     let (catalog, ctx) = args.cluster.resolve()?;
-    let (mut report, stats) =
-        rt.block_on(report::live_report(client.clone(), &cfg, &plan, window))?;
-    crate::report::label_groups(&mut report.groups, &catalog, &ctx)?;
+    let (report, stats) = rt.block_on(report::live_report(client.clone(), &cfg, &plan, window))?;
     if verbose > 0 {
         eprintln!(
             "fwlog: {} Log Analytics request(s), {} retried",
@@ -129,9 +119,5 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
             client.retries.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
-    crate::report::print_diagnostics(&report, &stats, verbose);
-    let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
-    let bytes = crate::report::render::render(&report, plan.format, terminal)?;
-    crate::output::emit(plan.output.as_deref(), &bytes)?;
-    Ok(Some(ExitCode::SUCCESS))
+    crate::report::finish_report(report, &stats, &plan, &catalog, &ctx, verbose).map(Some)
 }

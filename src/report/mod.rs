@@ -166,12 +166,8 @@ pub fn label_groups(groups: &mut [Group], catalog: &Catalog, ctx: &Context) -> a
     Ok(())
 }
 
-pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<ExitCode> {
-    if let Some(code) = crate::live::deny_report(&args, verbose)? {
-        return Ok(code);
-    }
-    let plan = ReportPlan::from_args(&args, now_us())?;
-    let (catalog, ctx) = args.cluster.resolve()?;
+/// Refuse binary output to a terminal before any work is done.
+pub fn check_output(plan: &ReportPlan) -> anyhow::Result<()> {
     if plan.format == ReportFormat::Parquet
         && plan.output.is_none()
         && std::io::stdout().is_terminal()
@@ -180,11 +176,33 @@ pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<Exit
             "--format parquet writes binary data: give --output FILE",
         ));
     }
-    let (mut report, stats) = report_from_files(&plan)?;
-    label_groups(&mut report.groups, &catalog, &ctx)?;
-    print_diagnostics(&report, &stats, verbose);
+    Ok(())
+}
+
+/// The common end of every deny report, from files or live: catalog labels, diagnostics, render, write.
+pub fn finish_report(
+    mut report: DenyReport,
+    stats: &ReadStats,
+    plan: &ReportPlan,
+    catalog: &Catalog,
+    ctx: &Context,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
+    label_groups(&mut report.groups, catalog, ctx)?;
+    print_diagnostics(&report, stats, verbose);
     let terminal = plan.output.is_none() && std::io::stdout().is_terminal();
     let bytes = render::render(&report, plan.format, terminal)?;
     crate::output::emit(plan.output.as_deref(), &bytes)?;
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_deny_report(args: DenyReportArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+    if let Some(code) = crate::live::deny_report(&args, verbose)? {
+        return Ok(code);
+    }
+    let plan = ReportPlan::from_args(&args, now_us())?;
+    let (catalog, ctx) = args.cluster.resolve()?;
+    check_output(&plan)?;
+    let (report, stats) = report_from_files(&plan)?;
+    finish_report(report, &stats, &plan, &catalog, &ctx, verbose)
 }
