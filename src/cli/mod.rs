@@ -31,6 +31,8 @@ pub enum Command {
     DenyReport(Box<args::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
     Catalog(crate::catalog::cli::CatalogArgs),
+    /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
+    Recommend(Box<crate::recommend::args::RecommendArgs>),
     /// Print shell completions for fwlog.
     Completions {
         #[arg(value_enum)]
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::DenyReport(args) => crate::report::run_deny_report(*args, cli.verbose),
         Command::Catalog(args) => crate::catalog::cli::run(args),
+        Command::Recommend(args) => crate::recommend::run_recommend(*args, cli.verbose),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "fwlog", &mut std::io::stdout());
