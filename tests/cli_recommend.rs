@@ -339,10 +339,7 @@ fn terraform_parses_and_has_the_azurerm_structure() {
         .blocks()
         .map(|b| {
             let name = b.body().attributes().find(|a| a.key() == "name").unwrap();
-            (
-                b.identifier(),
-                format!("{}", hcl::format::to_string(name.expr()).unwrap()),
-            )
+            (b.identifier(), hcl::format::to_string(name.expr()).unwrap())
         })
         .collect();
     assert_eq!(

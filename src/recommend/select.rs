@@ -458,6 +458,9 @@ struct KnownAcc {
     obs: Obs,
 }
 
+/// kind, protocol, port, destination.
+type UnmatchedKey = (String, Option<String>, Option<u32>, Option<String>);
+
 #[derive(Default)]
 struct UnmatchedAcc {
     g: Option<Group>,
@@ -488,10 +491,7 @@ pub fn recommend(
     let mut drafts: BTreeMap<RuleKey, RuleDraft> = BTreeMap::new();
     let mut known: BTreeMap<(String, Option<String>, Option<u32>, String), KnownAcc> =
         BTreeMap::new();
-    let mut unmatched: BTreeMap<
-        (String, Option<String>, Option<u32>, Option<String>),
-        UnmatchedAcc,
-    > = BTreeMap::new();
+    let mut unmatched: BTreeMap<UnmatchedKey, UnmatchedAcc> = BTreeMap::new();
     let denies: u64 = groups.iter().map(|g| g.hits).sum();
 
     for (g, ms) in &labelled {
@@ -1005,5 +1005,220 @@ fn assign_collections(rules: &mut [Rule], o: &Options) {
             r.name = format!("{base}-{n}");
             n += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ClusterArgs;
+
+    fn group(proto: &str, dest: Option<&str>, port: Option<u32>, src: &str, hits: u64) -> Group {
+        Group {
+            kind: if proto == "UDP" || proto == "TCP" {
+                "network"
+            } else {
+                "application"
+            }
+            .into(),
+            source_subnet: Some(format!("{src}/32")),
+            protocol: Some(proto.into()),
+            destination: dest.map(str::to_string),
+            destination_port: port,
+            hits,
+            distinct_sources: 1,
+            first_seen: "2026-09-07T09:00:00Z".into(),
+            last_seen: "2026-09-07T09:05:00Z".into(),
+            example_sources: vec![src.into()],
+            catalog: vec![],
+        }
+    }
+
+    fn rec(groups: &[Group], features: &[&str], o: &Options) -> Recommendation {
+        let args = ClusterArgs {
+            features: features.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let (cat, ctx) = args.resolve().unwrap();
+        recommend(&cat, &ctx, groups, o)
+    }
+
+    #[test]
+    fn selection_prefers_required_then_recommended_and_never_guesses_features() {
+        let gs = [
+            group("HTTPS", Some("mcr.microsoft.com"), Some(443), "10.0.0.4", 5),
+            group("HTTP", Some("security.ubuntu.com"), Some(80), "10.0.0.4", 2),
+            group(
+                "HTTPS",
+                Some("acct1.blob.core.windows.net"),
+                Some(443),
+                "10.0.0.5",
+                1,
+            ),
+        ];
+        let r = rec(&gs, &[], &Options::default());
+        let got: Vec<(&str, &str, &str)> = r
+            .rules
+            .iter()
+            .map(|x| {
+                (
+                    x.collection.as_str(),
+                    x.feature.as_str(),
+                    x.requirement.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("aks-core", "core", "required"),
+                ("aks-ubuntu-updates", "ubuntu-updates", "recommended")
+            ]
+        );
+        assert_eq!(r.unmatched.len(), 1);
+        assert!(
+            r.unmatched[0]
+                .candidate_features
+                .contains(&"azure-ml".to_string())
+        );
+
+        // Declared: the storage account becomes an exact-FQDN rule for the feature.
+        let r = rec(&gs, &["azure-ml"], &Options::default());
+        let ml = r.rules.iter().find(|x| x.feature == "azure-ml").unwrap();
+        assert_eq!(ml.target_fqdns, ["acct1.blob.core.windows.net"]);
+        assert_eq!(ml.requirement, "required");
+
+        // --no-recommended moves Ubuntu updates to `known`.
+        let o = Options {
+            no_recommended: true,
+            ..Options::default()
+        };
+        let r = rec(&gs, &[], &o);
+        assert!(r.rules.iter().all(|x| x.requirement != "recommended"));
+        assert!(r.known.iter().any(|k| k.verdict == "excluded"));
+    }
+
+    #[test]
+    fn informational_and_unexpressible_patterns_are_never_rules() {
+        let gs = [
+            group(
+                "HTTPS",
+                Some("md-abc.z1.blob.storage.azure.net"),
+                Some(443),
+                "10.0.0.4",
+                1,
+            ),
+            group(
+                "HTTPS",
+                Some("registry-1.docker.io"),
+                Some(443),
+                "10.0.0.4",
+                1,
+            ),
+        ];
+        let r = rec(&gs, &[], &Options::default());
+        assert!(r.rules.is_empty());
+        let v: Vec<&str> = r.known.iter().map(|k| k.verdict.as_str()).collect();
+        assert!(
+            v.contains(&"informational") && v.contains(&"non-aks"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn names_priorities_and_collections_are_deterministic() {
+        let gs = [
+            group("HTTP", Some("security.ubuntu.com"), Some(80), "10.0.0.4", 2),
+            group("UDP", Some("20.50.1.2"), Some(1194), "10.0.0.4", 1),
+            group(
+                "HTTPS",
+                Some("a.hcp.westeurope.azmk8s.io"),
+                Some(443),
+                "10.0.0.4",
+                1,
+            ),
+            group(
+                "HTTPS",
+                Some("b.hcp.westeurope.azmk8s.io"),
+                Some(443),
+                "10.0.1.9",
+                1,
+            ),
+        ];
+        let o = Options {
+            priority_base: 300,
+            ..Options::default()
+        };
+        let r = rec(&gs, &[], &o);
+        let got: Vec<(String, u32, String)> = r
+            .rules
+            .iter()
+            .map(|x| (x.collection.clone(), x.priority, x.name.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "aks-core".into(),
+                    300,
+                    "wildcard-hcp-westeurope-azmk8s-io".into()
+                ),
+                (
+                    "aks-core-network".into(),
+                    310,
+                    "azurecloud-westeurope-udp-1194".into()
+                ),
+                (
+                    "aks-ubuntu-updates".into(),
+                    320,
+                    "security-ubuntu-com".into()
+                ),
+            ]
+        );
+        // One rule per catalog entry; the wildcard lists both hosts it covers.
+        assert_eq!(
+            r.rules[0].evidence.destinations,
+            ["a.hcp.westeurope.azmk8s.io", "b.hcp.westeurope.azmk8s.io"]
+        );
+        assert_eq!(r.rules[0].source_addresses, ["10.0.0.0/24", "10.0.1.0/24"]);
+        let mut reversed = gs.to_vec();
+        reversed.reverse();
+        assert_eq!(rec(&reversed, &[], &o), r);
+    }
+
+    #[test]
+    fn source_scopes() {
+        let ips: BTreeSet<IpAddr> = ["10.0.0.4", "10.0.0.5", "10.0.3.1"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let with = |scope: &[&str]| Options {
+            scope: scope.iter().map(|s| s.parse().unwrap()).collect(),
+            ..Options::default()
+        };
+        assert_eq!(
+            source_addresses(&ips, &with(&["subnet"])),
+            ["10.0.0.0/24", "10.0.3.0/24"]
+        );
+        assert_eq!(
+            source_addresses(&ips, &with(&["ip"])),
+            ["10.0.0.4", "10.0.0.5", "10.0.3.1"]
+        );
+        assert_eq!(source_addresses(&ips, &with(&["any"])), ["*"]);
+        assert_eq!(
+            source_addresses(&ips, &with(&["10.0.0.0/16"])),
+            ["10.0.0.0/16"]
+        );
+        let o = Options {
+            prefix_v4: 16,
+            ..Options::default()
+        };
+        assert_eq!(source_addresses(&ips, &o), ["10.0.0.0/16"]);
+        let o = Options {
+            source_ip_group: Some("ipg".into()),
+            ..Options::default()
+        };
+        assert!(source_addresses(&ips, &o).is_empty());
+        assert!("bogus".parse::<ScopeItem>().is_err());
     }
 }
