@@ -31,6 +31,8 @@ pub enum Command {
     DenyReport(Box<args::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
     Catalog(crate::catalog::cli::CatalogArgs),
+    /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
+    Recommend(Box<crate::recommend::args::RecommendArgs>),
     /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
     Fetch(Box<crate::live::fetch::FetchArgs>),
     /// Print shell completions for fwlog.
@@ -74,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::DenyReport(args) => crate::report::run_deny_report(*args, cli.verbose),
         Command::Catalog(args) => crate::catalog::cli::run(args),
+        Command::Recommend(args) => crate::recommend::run_recommend(*args, cli.verbose),
         Command::Fetch(args) => crate::live::fetch::run(&args, cli.verbose),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

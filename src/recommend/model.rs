@@ -1,0 +1,149 @@
+//! The recommendation as data: rules with their evidence, denies that need no rule (`known`), and denies no rule
+//! covers (`unmatched`). This is the JSON contract; every renderer reads only these types.
+//!
+//! ```json
+//! {"rules": [{"kind": "application", "collection": "aks-core", "priority": 200, "name": "mcr-microsoft-com",
+//!             "source_addresses": ["10.240.0.0/24"], "protocols": ["Https:443"], "target_fqdns": ["mcr.microsoft.com"],
+//!             "destination_addresses": [], "destination_ports": [], "feature": "core", "requirement": "required",
+//!             "evidence": {"hits": 12, "distinct_sources": 3, "first_seen": "…", "last_seen": "…",
+//!                          "destinations": ["mcr.microsoft.com"]}}],
+//!  "unmatched": [{"protocol": "HTTPS", "destination": "x.blob.core.windows.net", "destination_port": 443, "hits": 2,
+//!                 "source_subnets": ["10.244.1.0/24"], "hint": "…"}],
+//!  "known": [{"destination": "registry-1.docker.io", "verdict": "non-aks", "reason": "…", …}]}
+//! ```
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    Application,
+    Network,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Application => "application",
+            RuleKind::Network => "network",
+        }
+    }
+}
+
+/// What the observed denies say about a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub hits: u64,
+    pub distinct_sources: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Denied destinations this rule covers (hosts, or addresses for network rules; `(no SNI)` for denies
+    /// without destination).
+    pub destinations: Vec<String>,
+    pub source_subnets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub kind: RuleKind,
+    pub collection: String,
+    /// Priority of the rule's collection.
+    pub priority: u32,
+    pub name: String,
+    pub description: String,
+    pub source_addresses: Vec<String>,
+    pub source_ip_groups: Vec<String>,
+    /// Application rules: `Https:443`; network rules: IP protocols (`TCP`, `UDP`).
+    pub protocols: Vec<String>,
+    pub target_fqdns: Vec<String>,
+    pub destination_addresses: Vec<String>,
+    pub destination_ports: Vec<String>,
+    pub feature: String,
+    pub requirement: String,
+    /// Catalog entry id and pattern that justify the rule (`unmatched` for `--include-unmatched` rules).
+    pub catalog_id: Option<String>,
+    pub pattern: Option<String>,
+    pub status: Option<String>,
+    /// URL of the catalog's source document.
+    pub source: Option<String>,
+    /// Caveats: retiring endpoint, region unknown, pattern narrowed to observed hosts, …
+    pub notes: Vec<String>,
+    pub evidence: Evidence,
+}
+
+/// A deny that needs no rule, or needs information fwlog does not have, with the catalog's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Known {
+    pub protocol: Option<String>,
+    pub destination: Option<String>,
+    pub destination_port: Option<u32>,
+    pub hits: u64,
+    pub source_subnets: Vec<String>,
+    /// `informational`, `non-aks`, `not-needed`, `retired`, `not-expressible`, `needs-input`, `excluded`.
+    pub verdict: String,
+    /// One line for people: "known: …, no rule needed" / "non-AKS: …".
+    pub summary: String,
+    pub feature: String,
+    pub pattern: String,
+    pub reason: Option<String>,
+    pub source: String,
+}
+
+/// A deny no rule covers; never turned into a rule unless `--include-unmatched`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unmatched {
+    pub kind: String,
+    pub protocol: Option<String>,
+    pub destination: Option<String>,
+    pub destination_port: Option<u32>,
+    pub hits: u64,
+    pub distinct_sources: u64,
+    pub source_subnets: Vec<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub hint: String,
+    /// Catalog features that would explain the deny if the cluster used them (pass `--features`).
+    pub candidate_features: Vec<String>,
+}
+
+/// A rule collection as the IaC renderers need it: rules of one kind, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection<'a> {
+    pub name: &'a str,
+    pub priority: u32,
+    pub kind: RuleKind,
+    pub rules: Vec<&'a Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recommendation {
+    pub collection_group: String,
+    pub group_priority: u32,
+    pub rules: Vec<Rule>,
+    pub unmatched: Vec<Unmatched>,
+    pub known: Vec<Known>,
+    /// Denies read and covered, for the summary line.
+    pub denies: u64,
+    pub denies_covered: u64,
+    pub catalog_version: String,
+}
+
+impl Recommendation {
+    /// Rules grouped into their collections, in priority order (rules keep their order).
+    pub fn collections(&self) -> Vec<Collection<'_>> {
+        let mut out: Vec<Collection<'_>> = Vec::new();
+        for r in &self.rules {
+            match out.iter_mut().find(|c| c.name == r.collection) {
+                Some(c) => c.rules.push(r),
+                None => out.push(Collection {
+                    name: &r.collection,
+                    priority: r.priority,
+                    kind: r.kind,
+                    rules: vec![r],
+                }),
+            }
+        }
+        out.sort_by_key(|c| c.priority);
+        out
+    }
+}
