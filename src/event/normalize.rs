@@ -122,18 +122,26 @@ pub fn reason(text: Option<&str>, rule: Option<&str>, action: Option<Action>) ->
 
 /// Classify a reason sentence (structured `ActionReason` or the legacy text).
 pub fn reason_from_text(t: &str) -> Reason {
-    let l = t.to_ascii_lowercase();
-    if l.contains("default action") || l.contains("no rule matched") {
+    let has = |needle: &str| contains_ignore_case(t, needle);
+    if has("default action") || has("no rule matched") {
         Reason::DefaultAction
-    } else if l.contains("sni") {
+    } else if has("sni") {
         Reason::SniMissing
-    } else if l.contains("failed to resolve") || l.contains("resolve") {
+    } else if has("resolve") {
         Reason::ResolveFailure
-    } else if l.contains("threat") {
+    } else if has("threat") {
         Reason::ThreatIntel
     } else {
         Reason::Other
     }
+}
+
+/// ASCII case-insensitive substring test without allocating (`needle` must be lower case).
+pub fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty()
+        || h.windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 /// A port as logged: number or numeric string; empty, negative or out of range is `None`.

@@ -6,8 +6,8 @@ use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let headers = rdr
         .headers()
@@ -92,7 +92,7 @@ mod tests {
             Ok(())
         };
         let mut sink = Sink::new(100, false, true, &mut on);
-        read("x.csv", text.as_bytes().to_vec(), &mut sink).unwrap();
+        read("x.csv", text.as_bytes(), &mut sink).unwrap();
         let st = sink.finish().unwrap();
         let df = crate::input::concat_frames(frames).unwrap();
         assert_eq!(df.height(), 2);
@@ -114,12 +114,7 @@ mod tests {
     fn csv_without_expected_columns_names_the_file() {
         let mut on = |_df| Ok(());
         let mut sink = Sink::new(100, false, true, &mut on);
-        let e = read(
-            "fruit.csv",
-            b"name,colour\nkiwi,green\n".to_vec(),
-            &mut sink,
-        )
-        .unwrap_err();
+        let e = read("fruit.csv", b"name,colour\nkiwi,green\n", &mut sink).unwrap_err();
         assert!(
             e.to_string()
                 .contains("fruit.csv: none of the expected columns"),

@@ -132,20 +132,33 @@ impl FieldIndex {
 
 /// Which table a record belongs to, from its category / `Type`, or from the columns it has.
 pub fn kind_for_table(name: &str) -> Option<Kind> {
-    let n = name.trim().to_ascii_lowercase();
-    let n = n.strip_prefix("am-").unwrap_or(&n);
-    Some(match n {
-        "azfwapplicationrule" | "azfwapplicationruleaggregation" => Kind::Application,
-        "azfwnetworkrule" | "azfwnetworkruleaggregation" => Kind::Network,
-        "azfwnatrule" | "azfwnatruleaggregation" => Kind::Nat,
-        "azfwthreatintel" => Kind::ThreatIntel,
-        "azfwidpssignature" => Kind::Idps,
-        "azfwdnsquery" => Kind::Dns,
-        "azfwinternalfqdnresolutionfailure" | "azfwfqdnresolvefailure" => Kind::ResolveFailure,
-        "azfwflowtrace" => Kind::FlowTrace,
-        "azfwfatflow" => Kind::FatFlow,
-        _ => return None,
-    })
+    const TABLES: [(&str, Kind); 12] = [
+        ("azfwapplicationrule", Kind::Application),
+        ("azfwapplicationruleaggregation", Kind::Application),
+        ("azfwnetworkrule", Kind::Network),
+        ("azfwnetworkruleaggregation", Kind::Network),
+        ("azfwnatrule", Kind::Nat),
+        ("azfwnatruleaggregation", Kind::Nat),
+        ("azfwthreatintel", Kind::ThreatIntel),
+        ("azfwidpssignature", Kind::Idps),
+        ("azfwdnsquery", Kind::Dns),
+        ("azfwinternalfqdnresolutionfailure", Kind::ResolveFailure),
+        ("azfwflowtrace", Kind::FlowTrace),
+        ("azfwfatflow", Kind::FatFlow),
+    ];
+    let n = name.trim();
+    // Data-export containers are named `am-<Table>`; the category of resolve failures differs from its table.
+    let n = match n.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("am-") => &n[3..],
+        _ => n,
+    };
+    if n.eq_ignore_ascii_case("azfwfqdnresolvefailure") {
+        return Some(Kind::ResolveFailure);
+    }
+    TABLES
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(n))
+        .map(|(_, k)| *k)
 }
 
 /// Infer the kind of a structured record from the columns it carries (az CLI output has no `Type`).

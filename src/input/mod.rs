@@ -13,12 +13,12 @@ pub mod row;
 pub mod tables;
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use polars::prelude::{DataFrame, PlHashSet};
+use polars::prelude::{BooleanChunked, DataFrame, NewChunkedArray, PlHashSet, PolarsResult};
 
 use crate::cli::args::InputFormat;
 use crate::error::user;
@@ -131,6 +131,12 @@ pub struct Pushdown {
 }
 
 impl Pushdown {
+    /// Whether a row is built into canonical columns.
+    pub fn selects(&self, row: &Row<'_>) -> bool {
+        !self.deny_only
+            || (row.action == Some(crate::event::Action::Deny) && self.in_window(row.time_us))
+    }
+
     pub fn in_window(&self, t: Option<i64>) -> bool {
         match t {
             None => self.from_us.is_none() && self.to_us.is_none(),
@@ -139,15 +145,111 @@ impl Pushdown {
     }
 }
 
+/// What the accounting needs to know of one row, taken where the row is read (possibly on a worker thread).
+#[derive(Debug, Clone)]
+pub struct RowMeta {
+    /// Identity for duplicate detection; `None` never counts as a duplicate.
+    pub fingerprint: Option<u64>,
+    pub hits: u64,
+    pub time_us: Option<i64>,
+    pub line: u64,
+    /// The legacy text of an unparsed message (kept for the examples).
+    pub unparsed: Option<String>,
+    /// Whether the row was built into the canonical batch (the pushdown selected it).
+    pub built: bool,
+}
+
+/// Rows of one part of a file, read and built independently of the others: the canonical rows the pushdown
+/// selected, a [`RowMeta`] for every row, and the records skipped (line, category, detail).
+pub struct Part {
+    pub frame: Option<DataFrame>,
+    pub metas: Vec<RowMeta>,
+    pub skips: Vec<(u64, &'static str, String)>,
+}
+
+/// The sink's settings a [`PartBuilder`] needs; plain data, so it can go to worker threads.
+#[derive(Debug, Clone, Copy)]
+pub struct PartConfig {
+    pushdown: Pushdown,
+    dedupe: bool,
+    keep_messages: bool,
+}
+
+impl PartConfig {
+    pub fn builder(&self, capacity: usize) -> PartBuilder {
+        PartBuilder::new(capacity, self.pushdown, self.dedupe, self.keep_messages)
+    }
+}
+
+/// Builds the rows of one [`Part`]; used by readers that read parts in parallel.
+pub struct PartBuilder {
+    builder: CanonicalBuilder,
+    metas: Vec<RowMeta>,
+    skips: Vec<(u64, &'static str, String)>,
+    pushdown: Pushdown,
+    dedupe: bool,
+}
+
+impl PartBuilder {
+    pub fn new(capacity: usize, pushdown: Pushdown, dedupe: bool, keep_messages: bool) -> Self {
+        PartBuilder {
+            builder: CanonicalBuilder::new(capacity).keep_parsed_messages(keep_messages),
+            metas: Vec::with_capacity(capacity),
+            skips: Vec::new(),
+            pushdown,
+            dedupe,
+        }
+    }
+
+    pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) {
+        let built = self.pushdown.selects(row);
+        self.metas.push(meta(row, line, built, self.dedupe));
+        if built {
+            self.builder.push(row, file, line);
+        }
+    }
+
+    pub fn skip(&mut self, line: u64, category: &'static str, detail: impl std::fmt::Display) {
+        self.skips.push((line, category, detail.to_string()));
+    }
+
+    pub fn finish(mut self) -> PolarsResult<Part> {
+        let frame = if self.builder.is_empty() {
+            None
+        } else {
+            Some(self.builder.finish()?)
+        };
+        Ok(Part {
+            frame,
+            metas: self.metas,
+            skips: self.skips,
+        })
+    }
+}
+
+fn meta(row: &Row<'_>, line: u64, built: bool, dedupe: bool) -> RowMeta {
+    RowMeta {
+        fingerprint: if dedupe { fingerprint(row) } else { None },
+        hits: row.hits.max(1),
+        time_us: row.time_us,
+        line,
+        unparsed: (row.kind == Some(crate::event::Kind::Unparsed))
+            .then(|| row.message.unwrap_or("").to_string()),
+        built,
+    }
+}
+
 /// Where readers put rows: counts every event, drops exact duplicates of an event already seen (unless told to
 /// keep them), builds the rows the [`Pushdown`] selects into canonical batches of `batch_rows` and hands each
-/// batch to `on_batch`.
+/// batch to `on_batch`. Rows arrive one by one ([`Sink::push`]) or as parts built elsewhere ([`Sink::absorb`]);
+/// either way the accounting runs here, in input order, so results do not depend on threads.
 pub struct Sink<'f> {
     builder: CanonicalBuilder,
     batch_rows: usize,
     on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
     seen: Option<PlHashSet<u64>>,
     pushdown: Pushdown,
+    keep_messages: bool,
     pub stats: ReadStats,
 }
 
@@ -165,6 +267,7 @@ impl<'f> Sink<'f> {
             on_batch,
             seen: (!keep_duplicates).then(PlHashSet::default),
             pushdown: Pushdown::default(),
+            keep_messages,
             stats: ReadStats::default(),
         }
     }
@@ -175,40 +278,80 @@ impl<'f> Sink<'f> {
         self
     }
 
-    pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) -> anyhow::Result<()> {
+    /// How to build parts of a file elsewhere (on worker threads) so that [`Sink::absorb`] can take them.
+    pub fn part_config(&self) -> PartConfig {
+        PartConfig {
+            pushdown: self.pushdown,
+            dedupe: self.seen.is_some(),
+            keep_messages: self.keep_messages,
+        }
+    }
+
+    /// Count one row; false when it duplicates an event already read.
+    fn account(&mut self, m: &RowMeta, file: &str) -> bool {
         self.stats.records += 1;
         if let Some(seen) = &mut self.seen
-            && let Some(fp) = fingerprint(row)
+            && let Some(fp) = m.fingerprint
             && !seen.insert(fp)
         {
             self.stats.duplicates += 1;
-            return Ok(());
+            return false;
         }
         let st = &mut self.stats;
-        st.events += row.hits.max(1);
-        st.first_us = min_opt(st.first_us, row.time_us);
-        st.last_us = max_opt(st.last_us, row.time_us);
-        let in_window = self.pushdown.in_window(row.time_us);
-        if in_window {
-            st.events_in_window += row.hits.max(1);
+        st.events += m.hits;
+        st.first_us = min_opt(st.first_us, m.time_us);
+        st.last_us = max_opt(st.last_us, m.time_us);
+        if self.pushdown.in_window(m.time_us) {
+            st.events_in_window += m.hits;
         }
-        if row.kind == Some(crate::event::Kind::Unparsed) {
+        if let Some(msg) = &m.unparsed {
             st.unparsed += 1;
             if st.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
-                st.unparsed_examples.push((
-                    file.to_string(),
-                    line,
-                    row.message.unwrap_or("").to_string(),
-                ));
+                st.unparsed_examples
+                    .push((file.to_string(), m.line, msg.clone()));
             }
         }
-        if self.pushdown.deny_only && (!in_window || row.action != Some(crate::event::Action::Deny))
-        {
-            return Ok(());
+        true
+    }
+
+    pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) -> anyhow::Result<()> {
+        let built = self.pushdown.selects(row);
+        let m = meta(row, line, built, self.seen.is_some());
+        if self.account(&m, file) && built {
+            self.builder.push(row, file, line);
+            if self.builder.len() >= self.batch_rows {
+                self.flush()?;
+            }
         }
-        self.builder.push(row, file, line);
-        if self.builder.len() >= self.batch_rows {
-            self.flush()?;
+        Ok(())
+    }
+
+    /// Take a part built elsewhere: account its rows in order and pass on the built rows that are not duplicates.
+    pub fn absorb(&mut self, part: Part, file: &str) -> anyhow::Result<()> {
+        let mut keep = Vec::with_capacity(part.frame.as_ref().map_or(0, |f| f.height()));
+        let mut skips = part.skips.into_iter().peekable();
+        for m in &part.metas {
+            while let Some((line, cat, detail)) = skips.next_if(|s| s.0 < m.line) {
+                self.stats.skip(file, line, cat, detail);
+            }
+            let fresh = self.account(m, file);
+            if m.built {
+                keep.push(fresh);
+            }
+        }
+        for (line, cat, detail) in skips {
+            self.stats.skip(file, line, cat, detail);
+        }
+        if let Some(frame) = part.frame {
+            let frame = if keep.iter().all(|k| *k) {
+                frame
+            } else {
+                frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?
+            };
+            if frame.height() > 0 {
+                self.flush()?;
+                (self.on_batch)(frame)?;
+            }
         }
         Ok(())
     }
@@ -233,7 +376,7 @@ impl<'f> Sink<'f> {
 /// Rows without a source port (aggregation tables, old ICMP) are never treated as duplicates.
 fn fingerprint(row: &Row<'_>) -> Option<u64> {
     let (time, sport) = (row.time_us?, row.source_port?);
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = foldhash::quality::FixedState::with_seed(0x6677_6c6f_6700_0001).build_hasher();
     time.hash(&mut h);
     sport.hash(&mut h);
     row.kind.hash(&mut h);
@@ -324,19 +467,27 @@ pub fn read_files(
     for path in files {
         let name = path.display().to_string();
         sink.stats.files.push(name.clone());
-        let bytes = std::fs::read(path).map_err(|e| user(format!("{name}: cannot read: {e}")))?;
-        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let file =
+            std::fs::File::open(path).map_err(|e| user(format!("{name}: cannot read: {e}")))?;
+        // Map the file rather than copy it: Parquet parts are decoded straight from the mapping.
+        // SAFETY: the mapping is read-only and fwlog does not write its inputs; a file truncated by another
+        // process while it is read is outside what fwlog can guard against, as for any reader of mapped files.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| user(format!("{name}: cannot read: {e}")))?;
+        let inflated;
+        let bytes: &[u8] = if map.starts_with(&[0x1f, 0x8b]) {
             let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..])
+            flate2::read::MultiGzDecoder::new(&map[..])
                 .read_to_end(&mut out)
                 .map_err(|e| user(format!("{name}: not a valid gzip file: {e}")))?;
-            out
+            inflated = out;
+            &inflated
         } else {
-            bytes
+            &map
         };
         let fmt = match format {
             Some(f) => f,
-            None => detect(&bytes).ok_or_else(|| {
+            None => detect(bytes).ok_or_else(|| {
                 user(format!(
                     "{name}: unrecognised content: expected Parquet, JSON (lines, records, tables) or a CSV export \
                      with a TimeGenerated column"
@@ -345,7 +496,7 @@ pub fn read_files(
         };
         match fmt {
             InputFormat::Parquet => parquet::read(&name, bytes, sink)?,
-            InputFormat::Json => json::read(&name, &bytes, sink)?,
+            InputFormat::Json => json::read(&name, bytes, sink)?,
             InputFormat::Csv => csv::read(&name, bytes, sink)?,
         }
     }

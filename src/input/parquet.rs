@@ -5,6 +5,7 @@
 use std::io::Cursor;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
@@ -49,12 +50,12 @@ impl Data {
     }
 }
 
-pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
     let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
-    let mut reader = ParquetReader::new(Cursor::new(&bytes[..]));
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
     let schema = reader.schema().map_err(bad)?;
-    // Slices follow row-group boundaries (large groups split), so no group is decoded twice.
-    let slices: Vec<(usize, usize)> = {
+    // Parts follow row-group boundaries (large groups split), so no group is decoded twice.
+    let parts: Vec<(usize, usize)> = {
         let md = reader.get_metadata().map_err(bad)?;
         let mut out = Vec::new();
         let mut start = 0usize;
@@ -102,29 +103,42 @@ pub fn read(name: &str, bytes: Vec<u8>, sink: &mut Sink<'_>) -> anyhow::Result<(
         )));
     }
     let projection: Vec<String> = mapped.iter().map(|(c, _)| c.clone()).collect();
-    for (offset, len) in slices {
-        let df = ParquetReader::new(Cursor::new(&bytes[..]))
-            .with_columns(Some(projection.clone()))
-            .with_slice(Some((offset, len)))
-            .finish()
-            .map_err(bad)?;
-        let cols: Vec<(Field, Data)> = mapped
-            .iter()
-            .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
-            .collect::<PolarsResult<_>>()
-            .map_err(bad)?;
-        let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
-        let table_col = index.get(Field::Table);
-        for i in 0..df.height() {
-            let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
-            let table = table_col
-                .and_then(|t| cols[t].1.get(i))
-                .and_then(Val::as_str);
-            let rowno = (offset + i + 1) as u64;
-            match fields::to_row(&get, table) {
-                Ok(row) => sink.push(&row, name, rowno)?,
-                Err(p) => sink.stats.skip(name, rowno, "bad row", p),
-            }
+    // Parts are decoded and built on all cores, a few at a time so memory stays bounded, then accounted in order.
+    let in_flight = 2 * rayon::current_num_threads().max(1);
+    let config = sink.part_config();
+    for group in parts.chunks(in_flight) {
+        let built: Vec<anyhow::Result<crate::input::Part>> = group
+            .par_iter()
+            .map(|&(offset, len)| {
+                let df = ParquetReader::new(Cursor::new(bytes))
+                    .with_columns(Some(projection.clone()))
+                    .with_slice(Some((offset, len)))
+                    .finish()
+                    .map_err(bad)?;
+                let cols: Vec<(Field, Data)> = mapped
+                    .iter()
+                    .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
+                    .collect::<PolarsResult<_>>()
+                    .map_err(bad)?;
+                let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
+                let table_col = index.get(Field::Table);
+                let mut part = config.builder(len);
+                for i in 0..df.height() {
+                    let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
+                    let table = table_col
+                        .and_then(|t| cols[t].1.get(i))
+                        .and_then(Val::as_str);
+                    let rowno = (offset + i + 1) as u64;
+                    match fields::to_row(&get, table) {
+                        Ok(row) => part.push(&row, name, rowno),
+                        Err(p) => part.skip(rowno, "bad row", p),
+                    }
+                }
+                Ok(part.finish()?)
+            })
+            .collect();
+        for part in built {
+            sink.absorb(part?, name)?;
         }
     }
     Ok(())
@@ -173,7 +187,7 @@ mod tests {
             Ok(())
         };
         let mut sink = Sink::new(1000, false, true, &mut on);
-        read("t.parquet", parquet_bytes(df), &mut sink).unwrap();
+        read("t.parquet", &parquet_bytes(df), &mut sink).unwrap();
         let st = sink.finish().unwrap();
         let out = crate::input::concat_frames(frames).unwrap();
         assert_eq!(st.records, 3);
@@ -202,14 +216,14 @@ mod tests {
     fn corrupt_and_foreign_parquet_are_user_errors() {
         let mut on = |_df| Ok(());
         let mut sink = Sink::new(10, false, true, &mut on);
-        let e = read("bad.parquet", b"PAR1 garbage PAR1".to_vec(), &mut sink).unwrap_err();
+        let e = read("bad.parquet", b"PAR1 garbage PAR1", &mut sink).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("bad.parquet: unreadable or corrupt Parquet"),
             "{e}"
         );
         let df = DataFrame::new(1, vec![Column::new("fruit".into(), ["kiwi"])]).unwrap();
-        let e = read("fruit.parquet", parquet_bytes(df), &mut sink).unwrap_err();
+        let e = read("fruit.parquet", &parquet_bytes(df), &mut sink).unwrap_err();
         assert!(
             e.to_string()
                 .contains("fruit.parquet: no Azure Firewall columns"),
