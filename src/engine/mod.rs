@@ -41,11 +41,17 @@ impl DenyAggregator {
 
     /// Take one canonical batch.
     pub fn add(&mut self, batch: DataFrame) -> anyhow::Result<()> {
-        let denies = self.select_denies(batch)?;
+        let part = Self::partial(&self.plan, batch)?;
+        self.add_partial(part)
+    }
+
+    /// Pre-aggregate one canonical batch to (group keys, source) rows; pure, so it runs on any thread.
+    pub fn partial(plan: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> {
+        let denies = select_denies(plan, batch)?;
         if denies.height() == 0 {
-            return Ok(());
+            return Ok(denies);
         }
-        let denies = subnet::with_subnet_column(denies, SUBNET, &self.plan)?;
+        let denies = subnet::with_subnet_column(denies, SUBNET, plan)?;
         let part = denies
             .lazy()
             .group_by([
@@ -62,6 +68,14 @@ impl DenyAggregator {
                 col(ev::TIME).max().alias("last"),
             ])
             .collect()?;
+        Ok(part)
+    }
+
+    /// Take a batch already pre-aggregated by [`DenyAggregator::partial`].
+    pub fn add_partial(&mut self, part: DataFrame) -> anyhow::Result<()> {
+        if part.height() == 0 {
+            return Ok(());
+        }
         self.partial_rows += part.height();
         self.partials.push(part);
         if self.partial_rows > COMPACT_ROWS && self.partials.len() > 1 {
@@ -72,62 +86,61 @@ impl DenyAggregator {
         Ok(())
     }
 
-    /// Denies inside the window that pass every filter.
-    fn select_denies(&self, batch: DataFrame) -> anyhow::Result<DataFrame> {
-        let p = &self.plan;
-        let mut pred = col(ev::ACTION)
-            .eq(lit(ev::Action::Deny.as_str()))
-            .and(window_expr(p.from_us, p.to_us));
-        if let Some(port) = p.port {
-            pred = pred.and(col(ev::DESTINATION_PORT).eq(lit(port as u32)));
-        }
-        if let Some(proto) = &p.protocol {
-            pred = pred.and(col(ev::PROTOCOL).eq(lit(proto.clone())));
-        }
-        if let Some(kind) = p.kind {
-            pred = pred.and(col(ev::KIND).eq(lit(kind.as_str())));
-        }
-        let df = batch
-            .lazy()
-            .filter(pred)
-            .select([
-                col(ev::KIND),
-                col(ev::PROTOCOL),
-                col(ev::DESTINATION),
-                col(ev::DESTINATION_PORT),
-                col(ev::SOURCE_IP),
-                col(ev::HITS),
-                col(ev::TIME),
-            ])
-            .collect()?;
-        if p.sources.is_empty() && p.destination.is_none() {
-            return Ok(df);
-        }
-        // CIDR and wildcard filters need an IP parser and label logic, so they run as a Rust mask.
-        let src = df.column(ev::SOURCE_IP)?.str()?.clone();
-        let dst = df.column(ev::DESTINATION)?.str()?.clone();
-        let mask: BooleanChunked = src
-            .iter()
-            .zip(dst.iter())
-            .map(|(s, d)| {
-                let s_ok = p.sources.is_empty()
-                    || s.and_then(|s| s.parse::<IpAddr>().ok())
-                        .is_some_and(|ip| p.sources.iter().any(|c| c.0.contains(&ip)));
-                let d_ok = p
-                    .destination
-                    .as_ref()
-                    .is_none_or(|pat| d.is_some_and(|d| pat.matches(d)));
-                Some(s_ok && d_ok)
-            })
-            .collect();
-        Ok(df.filter(&mask)?)
-    }
-
     /// Merge the partial rows into groups, sorted by hits (descending) then keys.
     pub fn finish(self) -> anyhow::Result<Vec<Group>> {
         let merged = merge(self.partials)?;
         to_groups(&merged).context("building groups")
     }
+}
+
+/// Denies inside the window that pass every filter.
+fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> {
+    let mut pred = col(ev::ACTION)
+        .eq(lit(ev::Action::Deny.as_str()))
+        .and(window_expr(p.from_us, p.to_us));
+    if let Some(port) = p.port {
+        pred = pred.and(col(ev::DESTINATION_PORT).eq(lit(port as u32)));
+    }
+    if let Some(proto) = &p.protocol {
+        pred = pred.and(col(ev::PROTOCOL).eq(lit(proto.clone())));
+    }
+    if let Some(kind) = p.kind {
+        pred = pred.and(col(ev::KIND).eq(lit(kind.as_str())));
+    }
+    let df = batch
+        .lazy()
+        .filter(pred)
+        .select([
+            col(ev::KIND),
+            col(ev::PROTOCOL),
+            col(ev::DESTINATION),
+            col(ev::DESTINATION_PORT),
+            col(ev::SOURCE_IP),
+            col(ev::HITS),
+            col(ev::TIME),
+        ])
+        .collect()?;
+    if p.sources.is_empty() && p.destination.is_none() {
+        return Ok(df);
+    }
+    // CIDR and wildcard filters need an IP parser and label logic, so they run as a Rust mask.
+    let src = df.column(ev::SOURCE_IP)?.str()?.clone();
+    let dst = df.column(ev::DESTINATION)?.str()?.clone();
+    let mask: BooleanChunked = src
+        .iter()
+        .zip(dst.iter())
+        .map(|(s, d)| {
+            let s_ok = p.sources.is_empty()
+                || s.and_then(|s| s.parse::<IpAddr>().ok())
+                    .is_some_and(|ip| p.sources.iter().any(|c| c.0.contains(&ip)));
+            let d_ok = p
+                .destination
+                .as_ref()
+                .is_none_or(|pat| d.is_some_and(|d| pat.matches(d)));
+            Some(s_ok && d_ok)
+        })
+        .collect();
+    Ok(df.filter(&mask)?)
 }
 
 fn window_expr(from: Option<i64>, to: Option<i64>) -> Expr {

@@ -18,7 +18,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use polars::prelude::{BooleanChunked, DataFrame, NewChunkedArray, PlHashSet, PolarsResult};
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::{DataFrame, PlHashSet};
 
 use crate::cli::args::InputFormat;
 use crate::error::user;
@@ -128,6 +130,8 @@ pub struct Pushdown {
     pub to_us: Option<i64>,
     /// Build only denied events.
     pub deny_only: bool,
+    /// Build only the core columns (`row::CORE_COLUMNS`); the others are null.
+    pub core_only: bool,
 }
 
 impl Pushdown {
@@ -145,111 +149,149 @@ impl Pushdown {
     }
 }
 
-/// What the accounting needs to know of one row, taken where the row is read (possibly on a worker thread).
-#[derive(Debug, Clone)]
-pub struct RowMeta {
-    /// Identity for duplicate detection; `None` never counts as a duplicate.
-    pub fingerprint: Option<u64>,
-    pub hits: u64,
-    pub time_us: Option<i64>,
-    pub line: u64,
-    /// The legacy text of an unparsed message (kept for the examples).
-    pub unparsed: Option<String>,
-    /// Whether the row was built into the canonical batch (the pushdown selected it).
-    pub built: bool,
+/// Fingerprints of the events read so far, sharded so that parts read on several threads can check and insert
+/// concurrently. Which copy of a duplicate is kept does not matter: copies have the same fingerprint, hence the
+/// same time, endpoints and action, and rows with a fingerprint count one hit each.
+pub struct SeenEvents {
+    shards: Vec<Mutex<PlHashSet<u64>>>,
 }
 
-/// Rows of one part of a file, read and built independently of the others: the canonical rows the pushdown
-/// selected, a [`RowMeta`] for every row, and the records skipped (line, category, detail).
+impl SeenEvents {
+    const SHARDS: usize = 64;
+
+    pub fn new() -> Self {
+        SeenEvents {
+            shards: (0..Self::SHARDS)
+                .map(|_| Mutex::new(PlHashSet::default()))
+                .collect(),
+        }
+    }
+
+    /// True when this fingerprint was not seen before.
+    pub fn insert(&self, fingerprint: u64) -> bool {
+        let shard = &self.shards[(fingerprint >> 58) as usize % Self::SHARDS];
+        shard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fingerprint)
+    }
+}
+
+impl Default for SeenEvents {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What happens to a part's canonical rows before they leave the thread that built them (for a deny report: the
+/// engine's pre-aggregation, so it too runs on every core).
+pub type Transform = Arc<dyn Fn(DataFrame) -> anyhow::Result<DataFrame> + Send + Sync>;
+
+/// A part of the input read and built on its own: its canonical rows (transformed) and its statistics.
 pub struct Part {
     pub frame: Option<DataFrame>,
-    pub metas: Vec<RowMeta>,
-    pub skips: Vec<(u64, &'static str, String)>,
+    pub stats: ReadStats,
 }
 
-/// The sink's settings a [`PartBuilder`] needs; plain data, so it can go to worker threads.
-#[derive(Debug, Clone, Copy)]
+/// The sink's settings a [`PartBuilder`] needs; cheap to clone to worker threads.
+#[derive(Clone)]
 pub struct PartConfig {
     pushdown: Pushdown,
-    dedupe: bool,
+    seen: Option<Arc<SeenEvents>>,
     keep_messages: bool,
+    transform: Option<Transform>,
 }
 
 impl PartConfig {
-    pub fn builder(&self, capacity: usize) -> PartBuilder {
-        PartBuilder::new(capacity, self.pushdown, self.dedupe, self.keep_messages)
+    pub fn builder(&self, capacity: usize, file: &str) -> PartBuilder {
+        PartBuilder {
+            builder: CanonicalBuilder::new(capacity)
+                .keep_parsed_messages(self.keep_messages)
+                .core_only(self.pushdown.core_only),
+            stats: ReadStats::default(),
+            config: self.clone(),
+            file: file.to_string(),
+        }
     }
 }
 
-/// Builds the rows of one [`Part`]; used by readers that read parts in parallel.
+/// Counts, de-duplicates and builds the rows of one part; runs on any thread.
 pub struct PartBuilder {
     builder: CanonicalBuilder,
-    metas: Vec<RowMeta>,
-    skips: Vec<(u64, &'static str, String)>,
-    pushdown: Pushdown,
-    dedupe: bool,
+    stats: ReadStats,
+    config: PartConfig,
+    file: String,
 }
 
 impl PartBuilder {
-    pub fn new(capacity: usize, pushdown: Pushdown, dedupe: bool, keep_messages: bool) -> Self {
-        PartBuilder {
-            builder: CanonicalBuilder::new(capacity).keep_parsed_messages(keep_messages),
-            metas: Vec::with_capacity(capacity),
-            skips: Vec::new(),
-            pushdown,
-            dedupe,
+    pub fn push(&mut self, row: &Row<'_>, line: u64) {
+        let st = &mut self.stats;
+        st.records += 1;
+        if let Some(seen) = &self.config.seen
+            && let Some(fp) = fingerprint(row)
+            && !seen.insert(fp)
+        {
+            st.duplicates += 1;
+            return;
+        }
+        let hits = row.hits.max(1);
+        st.events += hits;
+        st.first_us = min_opt(st.first_us, row.time_us);
+        st.last_us = max_opt(st.last_us, row.time_us);
+        if self.config.pushdown.in_window(row.time_us) {
+            st.events_in_window += hits;
+        }
+        if row.kind == Some(crate::event::Kind::Unparsed) {
+            st.unparsed += 1;
+            if st.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
+                st.unparsed_examples.push((
+                    self.file.clone(),
+                    line,
+                    row.message.unwrap_or("").to_string(),
+                ));
+            }
+        }
+        if self.config.pushdown.selects(row) {
+            self.builder.push(row, &self.file, line);
         }
     }
 
-    pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) {
-        let built = self.pushdown.selects(row);
-        self.metas.push(meta(row, line, built, self.dedupe));
-        if built {
-            self.builder.push(row, file, line);
-        }
+    pub fn skip(&mut self, line: u64, category: &str, detail: impl std::fmt::Display) {
+        self.stats.skip(&self.file, line, category, detail);
     }
 
-    pub fn skip(&mut self, line: u64, category: &'static str, detail: impl std::fmt::Display) {
-        self.skips.push((line, category, detail.to_string()));
+    /// Rows built so far (after the pushdown).
+    pub fn built(&self) -> usize {
+        self.builder.len()
     }
 
-    pub fn finish(mut self) -> PolarsResult<Part> {
+    /// The part: built rows through the transform, and the statistics; the builder is left empty.
+    pub fn take(&mut self) -> anyhow::Result<Part> {
         let frame = if self.builder.is_empty() {
             None
         } else {
-            Some(self.builder.finish()?)
+            let df = self.builder.finish()?;
+            Some(match &self.config.transform {
+                Some(t) => t(df)?,
+                None => df,
+            })
         };
         Ok(Part {
             frame,
-            metas: self.metas,
-            skips: self.skips,
+            stats: std::mem::take(&mut self.stats),
         })
     }
 }
 
-fn meta(row: &Row<'_>, line: u64, built: bool, dedupe: bool) -> RowMeta {
-    RowMeta {
-        fingerprint: if dedupe { fingerprint(row) } else { None },
-        hits: row.hits.max(1),
-        time_us: row.time_us,
-        line,
-        unparsed: (row.kind == Some(crate::event::Kind::Unparsed))
-            .then(|| row.message.unwrap_or("").to_string()),
-        built,
-    }
-}
-
 /// Where readers put rows: counts every event, drops exact duplicates of an event already seen (unless told to
-/// keep them), builds the rows the [`Pushdown`] selects into canonical batches of `batch_rows` and hands each
-/// batch to `on_batch`. Rows arrive one by one ([`Sink::push`]) or as parts built elsewhere ([`Sink::absorb`]);
-/// either way the accounting runs here, in input order, so results do not depend on threads.
+/// keep them), builds the rows the [`Pushdown`] selects into canonical batches of `batch_rows`, and hands each
+/// batch (through the transform, if any) to `on_batch`. Rows arrive one by one ([`Sink::push`]) or as parts
+/// built on other threads ([`Sink::absorb`], in input order, so examples and results do not depend on threads).
 pub struct Sink<'f> {
-    builder: CanonicalBuilder,
+    current: Option<PartBuilder>,
     batch_rows: usize,
     on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
-    seen: Option<PlHashSet<u64>>,
-    pushdown: Pushdown,
-    keep_messages: bool,
+    config: PartConfig,
     pub stats: ReadStats,
 }
 
@@ -261,105 +303,69 @@ impl<'f> Sink<'f> {
         on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
     ) -> Self {
         Sink {
-            builder: CanonicalBuilder::new(batch_rows.min(1 << 20))
-                .keep_parsed_messages(keep_messages),
+            current: None,
             batch_rows,
             on_batch,
-            seen: (!keep_duplicates).then(PlHashSet::default),
-            pushdown: Pushdown::default(),
-            keep_messages,
+            config: PartConfig {
+                pushdown: Pushdown::default(),
+                seen: (!keep_duplicates).then(|| Arc::new(SeenEvents::new())),
+                keep_messages,
+                transform: None,
+            },
             stats: ReadStats::default(),
         }
     }
 
     /// Build only the rows this pushdown selects (all rows are still counted).
     pub fn with_pushdown(mut self, pushdown: Pushdown) -> Self {
-        self.pushdown = pushdown;
+        self.config.pushdown = pushdown;
+        self
+    }
+
+    /// Apply this to every batch before `on_batch`, on the thread that built it.
+    pub fn with_transform(mut self, transform: Transform) -> Self {
+        self.config.transform = Some(transform);
         self
     }
 
     /// How to build parts of a file elsewhere (on worker threads) so that [`Sink::absorb`] can take them.
     pub fn part_config(&self) -> PartConfig {
-        PartConfig {
-            pushdown: self.pushdown,
-            dedupe: self.seen.is_some(),
-            keep_messages: self.keep_messages,
-        }
-    }
-
-    /// Count one row; false when it duplicates an event already read.
-    fn account(&mut self, m: &RowMeta, file: &str) -> bool {
-        self.stats.records += 1;
-        if let Some(seen) = &mut self.seen
-            && let Some(fp) = m.fingerprint
-            && !seen.insert(fp)
-        {
-            self.stats.duplicates += 1;
-            return false;
-        }
-        let st = &mut self.stats;
-        st.events += m.hits;
-        st.first_us = min_opt(st.first_us, m.time_us);
-        st.last_us = max_opt(st.last_us, m.time_us);
-        if self.pushdown.in_window(m.time_us) {
-            st.events_in_window += m.hits;
-        }
-        if let Some(msg) = &m.unparsed {
-            st.unparsed += 1;
-            if st.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
-                st.unparsed_examples
-                    .push((file.to_string(), m.line, msg.clone()));
-            }
-        }
-        true
+        self.config.clone()
     }
 
     pub fn push(&mut self, row: &Row<'_>, file: &str, line: u64) -> anyhow::Result<()> {
-        let built = self.pushdown.selects(row);
-        let m = meta(row, line, built, self.seen.is_some());
-        if self.account(&m, file) && built {
-            self.builder.push(row, file, line);
-            if self.builder.len() >= self.batch_rows {
-                self.flush()?;
-            }
+        if self.current.as_ref().is_some_and(|c| c.file != file) {
+            self.flush()?;
+        }
+        let current = self
+            .current
+            .get_or_insert_with(|| self.config.builder(self.batch_rows.min(1 << 20), file));
+        current.push(row, line);
+        if current.built() >= self.batch_rows {
+            self.flush()?;
         }
         Ok(())
     }
 
-    /// Take a part built elsewhere: account its rows in order and pass on the built rows that are not duplicates.
-    pub fn absorb(&mut self, part: Part, file: &str) -> anyhow::Result<()> {
-        let mut keep = Vec::with_capacity(part.frame.as_ref().map_or(0, |f| f.height()));
-        let mut skips = part.skips.into_iter().peekable();
-        for m in &part.metas {
-            while let Some((line, cat, detail)) = skips.next_if(|s| s.0 < m.line) {
-                self.stats.skip(file, line, cat, detail);
-            }
-            let fresh = self.account(m, file);
-            if m.built {
-                keep.push(fresh);
-            }
-        }
-        for (line, cat, detail) in skips {
-            self.stats.skip(file, line, cat, detail);
-        }
-        if let Some(frame) = part.frame {
-            let frame = if keep.iter().all(|k| *k) {
-                frame
-            } else {
-                frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?
-            };
-            if frame.height() > 0 {
-                self.flush()?;
-                (self.on_batch)(frame)?;
-            }
+    /// Take a part built elsewhere; parts must arrive in input order.
+    pub fn absorb(&mut self, part: Part) -> anyhow::Result<()> {
+        self.flush()?;
+        self.stats.merge(part.stats);
+        if let Some(frame) = part.frame
+            && frame.height() > 0
+        {
+            (self.on_batch)(frame)?;
         }
         Ok(())
     }
 
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        if !self.builder.is_empty() {
-            let df = self.builder.finish()?;
-            (self.on_batch)(df)?;
+        if let Some(mut current) = self.current.take() {
+            let part = current.take()?;
+            self.stats.merge(part.stats);
+            if let Some(frame) = part.frame {
+                (self.on_batch)(frame)?;
+            }
         }
         Ok(())
     }

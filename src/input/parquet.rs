@@ -11,7 +11,7 @@ use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub const SLICE_ROWS: usize = 512 * 1024;
+pub const SLICE_ROWS: usize = 128 * 1024;
 
 enum Data {
     Str(StringChunked),
@@ -122,7 +122,7 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
                     .map_err(bad)?;
                 let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
                 let table_col = index.get(Field::Table);
-                let mut part = config.builder(len);
+                let mut part = config.builder(len, name);
                 for i in 0..df.height() {
                     let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
                     let table = table_col
@@ -130,15 +130,15 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
                         .and_then(Val::as_str);
                     let rowno = (offset + i + 1) as u64;
                     match fields::to_row(&get, table) {
-                        Ok(row) => part.push(&row, name, rowno),
+                        Ok(row) => part.push(&row, rowno),
                         Err(p) => part.skip(rowno, "bad row", p),
                     }
                 }
-                Ok(part.finish()?)
+                part.take()
             })
             .collect();
         for part in built {
-            sink.absorb(part?, name)?;
+            sink.absorb(part?)?;
         }
     }
     Ok(())

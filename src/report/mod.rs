@@ -34,27 +34,22 @@ pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadS
     }
     let files = input::discover(&plan.inputs)?;
     let mut agg = DenyAggregator::new(plan.clone());
-    let mut err: Option<anyhow::Error> = None;
-    let mut on_batch = |df| {
-        if err.is_none()
-            && let Err(e) = agg.add(df)
-        {
-            err = Some(e);
-        }
-        Ok(())
-    };
+    let mut on_batch = |part| agg.add_partial(part);
     let pushdown = input::Pushdown {
         from_us: plan.from_us,
         to_us: plan.to_us,
         deny_only: true,
+        core_only: true,
     };
+    // The engine's pre-aggregation runs where each batch is built, so on every core for Parquet.
+    let engine_plan = plan.clone();
     let mut sink = input::Sink::new(BATCH_ROWS, plan.keep_duplicates, false, &mut on_batch)
-        .with_pushdown(pushdown);
+        .with_pushdown(pushdown)
+        .with_transform(std::sync::Arc::new(move |df| {
+            DenyAggregator::partial(&engine_plan, df)
+        }));
     input::read_files(&files, plan.input_format, &mut sink)?;
     let stats = sink.finish()?;
-    if let Some(e) = err {
-        return Err(e);
-    }
     let groups = agg.finish()?;
     let report = assemble(plan, groups, &stats, stats.files.clone());
     Ok((report, stats))
