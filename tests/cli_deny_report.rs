@@ -491,3 +491,25 @@ fn main_sample_groups_carry_catalog_labels() {
     let r = report(&["-i", MAIN, "--konnectivity"]);
     assert!(group(&r, Some("20.50.1.2"), 1194)["catalog"][0]["not_needed"].is_string());
 }
+
+#[test]
+fn the_same_parquet_read_twice_counts_once() {
+    let once = report(&["-i", "fixtures/shapes/AZFWApplicationRule.parquet"]);
+    let twice = report(&[
+        "-i",
+        "fixtures/shapes/AZFWApplicationRule.parquet",
+        "fixtures/shapes/AZFWApplicationRule.parquet",
+    ]);
+    assert_eq!(groups(&twice), groups(&once));
+    assert_eq!(twice["duplicates"], 60);
+    assert_eq!(twice["events"], once["events"]);
+    assert_eq!(twice["events_in_window"], once["events_in_window"]);
+    // Legacy twins inside Parquet are duplicates of the structured rows too.
+    let mixed = report(&[
+        "-i",
+        "fixtures/shapes/AzureDiagnostics.parquet",
+        "fixtures/shapes/AZFWNetworkRule.parquet",
+    ]);
+    assert_eq!(mixed["duplicates"], 18);
+    assert_eq!(mixed["events"], 78);
+}

@@ -63,7 +63,7 @@ impl DenyAggregator {
                 col(ev::SOURCE_IP),
             ])
             .agg([
-                col(ev::HITS).sum(),
+                col(ev::HITS).cast(DataType::Int64).sum(),
                 col(ev::TIME).min().alias("first"),
                 col(ev::TIME).max().alias("last"),
             ])
@@ -198,7 +198,11 @@ fn to_groups(df: &DataFrame) -> anyhow::Result<Vec<Group>> {
     let dest = df.column(ev::DESTINATION)?.str()?;
     let port = df.column(ev::DESTINATION_PORT)?.u32()?;
     let src = df.column(ev::SOURCE_IP)?.str()?;
-    let hits = df.column(ev::HITS)?.u64()?;
+    let hits = df
+        .column(ev::HITS)?
+        .as_materialized_series()
+        .cast(&DataType::Int64)?;
+    let hits = hits.i64()?;
     let first = df
         .column("first")?
         .as_materialized_series()
@@ -225,7 +229,7 @@ fn to_groups(df: &DataFrame) -> anyhow::Result<Vec<Group>> {
             last: l,
             sources: Vec::new(),
         });
-        a.hits += hits.get(i).unwrap_or(0);
+        a.hits = a.hits.saturating_add_signed(hits.get(i).unwrap_or(0));
         a.first = a.first.min(f);
         a.last = a.last.max(l);
         if let Some(s) = src.get(i) {

@@ -6,6 +6,7 @@
 //! Records that cannot become events are counted and kept as [`Skip`] examples with file and line.
 
 pub mod csv;
+pub mod dedupe;
 pub mod fields;
 pub mod json;
 pub mod parquet;
@@ -18,9 +19,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use polars::prelude::{DataFrame, PlHashSet};
+use polars::prelude::*;
 
 use crate::cli::args::InputFormat;
 use crate::error::user;
@@ -149,55 +150,36 @@ impl Pushdown {
     }
 }
 
-/// Fingerprints of the events read so far, sharded so that parts read on several threads can check and insert
-/// concurrently. Which copy of a duplicate is kept does not matter: copies have the same fingerprint, hence the
-/// same time, endpoints and action, and rows with a fingerprint count one hit each.
-pub struct SeenEvents {
-    shards: Vec<Mutex<PlHashSet<u64>>>,
-}
-
-impl SeenEvents {
-    const SHARDS: usize = 64;
-
-    pub fn new() -> Self {
-        SeenEvents {
-            shards: (0..Self::SHARDS)
-                .map(|_| Mutex::new(PlHashSet::default()))
-                .collect(),
-        }
-    }
-
-    /// True when this fingerprint was not seen before.
-    pub fn insert(&self, fingerprint: u64) -> bool {
-        let shard = &self.shards[(fingerprint >> 58) as usize % Self::SHARDS];
-        shard
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(fingerprint)
-    }
-}
-
-impl Default for SeenEvents {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// What happens to a part's canonical rows before they leave the thread that built them (for a deny report: the
-/// engine's pre-aggregation, so it too runs on every core).
+/// engine's pre-aggregation, so it too runs on every core). The result must keep a signed (Int64) `hits` column:
+/// duplicates found later are subtracted by feeding their transformed rows back with negated hits.
 pub type Transform = Arc<dyn Fn(DataFrame) -> anyhow::Result<DataFrame> + Send + Sync>;
 
-/// A part of the input read and built on its own: its canonical rows (transformed) and its statistics.
+/// A part of the input read and built on its own: its canonical rows (transformed), its statistics, and the
+/// fingerprints the sink checks for duplicates when it takes the part.
 pub struct Part {
-    pub frame: Option<DataFrame>,
-    pub stats: ReadStats,
+    frame: Option<DataFrame>,
+    stats: ReadStats,
+    fingerprints: Vec<u64>,
+    fingerprinted: Vec<Fingerprinted>,
+    /// The built rows before the transform, kept to subtract duplicates found when the part is taken.
+    built: Option<DataFrame>,
+}
+
+/// What to undo when a fingerprinted row turns out to be a duplicate.
+#[derive(Debug, Clone, Copy)]
+struct Fingerprinted {
+    hits: u64,
+    in_window: bool,
+    /// Row of `Part::built`, when the row was built.
+    built_row: Option<IdxSize>,
 }
 
 /// The sink's settings a [`PartBuilder`] needs; cheap to clone to worker threads.
 #[derive(Clone)]
 pub struct PartConfig {
     pushdown: Pushdown,
-    seen: Option<Arc<SeenEvents>>,
+    dedupe: bool,
     keep_messages: bool,
     transform: Option<Transform>,
 }
@@ -209,16 +191,20 @@ impl PartConfig {
                 .keep_parsed_messages(self.keep_messages)
                 .core_only(self.pushdown.core_only),
             stats: ReadStats::default(),
+            fingerprints: Vec::new(),
+            fingerprinted: Vec::new(),
             config: self.clone(),
             file: file.to_string(),
         }
     }
 }
 
-/// Counts, de-duplicates and builds the rows of one part; runs on any thread.
+/// Counts and builds the rows of one part, recording fingerprints for the duplicate check; runs on any thread.
 pub struct PartBuilder {
     builder: CanonicalBuilder,
     stats: ReadStats,
+    fingerprints: Vec<u64>,
+    fingerprinted: Vec<Fingerprinted>,
     config: PartConfig,
     file: String,
 }
@@ -227,18 +213,12 @@ impl PartBuilder {
     pub fn push(&mut self, row: &Row<'_>, line: u64) {
         let st = &mut self.stats;
         st.records += 1;
-        if let Some(seen) = &self.config.seen
-            && let Some(fp) = fingerprint(row)
-            && !seen.insert(fp)
-        {
-            st.duplicates += 1;
-            return;
-        }
         let hits = row.hits.max(1);
+        let in_window = self.config.pushdown.in_window(row.time_us);
         st.events += hits;
         st.first_us = min_opt(st.first_us, row.time_us);
         st.last_us = max_opt(st.last_us, row.time_us);
-        if self.config.pushdown.in_window(row.time_us) {
+        if in_window {
             st.events_in_window += hits;
         }
         if row.kind == Some(crate::event::Kind::Unparsed) {
@@ -251,7 +231,18 @@ impl PartBuilder {
                 ));
             }
         }
-        if self.config.pushdown.selects(row) {
+        let built = self.config.pushdown.selects(row);
+        if self.config.dedupe
+            && let Some(fp) = fingerprint(row)
+        {
+            self.fingerprints.push(fp);
+            self.fingerprinted.push(Fingerprinted {
+                hits,
+                in_window,
+                built_row: built.then_some(self.builder.len() as IdxSize),
+            });
+        }
+        if built {
             self.builder.push(row, &self.file, line);
         }
     }
@@ -265,20 +256,25 @@ impl PartBuilder {
         self.builder.len()
     }
 
-    /// The part: built rows through the transform, and the statistics; the builder is left empty.
+    /// The part: built rows through the transform, statistics and fingerprints; the builder is left empty.
     pub fn take(&mut self) -> anyhow::Result<Part> {
-        let frame = if self.builder.is_empty() {
-            None
+        let (frame, built) = if self.builder.is_empty() {
+            (None, None)
         } else {
             let df = self.builder.finish()?;
-            Some(match &self.config.transform {
+            let keep = (self.config.dedupe && !self.fingerprints.is_empty()).then(|| df.clone());
+            let frame = match &self.config.transform {
                 Some(t) => t(df)?,
                 None => df,
-            })
+            };
+            (Some(frame), keep)
         };
         Ok(Part {
             frame,
             stats: std::mem::take(&mut self.stats),
+            fingerprints: std::mem::take(&mut self.fingerprints),
+            fingerprinted: std::mem::take(&mut self.fingerprinted),
+            built,
         })
     }
 }
@@ -286,12 +282,13 @@ impl PartBuilder {
 /// Where readers put rows: counts every event, drops exact duplicates of an event already seen (unless told to
 /// keep them), builds the rows the [`Pushdown`] selects into canonical batches of `batch_rows`, and hands each
 /// batch (through the transform, if any) to `on_batch`. Rows arrive one by one ([`Sink::push`]) or as parts
-/// built on other threads ([`Sink::absorb`], in input order, so examples and results do not depend on threads).
+/// built on other threads ([`Sink::absorb`], in input order, so examples and counts do not depend on threads).
 pub struct Sink<'f> {
     current: Option<PartBuilder>,
     batch_rows: usize,
     on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
     config: PartConfig,
+    seen: Option<dedupe::FingerprintSet>,
     pub stats: ReadStats,
 }
 
@@ -308,10 +305,11 @@ impl<'f> Sink<'f> {
             on_batch,
             config: PartConfig {
                 pushdown: Pushdown::default(),
-                seen: (!keep_duplicates).then(|| Arc::new(SeenEvents::new())),
+                dedupe: !keep_duplicates,
                 keep_messages,
                 transform: None,
             },
+            seen: (!keep_duplicates).then(dedupe::FingerprintSet::new),
             stats: ReadStats::default(),
         }
     }
@@ -347,25 +345,64 @@ impl<'f> Sink<'f> {
         Ok(())
     }
 
-    /// Take a part built elsewhere; parts must arrive in input order.
+    /// Take a part built elsewhere; parts must arrive in input order. Events already seen are subtracted here:
+    /// from the counts, and from the rows (removed, or fed back with negated hits through the transform).
     pub fn absorb(&mut self, part: Part) -> anyhow::Result<()> {
-        self.flush()?;
-        self.stats.merge(part.stats);
-        if let Some(frame) = part.frame
-            && frame.height() > 0
-        {
-            (self.on_batch)(frame)?;
+        if let Some(mut current) = self.current.take() {
+            let earlier = current.take()?;
+            self.absorb(earlier)?;
         }
-        Ok(())
+        let Part {
+            frame,
+            stats,
+            fingerprints,
+            fingerprinted,
+            built,
+        } = part;
+        self.stats.merge(stats);
+        let mut removed: Vec<IdxSize> = Vec::new();
+        if let Some(seen) = &mut self.seen {
+            for pos in seen.insert_batch(&fingerprints) {
+                let f = fingerprinted[pos];
+                self.stats.duplicates += 1;
+                self.stats.events -= f.hits;
+                if f.in_window {
+                    self.stats.events_in_window -= f.hits;
+                }
+                removed.extend(f.built_row);
+            }
+        }
+        let Some(frame) = frame else { return Ok(()) };
+        if removed.is_empty() {
+            return (self.on_batch)(frame);
+        }
+        let built =
+            built.ok_or_else(|| anyhow::anyhow!("internal: duplicate rows without their part"))?;
+        match &self.config.transform {
+            None => {
+                let mut keep = vec![true; built.height()];
+                for r in &removed {
+                    keep[*r as usize] = false;
+                }
+                let mask: BooleanChunked = keep.into_iter().map(Some).collect();
+                (self.on_batch)(built.filter(&mask)?)
+            }
+            Some(t) => {
+                (self.on_batch)(frame)?;
+                let idx = IdxCa::from_vec("idx".into(), removed);
+                let negative = t(built.take(&idx)?)?
+                    .lazy()
+                    .with_column(-col(crate::event::HITS))
+                    .collect()?;
+                (self.on_batch)(negative)
+            }
+        }
     }
 
     pub fn flush(&mut self) -> anyhow::Result<()> {
         if let Some(mut current) = self.current.take() {
             let part = current.take()?;
-            self.stats.merge(part.stats);
-            if let Some(frame) = part.frame {
-                (self.on_batch)(frame)?;
-            }
+            self.absorb(part)?;
         }
         Ok(())
     }
