@@ -78,9 +78,10 @@ impl FingerprintSet {
         }
     }
 
-    /// Keep the load factor at or under one half after `more` inserts.
+    /// Keep the load factor at or under three quarters after `more` inserts (the keys are uniform hashes, so
+    /// linear probing stays short).
     fn reserve(&mut self, more: usize) {
-        let need = (self.len + more) * 2;
+        let need = (self.len + more) * 4 / 3 + 1;
         if need <= self.slots.len() {
             return;
         }

@@ -5,13 +5,15 @@
 use std::io::Cursor;
 
 use polars::prelude::*;
-use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub const SLICE_ROWS: usize = 128 * 1024;
+pub const SLICE_ROWS: usize = 256 * 1024;
 
 enum Data {
     Str(StringChunked),
@@ -103,44 +105,77 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
         )));
     }
     let projection: Vec<String> = mapped.iter().map(|(c, _)| c.clone()).collect();
-    // Parts are decoded and built on all cores, a few at a time so memory stays bounded, then accounted in order.
-    let in_flight = 2 * rayon::current_num_threads().max(1);
+    // Parts are decoded and built on every core; the sink takes them in input order as they complete, so the
+    // main thread's merging overlaps the workers and at most a few parts are in memory at once.
     let config = sink.part_config();
-    for group in parts.chunks(in_flight) {
-        let built: Vec<anyhow::Result<crate::input::Part>> = group
-            .par_iter()
-            .map(|&(offset, len)| {
-                let df = ParquetReader::new(Cursor::new(bytes))
-                    .with_columns(Some(projection.clone()))
-                    .with_slice(Some((offset, len)))
-                    .finish()
-                    .map_err(bad)?;
-                let cols: Vec<(Field, Data)> = mapped
-                    .iter()
-                    .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
-                    .collect::<PolarsResult<_>>()
-                    .map_err(bad)?;
-                let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
-                let table_col = index.get(Field::Table);
-                let mut part = config.builder(len, name);
-                for i in 0..df.height() {
-                    let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
-                    let table = table_col
-                        .and_then(|t| cols[t].1.get(i))
-                        .and_then(Val::as_str);
-                    let rowno = (offset + i + 1) as u64;
-                    match fields::to_row(&get, table) {
-                        Ok(row) => part.push(&row, rowno),
-                        Err(p) => part.skip(rowno, "bad row", p),
+    let build = |(offset, len): (usize, usize)| -> anyhow::Result<crate::input::Part> {
+        let df = ParquetReader::new(Cursor::new(bytes))
+            .with_columns(Some(projection.clone()))
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(bad)?;
+        let cols: Vec<(Field, Data)> = mapped
+            .iter()
+            .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
+            .collect::<PolarsResult<_>>()
+            .map_err(bad)?;
+        let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
+        let table_col = index.get(Field::Table);
+        let mut part = config.builder(len, name);
+        for i in 0..df.height() {
+            let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
+            let table = table_col
+                .and_then(|t| cols[t].1.get(i))
+                .and_then(Val::as_str);
+            let rowno = (offset + i + 1) as u64;
+            match fields::to_row(&get, table) {
+                Ok(row) => part.push(&row, rowno),
+                Err(p) => part.skip(rowno, "bad row", p),
+            }
+        }
+        part.take()
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(parts.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<crate::input::Part>)>(workers);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, parts, build) = (&next, &parts, &build);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&slice) = parts.get(i) else { break };
+                    // A send fails only when the taker stopped (an error): then stop too.
+                    if tx.send((i, build(slice))).is_err() {
+                        break;
                     }
                 }
-                part.take()
-            })
-            .collect();
-        for part in built {
-            sink.absorb(part?)?;
+            });
         }
-    }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0usize;
+        // The receiver moves into the closure, so it is dropped when taking stops and blocked workers return.
+        let result = (move || {
+            for (i, part) in rx {
+                pending.insert(i, part);
+                while let Some(part) = pending.remove(&want) {
+                    sink.absorb(part?)?;
+                    want += 1;
+                }
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            // Make the workers stop taking parts; the ones running finish and their sends fail.
+            next.store(usize::MAX / 2, Ordering::Relaxed);
+        }
+        result
+    })?;
     Ok(())
 }
 
