@@ -538,7 +538,28 @@ pub fn read_files(
             })?,
         };
         match fmt {
-            InputFormat::Parquet => parquet::read(&name, bytes, sink)?,
+            InputFormat::Parquet => {
+                // Row groups already read leave the process's memory (the kernel keeps them cached): the file is
+                // never held whole, whatever its size.
+                // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them
+                // again reloads the same bytes from the file.
+                let release = |r: std::ops::Range<usize>| {
+                    let _ = unsafe {
+                        map.unchecked_advise_range(
+                            memmap2::UncheckedAdvice::DontNeed,
+                            r.start,
+                            r.len(),
+                        )
+                    };
+                };
+                let mapped = std::ptr::eq(bytes.as_ptr(), map.as_ptr());
+                parquet::read(
+                    &name,
+                    bytes,
+                    mapped.then_some(&release as &dyn Fn(std::ops::Range<usize>)),
+                    sink,
+                )?
+            }
             InputFormat::Json => json::read(&name, bytes, sink)?,
             InputFormat::Csv => csv::read(&name, bytes, sink)?,
         }

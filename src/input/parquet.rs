@@ -52,21 +52,35 @@ impl Data {
     }
 }
 
-pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
+/// Read a Parquet file held in `bytes`. `release` is told the byte range of each row group once all its rows
+/// are taken, so a memory-mapped file can drop those pages (they stay in the page cache, not in fwlog).
+pub fn read(
+    name: &str,
+    bytes: &[u8],
+    release: Option<&dyn Fn(std::ops::Range<usize>)>,
+    sink: &mut Sink<'_>,
+) -> anyhow::Result<()> {
     let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
     let mut reader = ParquetReader::new(Cursor::new(bytes));
     let schema = reader.schema().map_err(bad)?;
     // Parts follow row-group boundaries (large groups split), so no group is decoded twice.
-    let parts: Vec<(usize, usize)> = {
+    // Each part also says which row group's bytes can be released once it is taken (its group's last part).
+    let parts: Vec<(usize, usize, Option<std::ops::Range<usize>>)> = {
         let md = reader.get_metadata().map_err(bad)?;
         let mut out = Vec::new();
         let mut start = 0usize;
         for rg in &md.row_groups {
             let n = rg.num_rows();
+            let range = rg.full_byte_range();
             let mut o = 0;
             while o < n {
                 let len = SLICE_ROWS.min(n - o);
-                out.push((start + o, len));
+                let last = o + len >= n;
+                out.push((
+                    start + o,
+                    len,
+                    last.then_some(range.start as usize..range.end as usize),
+                ));
                 o += len;
             }
             start += n;
@@ -108,7 +122,7 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
     // Parts are decoded and built on every core; the sink takes them in input order as they complete, so the
     // main thread's merging overlaps the workers and at most a few parts are in memory at once.
     let config = sink.part_config();
-    let build = |(offset, len): (usize, usize)| -> anyhow::Result<crate::input::Part> {
+    let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::Part> {
         let df = ParquetReader::new(Cursor::new(bytes))
             .with_columns(Some(projection.clone()))
             .with_slice(Some((offset, len)))
@@ -135,6 +149,7 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
         }
         part.take()
     };
+    let parts = &parts;
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(parts.len())
@@ -144,13 +159,15 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, parts, build) = (&next, &parts, &build);
+            let (next, build) = (&next, &build);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&slice) = parts.get(i) else { break };
+                    let Some(&(offset, len, _)) = parts.get(i) else {
+                        break;
+                    };
                     // A send fails only when the taker stopped (an error): then stop too.
-                    if tx.send((i, build(slice))).is_err() {
+                    if tx.send((i, build(offset, len))).is_err() {
                         break;
                     }
                 }
@@ -165,6 +182,9 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
                 pending.insert(i, part);
                 while let Some(part) = pending.remove(&want) {
                     sink.absorb(part?)?;
+                    if let (Some(release), Some(range)) = (release, parts[want].2.clone()) {
+                        release(range);
+                    }
                     want += 1;
                 }
             }
@@ -222,7 +242,7 @@ mod tests {
             Ok(())
         };
         let mut sink = Sink::new(1000, false, true, &mut on);
-        read("t.parquet", &parquet_bytes(df), &mut sink).unwrap();
+        read("t.parquet", &parquet_bytes(df), None, &mut sink).unwrap();
         let st = sink.finish().unwrap();
         let out = crate::input::concat_frames(frames).unwrap();
         assert_eq!(st.records, 3);
@@ -251,14 +271,14 @@ mod tests {
     fn corrupt_and_foreign_parquet_are_user_errors() {
         let mut on = |_df| Ok(());
         let mut sink = Sink::new(10, false, true, &mut on);
-        let e = read("bad.parquet", b"PAR1 garbage PAR1", &mut sink).unwrap_err();
+        let e = read("bad.parquet", b"PAR1 garbage PAR1", None, &mut sink).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("bad.parquet: unreadable or corrupt Parquet"),
             "{e}"
         );
         let df = DataFrame::new(1, vec![Column::new("fruit".into(), ["kiwi"])]).unwrap();
-        let e = read("fruit.parquet", &parquet_bytes(df), &mut sink).unwrap_err();
+        let e = read("fruit.parquet", &parquet_bytes(df), None, &mut sink).unwrap_err();
         assert!(
             e.to_string()
                 .contains("fruit.parquet: no Azure Firewall columns"),
