@@ -78,6 +78,12 @@ impl FingerprintSet {
         }
     }
 
+    /// Make room for `more` further fingerprints at once (readers that know their row count call this, so the
+    /// table never grows while full).
+    pub fn reserve_for(&mut self, more: usize) {
+        self.reserve(more);
+    }
+
     /// Keep the load factor at or under three quarters after `more` inserts (the keys are uniform hashes, so
     /// linear probing stays short).
     fn reserve(&mut self, more: usize) {

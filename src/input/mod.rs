@@ -326,6 +326,13 @@ impl<'f> Sink<'f> {
         self
     }
 
+    /// Expect this many more rows (sizes the duplicate table once instead of growing it).
+    pub fn expect_rows(&mut self, rows: usize) {
+        if let Some(seen) = &mut self.seen {
+            seen.reserve_for(rows);
+        }
+    }
+
     /// How to build parts of a file elsewhere (on worker threads) so that [`Sink::absorb`] can take them.
     pub fn part_config(&self) -> PartConfig {
         self.config.clone()

@@ -150,6 +150,7 @@ pub fn read(
         part.take()
     };
     let parts = &parts;
+    sink.expect_rows(parts.iter().map(|p| p.1).sum());
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(parts.len())
