@@ -927,3 +927,50 @@ fn a_pinned_method_says_what_is_missing() {
         );
     }
 }
+
+/// `recommend --workspace` uses the same pushdown and recommends exactly what the offline run does.
+#[test]
+fn live_recommend_equals_offline_recommend() {
+    let fake = FakeLa::start(&fixture());
+    let home = tempfile::tempdir().unwrap();
+    let common = ["--from", FROM, "--to", TO, "--format", "json"];
+    let live = fwlog(Some(&fake), home.path())
+        .args(["recommend", "--workspace", WS, "--auth", "msi"])
+        .args(common)
+        .output()
+        .unwrap();
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let offline = fwlog(None, home.path())
+        .args(["recommend", "--input"])
+        .arg(fixture_path())
+        .args(common)
+        .output()
+        .unwrap();
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert_eq!(json_of(&live.stdout), json_of(&offline.stdout));
+    assert_eq!(fake.log().len(), 2);
+    // --print-kql needs no workspace credentials and prints the two queries.
+    let printed = fwlog(None, home.path())
+        .args([
+            "recommend",
+            "--workspace",
+            WS,
+            "--since",
+            "1h",
+            "--print-kql",
+        ])
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let text = String::from_utf8_lossy(&printed.stdout);
+    assert_eq!(text.matches("// ---").count(), 1, "{text}");
+    assert!(text.contains("fwlog:query=deny-summary"), "{text}");
+}

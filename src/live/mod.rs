@@ -63,20 +63,61 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Run the pushdown deny report against a resolved configuration; the plan's window is made explicit (the last
+/// 24 hours when none was given) and returned with the report.
+pub fn pushdown_report(
+    cfg: &LiveConfig,
+    mut plan: ReportPlan,
+    now: i64,
+    verbose: u8,
+) -> anyhow::Result<(
+    crate::report::model::DenyReport,
+    crate::input::ReadStats,
+    ReportPlan,
+)> {
+    let window = window_of(&plan, now);
+    plan.from_us = Some(window.from_us);
+    plan.to_us = Some(window.to_us);
+    let client = Arc::new(client_for(cfg, verbose)?);
+    let (report, stats) =
+        runtime()?.block_on(report::live_report(client.clone(), cfg, &plan, window))?;
+    if verbose > 0 {
+        eprintln!(
+            "fwlog: {} Log Analytics request(s), {} retried",
+            client.requests.load(std::sync::atomic::Ordering::Relaxed),
+            client.retries.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+    Ok((report, stats, plan))
+}
+
+/// The queries `--print-kql` shows for a deny summary over the plan's window.
+pub fn print_summary_kql(
+    plan: &ReportPlan,
+    firewall: Option<&kql::FirewallId>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let window = window_of(plan, now);
+    let opts = report::summary_options(plan, firewall.cloned());
+    let qs = vec![
+        kql::sources(window, firewall)?,
+        kql::deny_summary(window, &opts)?,
+    ];
+    print!("{}", kql::join_for_print(&qs));
+    Ok(())
+}
+
 /// The deny-report hook: `Ok(None)` when no workspace is configured (the file path applies), otherwise the
 /// report from Log Analytics (or the queries, with `--print-kql`).
 pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<ExitCode>> {
     let now = crate::report::now_us();
     let live = &args.live;
     if live.print_kql {
-        let plan = ReportPlan::from_args(args, now)?;
-        let window = window_of(&plan, now);
-        let opts = report::summary_options(&plan, live.firewall.clone());
-        let qs = vec![
-            kql::sources(window, live.firewall.as_ref())?,
-            kql::deny_summary(window, &opts)?,
-        ];
-        print!("{}", kql::join_for_print(&qs));
+        print_summary_kql(
+            &ReportPlan::from_args(args, now)?,
+            live.firewall.as_ref(),
+            now,
+        )?;
         return Ok(Some(ExitCode::SUCCESS));
     }
     let Some(cfg) = config::resolve(live, args.cluster.cloud, !args.input.inputs.is_empty())?
@@ -104,20 +145,7 @@ pub fn deny_report(args: &DenyReportArgs, verbose: u8) -> anyhow::Result<Option<
     }
     let plan = ReportPlan::from_args(args, now)?;
     crate::report::check_output(&plan)?;
-    let window = window_of(&plan, now);
-    let mut plan = plan;
-    plan.from_us = Some(window.from_us);
-    plan.to_us = Some(window.to_us);
-    let client = Arc::new(client_for(&cfg, verbose)?);
-    let rt = runtime()?;
     let (catalog, ctx) = args.cluster.resolve()?;
-    let (report, stats) = rt.block_on(report::live_report(client.clone(), &cfg, &plan, window))?;
-    if verbose > 0 {
-        eprintln!(
-            "fwlog: {} Log Analytics request(s), {} retried",
-            client.requests.load(std::sync::atomic::Ordering::Relaxed),
-            client.retries.load(std::sync::atomic::Ordering::Relaxed)
-        );
-    }
+    let (report, stats, plan) = pushdown_report(&cfg, plan, now, verbose)?;
     crate::report::finish_report(report, &stats, &plan, &catalog, &ctx, verbose).map(Some)
 }

@@ -21,6 +21,8 @@ pub struct RecommendArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub live: crate::live::config::LiveArgs,
 
     /// Rule sources: `subnet` (observed source subnets), `ip` (observed source addresses), `any`, or CIDRs
     /// (comma-separated or repeated) used for every rule.

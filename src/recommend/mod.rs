@@ -41,9 +41,26 @@ pub fn run_recommend(args: RecommendArgs, verbose: u8) -> anyhow::Result<ExitCod
         by_source_ip: true,
         top: None,
     };
-    let plan = ReportPlan::from_parts(&args.input, &args.window, &args.filter, &group, now_us())?;
+    let now = now_us();
+    let plan = ReportPlan::from_parts(&args.input, &args.window, &args.filter, &group, now)?;
+    if args.live.print_kql {
+        crate::live::print_summary_kql(&plan, args.live.firewall.as_ref(), now)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let (catalog, ctx) = args.cluster.resolve()?;
-    let (report, stats) = report_from_files(&plan)?;
+    // A configured workspace is queried (the same pushdown as deny-report); otherwise the files are read.
+    let live = crate::live::config::resolve(
+        &args.live,
+        args.cluster.cloud,
+        !args.input.inputs.is_empty(),
+    )?;
+    let (report, stats) = match live {
+        Some(cfg) => {
+            let (report, stats, _) = crate::live::pushdown_report(&cfg, plan, now, verbose)?;
+            (report, stats)
+        }
+        None => report_from_files(&plan)?,
+    };
     print_diagnostics(&report, &stats, verbose);
     let rec = select::recommend(&catalog, &ctx, &report.groups, &args.options());
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();
