@@ -54,14 +54,7 @@ impl DenyAggregator {
         let denies = subnet::with_subnet_column(denies, SUBNET, plan)?;
         let part = denies
             .lazy()
-            .group_by([
-                col(ev::KIND),
-                col(SUBNET),
-                col(ev::PROTOCOL),
-                col(ev::DESTINATION),
-                col(ev::DESTINATION_PORT),
-                col(ev::SOURCE_IP),
-            ])
+            .group_by(partial_keys())
             .agg([
                 col(ev::HITS).cast(DataType::Int64).sum(),
                 col(ev::TIME).min().alias("first"),
@@ -143,6 +136,18 @@ fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> 
     Ok(df.filter(&mask)?)
 }
 
+/// The keys of a partial row: the group keys plus the source address.
+fn partial_keys() -> [Expr; 6] {
+    [
+        col(ev::KIND),
+        col(SUBNET),
+        col(ev::PROTOCOL),
+        col(ev::DESTINATION),
+        col(ev::DESTINATION_PORT),
+        col(ev::SOURCE_IP),
+    ]
+}
+
 fn window_expr(from: Option<i64>, to: Option<i64>) -> Expr {
     let t = col(ev::TIME).cast(DataType::Int64);
     let mut e = lit(true);
@@ -161,14 +166,7 @@ fn merge(parts: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
     }
     let lfs: Vec<LazyFrame> = parts.into_iter().map(|d| d.lazy()).collect();
     Ok(concat(lfs, UnionArgs::default())?
-        .group_by([
-            col(ev::KIND),
-            col(SUBNET),
-            col(ev::PROTOCOL),
-            col(ev::DESTINATION),
-            col(ev::DESTINATION_PORT),
-            col(ev::SOURCE_IP),
-        ])
+        .group_by(partial_keys())
         .agg([col(ev::HITS).sum(), col("first").min(), col("last").max()])
         .collect()?)
 }

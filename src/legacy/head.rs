@@ -2,7 +2,8 @@
 //! and the assembly of a rule message's fields from its sentences.
 
 use super::sentences::{Key, Sentences};
-use super::{Endpoint, LegacyEvent, classify_reason, skip, split_collection, trim_end, value};
+use super::{Endpoint, LegacyEvent, skip, split_collection, trim_end, value};
+use crate::event::normalize::reason_from_text as classify_reason;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::event::normalize::{Host, host};

@@ -168,27 +168,6 @@ pub(crate) fn trim_end(s: &str, c: u8) -> &str {
     &s[..s.len() - n]
 }
 
-/// [`crate::event::normalize::reason_from_text`] without its per-call lower-case copy (same rules, same
-/// order; a property test checks they agree).
-pub(crate) fn classify_reason(t: &str) -> Reason {
-    let has = |needle: &str| {
-        t.as_bytes()
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-    };
-    if has("default action") || has("no rule matched") {
-        Reason::DefaultAction
-    } else if has("sni") {
-        Reason::SniMissing
-    } else if has("resolve") {
-        Reason::ResolveFailure
-    } else if has("threat") {
-        Reason::ThreatIntel
-    } else {
-        Reason::Other
-    }
-}
-
 /// Split a classic `policy:rcg:rc` collection into its parts when the message has no separate policy/group.
 pub(crate) fn split_collection(ev: &mut LegacyEvent<'_>) {
     if ev.policy.is_some() || ev.rule_collection_group.is_some() {

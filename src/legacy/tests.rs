@@ -1159,13 +1159,6 @@ proptest! {
         prop_assert_eq!(super::head::fast_host(&s), host(&s), "{:?}", s);
     }
 
-    #[test]
-    fn classify_reason_is_reason_from_text(s in prop_oneof![
-        any::<String>(),
-        "(No rule matched|SNI|sni|Default Action|resolve|THREAT|x|é| |\\.){0,5}",
-    ]) {
-        prop_assert_eq!(super::classify_reason(&s), crate::event::normalize::reason_from_text(&s), "{:?}", s);
-    }
 }
 
 #[test]
