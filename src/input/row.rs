@@ -338,6 +338,10 @@ impl CanonicalBuilder {
 fn push_host(b: &mut StringChunkedBuilder, scratch: &mut String, h: Option<Host<'_>>) {
     match h {
         None => b.append_null(),
+        Some(Host::Ip(std::net::IpAddr::V4(v4))) => {
+            let mut buf = [0u8; 15];
+            b.append_value(format_ipv4(v4, &mut buf));
+        }
         Some(Host::Ip(ip)) => {
             scratch.clear();
             let _ = write!(scratch, "{ip}");
@@ -350,6 +354,47 @@ fn push_host(b: &mut StringChunkedBuilder, scratch: &mut String, h: Option<Host<
             } else {
                 b.append_value(&c);
             }
+        }
+    }
+}
+
+/// Dotted-quad text of an IPv4 address without the formatting machinery (it showed up at ~5% of a 10M-row run).
+fn format_ipv4(ip: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> &str {
+    let mut n = 0;
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + (o / 10) % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    // Only ASCII digits and dots were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ipv4_text_matches_display() {
+        for ip in [
+            "0.0.0.0",
+            "10.240.0.4",
+            "255.255.255.255",
+            "1.20.100.9",
+            "100.0.10.1",
+        ] {
+            let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+            let mut buf = [0u8; 15];
+            assert_eq!(super::format_ipv4(ip, &mut buf), ip.to_string());
         }
     }
 }
