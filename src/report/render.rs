@@ -3,7 +3,9 @@
 
 use std::io::Cursor;
 
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+use comfy_table::{
+    Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table, Width, presets,
+};
 use polars::prelude::*;
 
 use super::model::{DenyReport, Group};
@@ -141,7 +143,12 @@ fn table(r: &DenyReport, terminal: bool) -> String {
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     for g in &r.groups {
         let tone = requirement_color(g);
-        t.add_row(cells(g).into_iter().enumerate().map(|(i, v)| {
+        let c = if terminal {
+            terminal_cells(g)
+        } else {
+            cells(g)
+        };
+        t.add_row(c.into_iter().enumerate().map(|(i, v)| {
             let cell = Cell::new(v);
             let cell = if (4..=6).contains(&i) {
                 cell.set_alignment(CellAlignment::Right)
@@ -154,6 +161,37 @@ fn table(r: &DenyReport, terminal: bool) -> String {
             }
         }));
     }
+    if terminal {
+        // Short columns keep their full width so only destinations and labels wrap; narrow terminals drop the
+        // example sources, then the first-seen time (both are in every other format).
+        let rows: Vec<[String; 11]> = r.groups.iter().map(terminal_cells).collect();
+        let width = t.width().unwrap_or(200);
+        let mut hidden = Vec::new();
+        if width < 170 {
+            hidden.push(9);
+        }
+        if width < 140 {
+            hidden.push(7);
+        }
+        for i in 0..HEADERS.len() {
+            let Some(col) = t.column_mut(i) else { continue };
+            if hidden.contains(&i) {
+                col.set_constraint(ColumnConstraint::Hidden);
+                continue;
+            }
+            let widest = rows.iter().map(|c| c[i].chars().count()).max().unwrap_or(0);
+            let widest = widest.max(HEADERS[i].split(' ').map(str::len).max().unwrap_or(0));
+            // Names and labels (kind, subnet, destination, catalog) share what is left and wrap.
+            if matches!(i, 0 | 1 | 3 | 10) {
+                continue;
+            }
+            let cap = 16;
+            // The boundary counts the cell padding (one space each side).
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
+                widest.min(cap) as u16 + 2,
+            )));
+        }
+    }
     let mut out = String::new();
     if r.groups.is_empty() {
         out.push_str("No denied traffic matches.\n");
@@ -164,6 +202,36 @@ fn table(r: &DenyReport, terminal: bool) -> String {
     out.push_str(&summary(r));
     out.push('\n');
     out
+}
+
+/// On a terminal: times to the second without the year and only the most specific catalog label, so rows
+/// stay readable; files, JSON and Markdown keep everything.
+fn terminal_cells(g: &Group) -> [String; 11] {
+    let mut c = cells(g);
+    c[7] = short_time(&g.first_seen);
+    c[8] = short_time(&g.last_seen);
+    c[10] = first_catalog_label(g);
+    c
+}
+
+/// `2026-09-07T09:00:07.919000Z` → `09-07 09:00:07`.
+fn short_time(t: &str) -> String {
+    t.get(5..19)
+        .map(|s| s.replacen('T', " ", 1))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// The most specific catalog label, and how many more matched.
+fn first_catalog_label(g: &Group) -> String {
+    let full = catalog_label(g);
+    match g.catalog.len() {
+        0 | 1 => full,
+        n => format!(
+            "{} (+{} more)",
+            full.split("; ").next().unwrap_or(""),
+            n - 1
+        ),
+    }
 }
 
 /// Colour of the catalog cell on a terminal: required red, conditional yellow, recommended cyan, the rest grey.
