@@ -513,3 +513,39 @@ fn the_same_parquet_read_twice_counts_once() {
     assert_eq!(mixed["duplicates"], 18);
     assert_eq!(mixed["events"], 78);
 }
+
+/// The real public samples: structured and legacy twins of the same lab events count once, and the folder's
+/// non-log files are passed over and reported, not read and not silently dropped.
+#[test]
+fn real_sample_folder_twins_count_once_and_other_files_are_reported() {
+    let out = fwlog()
+        .args([
+            "deny-report",
+            "-i",
+            "fixtures/samples",
+            "--format",
+            "json",
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["events"], 10);
+    assert_eq!(r["duplicates"], 9);
+    assert_eq!(r["unparsed"], 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("3 file(s) in the input folders passed over"),
+        "{err}"
+    );
+    assert!(err.contains("PROVENANCE.md"), "{err}");
+    // Named explicitly, a file is read whatever its ending.
+    fwlog()
+        .args(["deny-report", "-i", "fixtures/samples/PROVENANCE.md"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "PROVENANCE.md: none of the expected columns",
+        ));
+}

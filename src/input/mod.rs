@@ -69,6 +69,8 @@ pub struct ReadStats {
     pub skipped: u64,
     pub skipped_by_reason: BTreeMap<String, u64>,
     pub skip_examples: Vec<Skip>,
+    /// Files in input folders not read because of their ending.
+    pub passed_over: Vec<String>,
 }
 
 impl ReadStats {
@@ -455,14 +457,14 @@ fn hash_host(h: &mut impl Hasher, host: Option<Host<'_>>) {
 
 /// Expand `--input` arguments into files: folders are walked recursively (sorted, hidden files skipped),
 /// glob patterns expanded; a path that matches nothing is an error.
-pub fn discover(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+pub fn discover(inputs: &[String]) -> anyhow::Result<Discovered> {
+    let mut found = Discovered::default();
     for arg in inputs {
         let p = Path::new(arg);
         if p.is_dir() {
-            walk(p, &mut out).with_context(|| format!("reading folder {arg}"))?;
+            walk(p, &mut found).with_context(|| format!("reading folder {arg}"))?;
         } else if p.exists() {
-            out.push(p.to_path_buf());
+            found.files.push(p.to_path_buf());
         } else if arg.contains(['*', '?', '[']) {
             let mut matched: Vec<PathBuf> = glob::glob(arg)
                 .map_err(|e| user(format!("{arg}: invalid glob pattern: {e}")))?
@@ -474,24 +476,38 @@ pub fn discover(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
             matched.sort();
             for m in matched {
                 if m.is_dir() {
-                    walk(&m, &mut out)?;
+                    walk(&m, &mut found)?;
                 } else {
-                    out.push(m);
+                    found.files.push(m);
                 }
             }
         } else {
             return Err(user(format!("{arg}: no such file or folder")));
         }
     }
-    if out.is_empty() {
-        return Err(user(
-            "no input files found (give --input PATH: a file, a folder or a glob)",
-        ));
+    if found.files.is_empty() {
+        return Err(user(format!(
+            "no input files found (give --input PATH: a file, a folder or a glob; in folders only files ending in \
+             {} are read)",
+            LOG_EXTENSIONS.map(|e| format!(".{e}")).join(", ")
+        )));
     }
-    Ok(out)
+    Ok(found)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// File endings a folder walk reads; other files in a log folder (READMEs, scripts) are passed over and
+/// listed under `-v`. Files named explicitly are always read.
+pub const LOG_EXTENSIONS: [&str; 7] = ["json", "jsonl", "ndjson", "csv", "parquet", "gz", "log"];
+
+/// The files to read, and those a folder walk passed over because of their ending (reported, never dropped
+/// silently).
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<PathBuf>,
+    pub passed_over: Vec<String>,
+}
+
+fn walk(dir: &Path, found: &mut Discovered) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -500,9 +516,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         let p = e.path();
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, found)?;
+        } else if !p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| LOG_EXTENSIONS.iter().any(|l| l.eq_ignore_ascii_case(x)))
+        {
+            found.passed_over.push(p.display().to_string());
         } else {
-            out.push(p);
+            found.files.push(p);
         }
     }
     Ok(())
@@ -598,7 +620,7 @@ pub fn read_to_frame(
     format: Option<InputFormat>,
     keep_duplicates: bool,
 ) -> anyhow::Result<Events> {
-    let files = discover(inputs)?;
+    let files = discover(inputs)?.files;
     let mut frames: Vec<DataFrame> = Vec::new();
     let mut collect = |df: DataFrame| {
         frames.push(df);

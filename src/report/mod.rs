@@ -32,7 +32,8 @@ pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadS
             "no input: give --input PATH (exported logs: files, folders or globs) or --workspace GUID for Log Analytics",
         ));
     }
-    let files = input::discover(&plan.inputs)?;
+    let found = input::discover(&plan.inputs)?;
+    let files = found.files;
     let mut agg = DenyAggregator::new(plan.clone());
     let mut on_batch = |part| agg.add_partial(part);
     let pushdown = input::Pushdown {
@@ -49,7 +50,8 @@ pub fn report_from_files(plan: &ReportPlan) -> anyhow::Result<(DenyReport, ReadS
             DenyAggregator::partial(&engine_plan, df)
         }));
     input::read_files(&files, plan.input_format, &mut sink)?;
-    let stats = sink.finish()?;
+    let mut stats = sink.finish()?;
+    stats.passed_over = found.passed_over;
     let groups = agg.finish()?;
     let report = assemble(plan, groups, &stats, stats.files.clone());
     Ok((report, stats))
@@ -94,6 +96,18 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, verbose: u8) {
             report.data_from.as_deref().unwrap_or("?"),
             report.data_to.as_deref().unwrap_or("?")
         );
+    }
+    if !stats.passed_over.is_empty() {
+        eprintln!(
+            "fwlog: {} file(s) in the input folders passed over (not a log file ending){}",
+            stats.passed_over.len(),
+            if verbose == 0 { "; -v lists them" } else { ":" }
+        );
+        if verbose > 0 {
+            for f in &stats.passed_over {
+                eprintln!("fwlog:   {f}");
+            }
+        }
     }
     if verbose == 0 {
         if stats.skipped > 0 || stats.unparsed > 0 {
