@@ -22,21 +22,11 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
         })
         .collect();
     let index = FieldIndex::new(cols.iter().copied());
-    let has = |f: Field| index.has(f);
-    let has_event = [
-        Field::Msg,
-        Field::SourceIp,
-        Field::Fqdn,
-        Field::DestinationIp,
-        Field::QueryName,
-    ]
-    .iter()
-    .any(|f| has(*f));
-    if !has(Field::Time) || !has_event {
+    if !fields::has_event_columns(|f| index.has(f)) {
         return Err(user(format!(
             "{name}: none of the expected columns: a CSV export needs \"TimeGenerated [UTC]\" (or TimeGenerated) and \
              msg_s or SourceIp/Fqdn/DestinationIp; found: {}",
-            headers.iter().take(12).collect::<Vec<_>>().join(", ")
+            fields::found_columns(headers.iter())
         )));
     }
     let table_col = index.get(Field::Table);

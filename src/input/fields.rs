@@ -130,6 +130,25 @@ impl FieldIndex {
     }
 }
 
+/// Whether a table's columns can carry firewall events: a time and a message or an endpoint column.
+pub fn has_event_columns(has: impl Fn(Field) -> bool) -> bool {
+    has(Field::Time)
+        && [
+            Field::Msg,
+            Field::SourceIp,
+            Field::Fqdn,
+            Field::DestinationIp,
+            Field::QueryName,
+        ]
+        .into_iter()
+        .any(has)
+}
+
+/// The end of the message for a table without event columns: what was found (first twelve names).
+pub fn found_columns<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.take(12).collect::<Vec<_>>().join(", ")
+}
+
 /// Which table a record belongs to, from its category / `Type`, or from the columns it has.
 pub fn kind_for_table(name: &str) -> Option<Kind> {
     const TABLES: [(&str, Kind); 12] = [

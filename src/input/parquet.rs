@@ -95,27 +95,11 @@ pub fn read(
             mapped.push((col.to_string(), f));
         }
     }
-    let has = |f: Field| mapped.iter().any(|(_, g)| *g == f);
-    if !has(Field::Time)
-        || ![
-            Field::Msg,
-            Field::SourceIp,
-            Field::Fqdn,
-            Field::DestinationIp,
-            Field::QueryName,
-        ]
-        .iter()
-        .any(|f| has(*f))
-    {
+    if !fields::has_event_columns(|f| mapped.iter().any(|(_, g)| *g == f)) {
         return Err(user(format!(
             "{name}: no Azure Firewall columns: expected TimeGenerated and msg_s (AzureDiagnostics) or \
              SourceIp/Fqdn/DestinationIp (AZFW* tables); found: {}",
-            schema
-                .iter_names()
-                .take(12)
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            fields::found_columns(schema.iter_names().map(|n| n.as_str()))
         )));
     }
     let projection: Vec<String> = mapped.iter().map(|(c, _)| c.clone()).collect();
