@@ -1,7 +1,7 @@
 //! The AKS egress endpoint catalog (issue 4): which destinations AKS needs, for which feature, how badly.
 //!
 //! * Data: `data/aks.toml` (embedded), fwlog's own format, derived from the shared research file; users add
-//!   entries with `--catalog FILE` (same format). See `docs/catalog.md`.
+//!   entries with `--catalog FILE` (same format). See the README (Reference: the AKS egress catalog).
 //! * [`Catalog::lookup`] labels one denied destination with every matching entry, most specific first, with the
 //!   requirement *for this cluster* ([`Context`]: cloud, features in use, private cluster, konnectivity).
 //! * Matching semantics (Azure Firewall wildcards, placeholders, protocols): see [`pattern`].
