@@ -660,7 +660,8 @@ fn sort_matches(v: &mut [CatalogMatch<'_>]) {
                 .cmp(&a.entry.parsed.specificity())
                 .then(a.requirement.cmp(&b.requirement))
                 .then(status_rank(a.entry.status).cmp(&status_rank(b.entry.status)))
-                .then(a.entry.id.cmp(&b.entry.id))
+                // Lazily: comparing ids is the costly part and is rarely needed.
+                .then_with(|| a.entry.id.cmp(&b.entry.id))
         });
     }
 }
