@@ -668,16 +668,12 @@ fn sort_matches(v: &mut [CatalogMatch<'_>]) {
 
 /// Replace placeholders by captured values (or the context region for region placeholders).
 fn fill<'a>(e: &'a Entry, captures: &[(&str, String)], region: Option<&str>) -> Cow<'a, str> {
-    let value_for = |name: &str| -> Option<String> {
+    let value_for = |name: &str| -> Option<&str> {
         captures
             .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| {
-                pattern::is_region_placeholder(name)
-                    .then(|| region.map(str::to_string))
-                    .flatten()
-            })
+            .map(|(_, v)| v.as_str())
+            .or_else(|| region.filter(|_| pattern::is_region_placeholder(name)))
     };
     match &e.parsed {
         Pattern::Fqdn { wildcard, labels } => {
@@ -687,25 +683,40 @@ fn fill<'a>(e: &'a Entry, captures: &[(&str, String)], region: Option<&str>) -> 
             {
                 return Cow::Borrowed(&e.pattern);
             }
-            let mut parts: Vec<String> = Vec::with_capacity(labels.len() + 1);
+            let mut out = String::with_capacity(e.pattern.len() + 16);
             if *wildcard {
-                parts.push("*".into());
+                out.push('*');
             }
             for l in labels {
-                parts.push(match l {
-                    Label::Literal(s) => s.clone(),
-                    Label::Glob { prefix, suffix } => format!("{prefix}*{suffix}"),
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                match l {
+                    Label::Literal(s) => out.push_str(s),
+                    Label::Glob { prefix, suffix } => {
+                        out.push_str(prefix);
+                        out.push('*');
+                        out.push_str(suffix);
+                    }
                     Label::Placeholder {
                         prefix,
                         name,
                         suffix,
-                    } => match value_for(name) {
-                        Some(v) => format!("{prefix}{v}{suffix}"),
-                        None => format!("{prefix}<{name}>{suffix}"),
-                    },
-                });
+                    } => {
+                        out.push_str(prefix);
+                        match value_for(name) {
+                            Some(v) => out.push_str(v),
+                            None => {
+                                out.push('<');
+                                out.push_str(name);
+                                out.push('>');
+                            }
+                        }
+                        out.push_str(suffix);
+                    }
+                }
             }
-            Cow::Owned(parts.join("."))
+            Cow::Owned(out)
         }
         Pattern::ServiceTag(t) => match t.split_once(".<") {
             Some((tag, rest)) => match rest.strip_suffix('>').and_then(value_for) {
