@@ -13,7 +13,7 @@ use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub const SLICE_ROWS: usize = 256 * 1024;
+pub const SLICE_ROWS: usize = 192 * 1024;
 
 enum Data {
     Str(StringChunked),
@@ -140,7 +140,7 @@ pub fn read(
         .min(parts.len())
         .max(1);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<crate::input::Part>)>(workers);
+    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<crate::input::Part>)>(1);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
