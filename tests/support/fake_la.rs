@@ -266,9 +266,18 @@ async fn serve(
     };
     let now = inf.fetch_add(1, Ordering::SeqCst) + 1;
     maxf.fetch_max(now, Ordering::SeqCst);
-    let res = answer_query(&mut sock, ws, &headers, body, &st).await;
-    inf.fetch_sub(1, Ordering::SeqCst);
-    res
+    let mut in_flight = Some(InFlight(inf));
+    answer_query(&mut sock, ws, &headers, body, &st, &mut in_flight).await
+}
+
+/// Counts a query as in flight until it is dropped: after the scripted delay, before the answer is written, so a
+/// client that sends its next request as soon as it reads an answer is never counted twice.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn answer_query(
@@ -277,6 +286,7 @@ async fn answer_query(
     headers: &BTreeMap<String, String>,
     body: &[u8],
     st: &Arc<Mutex<State>>,
+    in_flight: &mut Option<InFlight>,
 ) -> std::io::Result<()> {
     let authorized =
         headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {TOKEN}")) && {
@@ -302,6 +312,7 @@ async fn answer_query(
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
+    in_flight.take();
     let params = params_of(&query);
     let from = params.get("from_time").and_then(|v| datetime(v));
     let to = params.get("to_time").and_then(|v| datetime(v));
