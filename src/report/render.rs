@@ -128,7 +128,8 @@ fn cells(g: &Group) -> [String; 11] {
     ]
 }
 
-fn table(r: &DenyReport, terminal: bool) -> String {
+/// A table in fwlog's style: fitted to the terminal when there is one, laid out in full for files and pipes.
+pub fn new_table(headers: &[&str], terminal: bool) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED);
     t.set_content_arrangement(if terminal {
@@ -139,7 +140,12 @@ fn table(r: &DenyReport, terminal: bool) -> String {
     if !terminal {
         t.force_no_tty();
     }
-    t.set_header(HEADERS.iter().map(Cell::new));
+    t.set_header(headers.iter().map(Cell::new));
+    t
+}
+
+fn table(r: &DenyReport, terminal: bool) -> String {
+    let mut t = new_table(&HEADERS, terminal);
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     for g in &r.groups {
         let tone = requirement_color(g);

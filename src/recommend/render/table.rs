@@ -1,7 +1,7 @@
 //! Human formats: a terminal table (rules, then what needs no rule, then what no rule covers) and Markdown
 //! with the same three sections.
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment};
 
 use super::summary;
 use crate::recommend::model::{Known, Recommendation, Rule, RuleKind, Unmatched};
@@ -83,17 +83,7 @@ pub fn table(r: &Recommendation, terminal: bool) -> String {
     if r.rules.is_empty() {
         out.push_str("No rules to recommend.\n");
     } else {
-        let mut t = Table::new();
-        t.load_style(presets::UTF8_FULL_CONDENSED);
-        t.set_content_arrangement(if terminal {
-            ContentArrangement::Dynamic
-        } else {
-            ContentArrangement::Disabled
-        });
-        if !terminal {
-            t.force_no_tty();
-        }
-        t.set_header(RULE_HEADERS.iter().map(Cell::new));
+        let mut t = crate::report::render::new_table(&RULE_HEADERS, terminal);
         for rule in &r.rules {
             t.add_row(rule_cells(rule).into_iter().enumerate().map(|(i, v)| {
                 let c = Cell::new(v);
