@@ -15,7 +15,7 @@ use crate::engine::DenyAggregator;
 use crate::error::user;
 use crate::event::normalize::format_time_us;
 use crate::input::{self, ReadStats};
-use model::{DenyReport, Group, SkippedExample};
+use model::{DenyReport, Group};
 use plan::ReportPlan;
 
 /// Rows per canonical batch handed to the engine.
@@ -120,12 +120,7 @@ pub fn print_diagnostics(report: &DenyReport, stats: &ReadStats, verbose: u8) {
     }
     let limit = if verbose > 1 { usize::MAX } else { 10 };
     for s in stats.skip_examples.iter().take(limit) {
-        let ex = SkippedExample {
-            file: s.file.clone(),
-            line: s.line,
-            reason: s.reason.clone(),
-        };
-        eprintln!("fwlog: skipped {}:{}: {}", ex.file, ex.line, ex.reason);
+        eprintln!("fwlog: skipped {}:{}: {}", s.file, s.line, s.reason);
     }
     for (f, l, m) in stats.unparsed_examples.iter().take(limit) {
         eprintln!("fwlog: unparsed {f}:{l}: {m}");

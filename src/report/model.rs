@@ -34,13 +34,6 @@ pub struct Group {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SkippedExample {
-    pub file: String,
-    pub line: u64,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DenyReport {
     pub from: Option<String>,
     pub to: Option<String>,

@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use ipnet::IpNet;
-
 use crate::cli::args::{
     Cidr, DenyReportArgs, DestinationPattern, FilterArgs, GroupArgs, InputArgs, InputFormat,
     ReportFormat, WindowArgs,
@@ -86,10 +84,5 @@ impl ReportPlan {
             format: ReportFormat::Table,
             output: None,
         })
-    }
-
-    /// The source ranges as networks.
-    pub fn source_nets(&self) -> Vec<IpNet> {
-        self.sources.iter().map(|c| c.0).collect()
     }
 }
