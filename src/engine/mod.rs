@@ -8,7 +8,7 @@
 
 pub mod subnet;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use anyhow::Context as _;
@@ -20,9 +20,6 @@ use crate::report::plan::ReportPlan;
 
 /// Partial rows kept before they are merged again.
 const COMPACT_ROWS: usize = 1 << 20;
-
-/// Column of the partial frames holding the grouping subnet.
-const SUBNET: &str = "source_subnet";
 
 pub struct DenyAggregator {
     plan: ReportPlan,
@@ -51,7 +48,6 @@ impl DenyAggregator {
         if denies.height() == 0 {
             return Ok(denies);
         }
-        let denies = subnet::with_subnet_column(denies, SUBNET, plan)?;
         let part = denies
             .lazy()
             .group_by(partial_keys())
@@ -82,7 +78,7 @@ impl DenyAggregator {
     /// Merge the partial rows into groups, sorted by hits (descending) then keys.
     pub fn finish(self) -> anyhow::Result<Vec<Group>> {
         let merged = merge(self.partials)?;
-        to_groups(&merged).context("building groups")
+        to_groups(&merged, &self.plan).context("building groups")
     }
 }
 
@@ -136,11 +132,11 @@ fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> 
     Ok(df.filter(&mask)?)
 }
 
-/// The keys of a partial row: the group keys plus the source address.
-fn partial_keys() -> [Expr; 6] {
+/// The keys of a partial row: the group keys plus the source address. The source subnet, the other group key,
+/// is a function of the source, so it is computed once per merged row in [`to_groups`] instead of per event.
+fn partial_keys() -> [Expr; 5] {
     [
         col(ev::KIND),
-        col(SUBNET),
         col(ev::PROTOCOL),
         col(ev::DESTINATION),
         col(ev::DESTINATION_PORT),
@@ -186,12 +182,11 @@ struct Acc {
     sources: Vec<String>,
 }
 
-fn to_groups(df: &DataFrame) -> anyhow::Result<Vec<Group>> {
+fn to_groups(df: &DataFrame, plan: &ReportPlan) -> anyhow::Result<Vec<Group>> {
     if df.height() == 0 {
         return Ok(Vec::new());
     }
     let kind = df.column(ev::KIND)?.str()?;
-    let subnet = df.column(SUBNET)?.str()?;
     let proto = df.column(ev::PROTOCOL)?.str()?;
     let dest = df.column(ev::DESTINATION)?.str()?;
     let port = df.column(ev::DESTINATION_PORT)?.u32()?;
@@ -212,10 +207,18 @@ fn to_groups(df: &DataFrame) -> anyhow::Result<Vec<Group>> {
         .cast(&DataType::Int64)?;
     let last = last.i64()?;
     let mut acc: BTreeMap<Key, Acc> = BTreeMap::new();
+    // Sources repeat across groups: each one's subnet text is worked out once.
+    let mut subnets: HashMap<&str, String> = HashMap::new();
     for i in 0..df.height() {
+        let subnet = src.get(i).map(|s| {
+            subnets
+                .entry(s)
+                .or_insert_with(|| subnet::subnet_text(s, plan))
+                .clone()
+        });
         let key: Key = (
             kind.get(i).unwrap_or("").to_string(),
-            subnet.get(i).map(str::to_string),
+            subnet,
             proto.get(i).map(str::to_string),
             dest.get(i).map(str::to_string),
             port.get(i),

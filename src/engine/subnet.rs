@@ -1,12 +1,9 @@
 //! Source grouping: each source IP becomes its subnet (IPv4 /24 and IPv6 /64 by default) or stays itself.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use polars::prelude::*;
 
-use crate::event as ev;
 use crate::report::plan::ReportPlan;
 
 /// The subnet text for one source: `10.10.1.0/24`, `fd10:3:5:1::/64`, or `10.10.1.4/32` with `--by-source-ip`.
@@ -22,28 +19,11 @@ pub fn subnet_of(ip: IpAddr, plan: &ReportPlan) -> IpNet {
         .unwrap_or_else(|_| IpNet::from(ip))
 }
 
-/// Add a `name` column with each row's source subnet; sources that are not addresses keep their text.
-pub fn with_subnet_column(
-    mut df: DataFrame,
-    name: &str,
-    plan: &ReportPlan,
-) -> PolarsResult<DataFrame> {
-    let src = df.column(ev::SOURCE_IP)?.str()?.clone();
-    let mut b = StringChunkedBuilder::new(name.into(), src.len());
-    let mut buf = String::new();
-    for s in src.iter() {
-        match s {
-            None => b.append_null(),
-            Some(s) => match s.parse::<IpAddr>() {
-                Ok(ip) => {
-                    buf.clear();
-                    let _ = write!(buf, "{}", subnet_of(ip, plan));
-                    b.append_value(&buf);
-                }
-                Err(_) => b.append_value(s),
-            },
-        }
+/// The subnet text of one source as the canonical schema writes it; a source that is not an address keeps
+/// its text.
+pub fn subnet_text(source: &str, plan: &ReportPlan) -> String {
+    match source.parse::<IpAddr>() {
+        Ok(ip) => subnet_of(ip, plan).to_string(),
+        Err(_) => source.to_string(),
     }
-    df.with_column(b.finish().into_series().into())?;
-    Ok(df)
 }

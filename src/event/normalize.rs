@@ -29,7 +29,12 @@ impl Host<'_> {
 /// Classify a host string: bracketed or bare IPv4/IPv6 (expanded or compressed) becomes an address,
 /// anything else a name. Empty (after trimming) is `None`.
 pub fn host(raw: &str) -> Option<Host<'_>> {
-    let t = raw.trim();
+    let b = raw.as_bytes();
+    // Hosts are rarely padded: skip the Unicode-aware trim when both ends are plain ASCII.
+    let t = match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => raw,
+        _ => raw.trim(),
+    };
     if t.is_empty() {
         return None;
     }
@@ -37,7 +42,13 @@ pub fn host(raw: &str) -> Option<Host<'_>> {
         .strip_prefix('[')
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(t);
-    if let Ok(ip) = inner.parse::<IpAddr>() {
+    // An address literal holds only hex digits, dots and colons; names (nearly every destination) are told
+    // apart without running the address parsers.
+    if inner
+        .bytes()
+        .all(|c| c.is_ascii_hexdigit() || c == b'.' || c == b':')
+        && let Ok(ip) = inner.parse::<IpAddr>()
+    {
         return Some(Host::Ip(canonical_ip(ip)));
     }
     Some(Host::Name(t))
@@ -264,6 +275,17 @@ mod tests {
         );
         assert_eq!(canonical_host(" 10.0.0.1 ").as_deref(), Some("10.0.0.1"));
         assert_eq!(canonical_host("  "), None);
+        // Names made only of hex letters still go through the address parser and stay names.
+        assert_eq!(host("cafe.de"), Some(Host::Name("cafe.de")));
+        assert_eq!(
+            host("FD00::1A").map(|h| h.canonical()).as_deref(),
+            Some("fd00::1a")
+        );
+        assert_eq!(
+            host("10.0.0.1\u{a0}"),
+            Some(Host::Ip("10.0.0.1".parse().unwrap()))
+        );
+        assert_eq!(host("fe80::1%eth0"), Some(Host::Name("fe80::1%eth0")));
     }
 
     #[test]

@@ -447,10 +447,12 @@ fn hash_host(h: &mut impl Hasher, host: Option<Host<'_>>) {
         None => 0u8.hash(h),
         Some(Host::Ip(ip)) => ip.hash(h),
         Some(Host::Name(n)) => {
-            let n = n.trim().trim_end_matches('.');
-            for b in n.bytes() {
-                h.write_u8(b.to_ascii_lowercase());
-            }
+            // The canonical name (lower case, one trailing dot dropped), as one write: per-byte hashing was
+            // visible in profiles. It borrows unless the name has capitals.
+            let n = crate::event::normalize::canonical_name(n);
+            h.write_u8(1);
+            h.write(n.as_bytes());
+            h.write_usize(n.len());
         }
     }
 }
