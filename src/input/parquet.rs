@@ -120,14 +120,15 @@ pub fn read(
         let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
         let table_col = index.get(Field::Table);
         let mut part = config.builder(len, name);
+        let (mut row, mut legacy) = (Default::default(), Default::default());
         for i in 0..df.height() {
             let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
             let table = table_col
                 .and_then(|t| cols[t].1.get(i))
                 .and_then(Val::as_str);
             let rowno = (offset + i + 1) as u64;
-            match fields::to_row(&get, table) {
-                Ok(row) => part.push(&row, rowno),
+            match fields::fill_row(&get, table, &mut row, &mut legacy) {
+                Ok(()) => part.push(&row, rowno),
                 Err(p) => part.skip(rowno, "bad row", p),
             }
         }

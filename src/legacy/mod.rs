@@ -130,7 +130,12 @@ pub fn parse(msg: &str) -> Option<LegacyEvent<'_>> {
 /// message that this avoids. On `false` the event holds whatever was filled before the parser gave up.
 pub fn parse_into<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
     *ev = LegacyEvent::default();
-    let t = msg.trim();
+    // Messages are ASCII-padded at most (a leading space in the DNS error form): trim bytes, and fall back to
+    // the Unicode-aware trim only when an end is not plain ASCII.
+    let t = match (msg.as_bytes().first(), msg.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => msg,
+        _ => msg.trim(),
+    };
     let b = t.as_bytes();
     let Some(&first) = b.first() else {
         return false;
