@@ -72,7 +72,12 @@ pub fn canonical_host(raw: &str) -> Option<String> {
 
 /// Lower-case a DNS name and drop one trailing dot; borrows when nothing changes.
 pub fn canonical_name(name: &str) -> Cow<'_, str> {
-    let n = name.trim();
+    let b = name.as_bytes();
+    // Names are rarely padded: the Unicode-aware trim only when an end is not plain ASCII.
+    let n = match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => name,
+        _ => name.trim(),
+    };
     let n = n.strip_suffix('.').unwrap_or(n);
     if n.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(n.to_ascii_lowercase())

@@ -1,9 +1,10 @@
 //! The set of event fingerprints seen so far, for dropping an event archived twice.
 //!
 //! Fingerprints are already well-mixed 64-bit hashes, so the table uses their top bits as the slot (open
-//! addressing, linear probing, no second hash). A batch is inserted in slot order: a counting sort by the top
-//! bits first, so consecutive inserts touch neighbouring memory instead of missing the cache once per row —
-//! ten million events cost a fraction of a second instead of a second or more.
+//! addressing, linear probing, no second hash). Inserts miss the cache (ten million events make a 128 MiB
+//! table), so each insert prefetches the slot of one a little further on: the misses overlap instead of
+//! queueing. An earlier version sorted each batch by slot first: ten million inserts took 0.25 s that way and
+//! take 0.16 s with the prefetch (16 ahead; 8 gave 0.19 s, 32 the same, 64 0.17 s).
 
 /// Open-addressing set of non-zero `u64` fingerprints (0 is stored as 1; a collision costs nothing but a
 /// one-in-2^64 false duplicate).
@@ -13,7 +14,8 @@ pub struct FingerprintSet {
     len: usize,
 }
 
-const SORT_BITS: u32 = 12;
+/// How many fingerprints ahead the slot is prefetched (enough to cover a memory access).
+const PREFETCH_AHEAD: usize = 16;
 
 impl FingerprintSet {
     pub fn new() -> Self {
@@ -36,29 +38,33 @@ impl FingerprintSet {
     /// including repeats within the batch (every copy after the first).
     pub fn insert_batch(&mut self, fps: &[u64]) -> Vec<usize> {
         self.reserve(fps.len());
-        // Counting sort of positions by the top SORT_BITS bits, the same bits that pick the slot region.
-        let shift = 64 - SORT_BITS;
-        let mut counts = vec![0usize; (1 << SORT_BITS) + 1];
-        for &f in fps {
-            counts[(f >> shift) as usize + 1] += 1;
-        }
-        for i in 1..counts.len() {
-            counts[i] += counts[i - 1];
-        }
-        let mut order = vec![0usize; fps.len()];
-        for (pos, &f) in fps.iter().enumerate() {
-            let b = (f >> shift) as usize;
-            order[counts[b]] = pos;
-            counts[b] += 1;
-        }
         let mut dups = Vec::new();
-        for pos in order {
-            if !self.insert_one(fps[pos]) {
+        for (pos, &f) in fps.iter().enumerate() {
+            // The table is far larger than the caches: ask for the slot of a later fingerprint now, so its
+            // cache line is on its way by the time it is inserted (inserts in input order then run at memory
+            // parallelism instead of one miss after another).
+            if let Some(&ahead) = fps.get(pos + PREFETCH_AHEAD) {
+                self.prefetch(ahead);
+            }
+            if !self.insert_one(f) {
                 dups.push(pos);
             }
         }
-        dups.sort_unstable();
         dups
+    }
+
+    #[inline]
+    fn prefetch(&self, f: u64) {
+        let i = (f.max(1) >> (64 - self.bits)) as usize;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `i` is below `slots.len()` (the top `bits` bits of a u64 index a table of 2^bits slots), and
+        // a prefetch only hints the cache; it reads nothing and cannot fault.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(self.slots.as_ptr().add(i).cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 
     fn insert_one(&mut self, f: u64) -> bool {

@@ -226,17 +226,19 @@ pub fn to_row<'a>(
 ) -> Result<Row<'a>, RowProblem> {
     let mut row = Row::default();
     let mut legacy = LegacyEvent::default();
-    fill_row(get, table, &mut row, &mut legacy)?;
+    fill_row(get, table, &mut row, &mut legacy, false)?;
     Ok(row)
 }
 
 /// [`to_row`] into a caller-owned row, with a caller-owned scratch event for the legacy parser: readers of
-/// millions of rows reuse both, since moving these ~400-byte structs per row showed in profiles.
+/// millions of rows reuse both, since moving these ~400-byte structs per row showed in profiles. With `core`,
+/// legacy messages are parsed for the core columns only (`crate::legacy::parse_core_into`).
 pub fn fill_row<'a>(
     get: &impl Fn(Field) -> Option<Val<'a>>,
     table: Option<&str>,
     row: &mut Row<'a>,
     legacy: &mut LegacyEvent<'a>,
+    core: bool,
 ) -> Result<(), RowProblem> {
     let s = |f: Field| get(f).and_then(Val::as_str).and_then(|v| text(Some(v)));
     *row = Row {
@@ -264,7 +266,12 @@ pub fn fill_row<'a>(
         .and_then(Val::as_str)
         .filter(|m| !m.trim().is_empty())
     {
-        if crate::legacy::parse_into(msg, legacy) {
+        let understood = if core {
+            crate::legacy::parse_core_into(msg, legacy)
+        } else {
+            crate::legacy::parse_into(msg, legacy)
+        };
+        if understood {
             row.apply_legacy(msg, legacy);
         } else {
             row.kind = Some(Kind::Unparsed);

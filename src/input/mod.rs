@@ -14,7 +14,7 @@ pub mod row;
 pub mod tables;
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -424,33 +424,63 @@ impl<'f> Sink<'f> {
 }
 
 /// Identity of one logged event across both diagnostic modes: the same event written as a structured
-/// `AZFW*` record and as a legacy message has the same time, endpoints, ports, protocol and action.
+/// `AZFW*` record and as a legacy message has the same time, endpoints, ports, protocol, action and hits.
 /// Rows without a source port (aggregation tables, old ICMP) are never treated as duplicates.
+///
+/// Computed for every row read, so the fixed-width fields are packed into two words and the protocol into a
+/// third without building its canonical text (the generic `Hash` of each field and the protocol's
+/// normalisation were ~0.3 s of CPU on 10M rows).
 fn fingerprint(row: &Row<'_>) -> Option<u64> {
     let (time, sport) = (row.time_us?, row.source_port?);
-    let mut h = foldhash::quality::FixedState::with_seed(0x6677_6c6f_6700_0001).build_hasher();
-    time.hash(&mut h);
-    sport.hash(&mut h);
-    row.kind.hash(&mut h);
-    row.action.hash(&mut h);
-    row.destination_port.hash(&mut h);
+    let mut h = foldhash::quality::FixedState::with_seed(0x6677_6c6f_6700_0002).build_hasher();
+    h.write_u64(time as u64);
+    let dport = row.destination_port.map_or(1 << 32, u64::from);
+    let kind = row.kind.map_or(0, |k| k as u64 + 1);
+    let action = row.action.map_or(0, |a| a as u64 + 1);
+    h.write_u64(u64::from(sport) | dport << 16 | kind << 49 | action << 57);
+    h.write_u64(row.hits);
+    h.write_u64(row.protocol.map_or(0, protocol_key));
     hash_host(&mut h, row.source);
     hash_host(&mut h, row.destination);
-    if let Some((p, _)) = row.protocol.and_then(crate::event::normalize::protocol) {
-        p.hash(&mut h);
-    }
     Some(h.finish())
+}
+
+/// The canonical protocol name of [`crate::event::normalize::protocol`] (first word, upper case, `HTTP/x` as
+/// `HTTP`) folded into a word without allocating: names of up to 8 bytes are the word itself, longer ones a
+/// hash of their upper-cased bytes (tagged so the two cannot meet).
+fn protocol_key(raw: &str) -> u64 {
+    let t = raw.trim();
+    let name = t.split(' ').next().unwrap_or("").as_bytes();
+    let name: &[u8] = if name.len() > 5 && name[..5].eq_ignore_ascii_case(b"HTTP/") {
+        b"HTTP"
+    } else {
+        name
+    };
+    if name.len() <= 8 {
+        name.iter()
+            .fold(0u64, |k, b| k << 8 | u64::from(b.to_ascii_uppercase()))
+    } else {
+        let mut h = foldhash::quality::FixedState::with_seed(7).build_hasher();
+        for b in name {
+            h.write_u8(b.to_ascii_uppercase());
+        }
+        h.finish() | 1 << 63
+    }
 }
 
 fn hash_host(h: &mut impl Hasher, host: Option<Host<'_>>) {
     match host {
-        None => 0u8.hash(h),
-        Some(Host::Ip(ip)) => ip.hash(h),
+        None => h.write_u8(0),
+        Some(Host::Ip(std::net::IpAddr::V4(v4))) => h.write_u64(1 << 32 | u64::from(v4.to_bits())),
+        Some(Host::Ip(std::net::IpAddr::V6(v6))) => {
+            h.write_u8(2);
+            h.write_u128(v6.to_bits());
+        }
         Some(Host::Name(n)) => {
-            // The canonical name (lower case, one trailing dot dropped), as one write: per-byte hashing was
-            // visible in profiles. It borrows unless the name has capitals.
+            // The canonical name (lower case, one trailing dot dropped), as one write. It borrows unless the
+            // name has capitals.
             let n = crate::event::normalize::canonical_name(n);
-            h.write_u8(1);
+            h.write_u8(3);
             h.write(n.as_bytes());
             h.write_usize(n.len());
         }

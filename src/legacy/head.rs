@@ -125,8 +125,9 @@ fn is_application(proto: &str) -> bool {
         || (p.len() > 5 && p[..5].eq_ignore_ascii_case(b"HTTP/"))
 }
 
-/// `<proto> request from …` messages: application, network, NAT, threat intel, IDS.
-pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()> {
+/// `<proto> request from …` messages: application, network, NAT, threat intel, IDS. With `core`, only the
+/// fields of [`super::CORE_FIELDS`] need to be right, and the sentence tail is skipped when that is exact.
+pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) -> Option<()> {
     let b = t.as_bytes();
     // Walk the space-separated words of the protocol (`HTTP  `, `ICMP Type=8 `) until `request from`.
     let limit = b.len().min(MAX_PROTO);
@@ -169,6 +170,15 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()
     } else if let Some(r) = after_ws.strip_prefix("was denied") {
         denied = true;
         rest = r;
+    }
+
+    if core && !nat && !denied && core_tail(rest, ev) {
+        ev.kind = Some(if is_application(proto) {
+            Kind::Application
+        } else {
+            Kind::Network
+        });
+        return Some(());
     }
 
     let mut unknown: Option<&str> = None;
@@ -264,6 +274,40 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>) -> Option<()
         }
     }
     Some(())
+}
+
+/// The action of a tail whose first sentence is `Action: <word>` with a known word, when the tail names no
+/// threat-intel or IDS sentence (the only sentences that change the kind): then the rest of the tail cannot
+/// change a core field and the full sentence walk is skipped. Sets the action and returns `true`, or leaves
+/// the event alone and returns `false` (the caller walks the sentences).
+#[inline]
+fn core_tail<'a>(rest: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
+    let Some((Key::Action, raw)) = Sentences::new(rest).next() else {
+        return false;
+    };
+    let action = match value(raw) {
+        Some("Allow") => Action::Allow,
+        Some("Deny") => Action::Deny,
+        Some(v) => match Action::parse(v) {
+            Some(a) => a,
+            None => return false,
+        },
+        None => return false,
+    };
+    // Any `ThreatIntel:`, `Signature:` or `IDS:` text, at a sentence start or not, sends the message down the
+    // full walk; without one, no sentence of those kinds exists.
+    let b = rest.as_bytes();
+    let names_kind = memchr::memchr_iter(b':', b).any(|i| {
+        let before = &b[..i];
+        before.ends_with(b"ThreatIntel")
+            || before.ends_with(b"Signature")
+            || before.ends_with(b"IDS")
+    });
+    if names_kind {
+        return false;
+    }
+    ev.action = Some(action);
+    true
 }
 
 /// A small decimal number (IDS priority).

@@ -129,6 +129,21 @@ pub fn parse(msg: &str) -> Option<LegacyEvent<'_>> {
 /// that parse millions of lines: `LegacyEvent` is ~360 bytes and moving it out of `parse` costs a memcpy per
 /// message that this avoids. On `false` the event holds whatever was filled before the parser gave up.
 pub fn parse_into<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
+    parse_with(msg, ev, false)
+}
+
+/// The fields a deny grouping needs (and the duplicate check): kind, protocol, source, destination and action.
+/// [`parse_core_into`] guarantees these, with the same values as [`parse_into`].
+pub const CORE_FIELDS: [&str; 5] = ["kind", "protocol", "source", "destination", "action"];
+
+/// [`parse_into`] for readers that need only [`CORE_FIELDS`]: the common rule messages (`… Action: Allow|Deny.
+/// …` without threat-intel or IDS sentences) skip the walk over their sentence tail, about a third of the
+/// parse. Other fields may be left unset; whether the message is understood is the same as for `parse_into`.
+pub fn parse_core_into<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
+    parse_with(msg, ev, true)
+}
+
+fn parse_with<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>, core: bool) -> bool {
     *ev = LegacyEvent::default();
     // Messages are ASCII-padded at most (a leading space in the DNS error form): trim bytes, and fall back to
     // the Unicode-aware trim only when an end is not plain ASCII.
@@ -144,7 +159,7 @@ pub fn parse_into<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
         b'D' if b.starts_with(dns::REQUEST) => dns::parse_request(t, ev),
         b'E' if b.starts_with(dns::ERROR) => dns::parse_error(t, ev),
         b'F' if b.starts_with(dns::RESOLVE_FQDN) => dns::parse_resolve_failure(t, ev),
-        _ => head::parse_rule_message(t, ev),
+        _ => head::parse_rule_message(t, ev, core),
     };
     ok.is_some()
 }

@@ -744,12 +744,46 @@ fn endpoints() {
 // ---------------------------------------------------------------------------------------------------------------
 // Properties: never panic.
 
+/// `parse_core_into` understands exactly the messages `parse_into` does and gives the same core fields.
+fn core_agrees(s: &str) {
+    let (mut full, mut core) = (LegacyEvent::default(), LegacyEvent::default());
+    let ok = super::parse_into(s, &mut full);
+    assert_eq!(super::parse_core_into(s, &mut core), ok, "{s:?}");
+    if ok {
+        assert_eq!(
+            (
+                core.kind,
+                core.protocol,
+                core.source,
+                core.destination,
+                core.action
+            ),
+            (
+                full.kind,
+                full.protocol,
+                full.source,
+                full.destination,
+                full.action
+            ),
+            "{s:?}"
+        );
+    }
+}
+
+#[test]
+fn core_parse_agrees_on_every_table_message() {
+    // The table holds every variant and the real sample lines.
+    for (msg, _) in table() {
+        core_agrees(msg);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn never_panics_on_arbitrary_text(s in any::<String>()) {
-        let _ = parse(&s);
+        core_agrees(&s);
     }
 
     #[test]
@@ -763,7 +797,7 @@ proptest! {
         Just("TCP"), Just("HTTP "), Just("ICMP Type=8 "),
     ], 0..24)) {
         let s: String = parts.concat();
-        let _ = parse(&s);
+        core_agrees(&s);
     }
 
     #[test]
@@ -793,8 +827,8 @@ proptest! {
             }
         }
         let s: String = chars.into_iter().collect();
-        let _ = parse(&s);
-        let _ = parse(&String::from_utf8_lossy(&bytes));
+        core_agrees(&s);
+        core_agrees(&String::from_utf8_lossy(&bytes));
     }
 }
 
