@@ -44,12 +44,10 @@ impl DenyAggregator {
 
     /// Pre-aggregate one canonical batch to (group keys, source) rows; pure, so it runs on any thread.
     pub fn partial(plan: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> {
-        let denies = select_denies(plan, batch)?;
-        if denies.height() == 0 {
-            return Ok(denies);
+        if batch.height() == 0 {
+            return Ok(batch);
         }
-        let part = denies
-            .lazy()
+        let part = select_denies(plan, batch)?
             .group_by(partial_keys())
             .agg([
                 col(ev::HITS).cast(DataType::Int64).sum(),
@@ -85,8 +83,9 @@ impl DenyAggregator {
     }
 }
 
-/// Denies inside the window that pass every filter.
-fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> {
+/// Denies inside the window that pass every filter, as a query the grouping continues (so the streaming
+/// engine filters and groups in one pass without materialising the selected rows).
+fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<LazyFrame> {
     let mut pred = col(ev::ACTION)
         .eq(lit(ev::Action::Deny.as_str()))
         .and(window_expr(p.from_us, p.to_us));
@@ -99,22 +98,19 @@ fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> 
     if let Some(kind) = p.kind {
         pred = pred.and(col(ev::KIND).eq(lit(kind.as_str())));
     }
-    let df = batch
-        .lazy()
-        .filter(pred)
-        .select([
-            col(ev::KIND),
-            col(ev::PROTOCOL),
-            col(ev::DESTINATION),
-            col(ev::DESTINATION_PORT),
-            col(ev::SOURCE_IP),
-            col(ev::HITS),
-            col(ev::TIME),
-        ])
-        .collect()?;
+    let selected = batch.lazy().filter(pred).select([
+        col(ev::KIND),
+        col(ev::PROTOCOL),
+        col(ev::DESTINATION),
+        col(ev::DESTINATION_PORT),
+        col(ev::SOURCE_IP),
+        col(ev::HITS),
+        col(ev::TIME),
+    ]);
     if p.sources.is_empty() && p.destination.is_none() {
-        return Ok(df);
+        return Ok(selected);
     }
+    let df = selected.collect()?;
     // CIDR and wildcard filters need an IP parser and label logic, so they run as a Rust mask.
     let src = df.column(ev::SOURCE_IP)?.str()?.clone();
     let dst = df.column(ev::DESTINATION)?.str()?.clone();
@@ -132,7 +128,7 @@ fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> 
             Some(s_ok && d_ok)
         })
         .collect();
-    Ok(df.filter(&mask)?)
+    Ok(df.filter(&mask)?.lazy())
 }
 
 /// The keys of a partial row: the group keys plus the source address. The source subnet, the other group key,
@@ -167,7 +163,8 @@ fn merge(parts: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
     Ok(concat(lfs, UnionArgs::default())?
         .group_by(partial_keys())
         .agg([col(ev::HITS).sum(), col("first").min(), col("last").max()])
-        .collect()?)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single())
 }
 
 type Key = (
