@@ -118,7 +118,11 @@ pub fn schema() -> Schema {
 macro_rules! str_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
+        ///
+        /// Four bytes wide (`repr(u32)`): the legacy parser stores these and the reader loads them right after,
+        /// and byte-wide fields were loaded a word at a time, stalling on store forwarding once per message.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u32)]
         pub enum $name { $($variant),+ }
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

@@ -241,10 +241,7 @@ pub fn fill_row<'a>(
     core: bool,
 ) -> Result<(), RowProblem> {
     let s = |f: Field| get(f).and_then(Val::as_str).and_then(|v| text(Some(v)));
-    *row = Row {
-        hits: 1,
-        ..Row::default()
-    };
+    row.clear();
     row.time_us = match get(Field::Time) {
         None => return Err(RowProblem::MissingTime),
         Some(Val::Str(t)) if t.trim().is_empty() => return Err(RowProblem::MissingTime),

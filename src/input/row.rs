@@ -46,6 +46,40 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
+    /// Unset every field (hits 1), one store per field: resetting the whole struct at once (`Default` then a
+    /// move) made the reads right after stall on store forwarding.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.time_us = None;
+        self.kind = None;
+        self.action = None;
+        self.protocol = None;
+        self.source = None;
+        self.source_port = None;
+        self.destination = None;
+        self.destination_port = None;
+        self.url = None;
+        self.policy = None;
+        self.rule_collection_group = None;
+        self.rule_collection = None;
+        self.rule = None;
+        self.reason = None;
+        self.reason_text = None;
+        self.web_category = None;
+        self.threat = None;
+        self.signature_id = None;
+        self.signature = None;
+        self.severity = None;
+        self.classification = None;
+        self.translated = None;
+        self.translated_port = None;
+        self.dns_query_type = None;
+        self.dns_response_code = None;
+        self.firewall = None;
+        self.message = None;
+        self.hits = 1;
+    }
+
     /// Fill the fields of a parsed legacy message (the raw text is kept in `message`).
     pub fn apply_legacy(&mut self, msg: &'a str, parsed: &crate::legacy::LegacyEvent<'a>) {
         self.message = Some(msg);

@@ -118,6 +118,36 @@ pub struct LegacyEvent<'a> {
     pub dns_error_number: Option<u32>,
 }
 
+impl LegacyEvent<'_> {
+    /// Unset every field, one store per field: resetting the whole struct at once (`Default` then a move) made
+    /// the reads right after parsing stall on store forwarding.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.kind = None;
+        self.protocol = None;
+        self.source = None;
+        self.destination = None;
+        self.action = None;
+        self.url = None;
+        self.policy = None;
+        self.rule_collection_group = None;
+        self.rule_collection = None;
+        self.rule = None;
+        self.web_category = None;
+        self.reason = None;
+        self.reason_text = None;
+        self.threat = None;
+        self.signature_id = None;
+        self.signature = None;
+        self.severity = None;
+        self.classification = None;
+        self.translated = None;
+        self.dns_query_type = None;
+        self.dns_response_code = None;
+        self.dns_error_number = None;
+    }
+}
+
 /// Parse one legacy message; `None` when it is not a message this parser understands.
 #[inline]
 pub fn parse(msg: &str) -> Option<LegacyEvent<'_>> {
@@ -144,7 +174,7 @@ pub fn parse_core_into<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
 }
 
 fn parse_with<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>, core: bool) -> bool {
-    *ev = LegacyEvent::default();
+    ev.clear();
     // Messages are ASCII-padded at most (a leading space in the DNS error form): trim bytes, and fall back to
     // the Unicode-aware trim only when an end is not plain ASCII.
     let t = match (msg.as_bytes().first(), msg.as_bytes().last()) {
