@@ -447,15 +447,27 @@ fn fingerprint(row: &Row<'_>) -> Option<u64> {
 
 /// The canonical protocol name of [`crate::event::normalize::protocol`] (first word, upper case, `HTTP/x` as
 /// `HTTP`) folded into a word without allocating: names of up to 8 bytes are the word itself, longer ones a
-/// hash of their upper-cased bytes (tagged so the two cannot meet).
+/// hash of their upper-cased bytes (tagged so the two cannot meet). Byte loops, not `trim`/`split`: this runs
+/// for every row.
 fn protocol_key(raw: &str) -> u64 {
-    let t = raw.trim();
-    let name = t.split(' ').next().unwrap_or("").as_bytes();
-    let name: &[u8] = if name.len() > 5 && name[..5].eq_ignore_ascii_case(b"HTTP/") {
+    let b = raw.as_bytes();
+    let word = &b[..b.iter().position(|&c| c == b' ').unwrap_or(b.len())];
+    // The usual `HTTPS`, `TCP`, `HTTP ` or `ICMP Type=8`; anything else (leading spaces, tabs, non-ASCII)
+    // goes through the shared normaliser.
+    if !word.first().is_some_and(u8::is_ascii_alphabetic) || !word.iter().all(u8::is_ascii_graphic)
+    {
+        return crate::event::normalize::protocol(raw)
+            .map_or(0, |(name, _)| name_key(name.as_bytes()));
+    }
+    let word: &[u8] = if word.len() > 5 && word[..5].eq_ignore_ascii_case(b"HTTP/") {
         b"HTTP"
     } else {
-        name
+        word
     };
+    name_key(word)
+}
+
+fn name_key(name: &[u8]) -> u64 {
     if name.len() <= 8 {
         name.iter()
             .fold(0u64, |k, b| k << 8 | u64::from(b.to_ascii_uppercase()))
@@ -477,14 +489,37 @@ fn hash_host(h: &mut impl Hasher, host: Option<Host<'_>>) {
             h.write_u128(v6.to_bits());
         }
         Some(Host::Name(n)) => {
-            // The canonical name (lower case, one trailing dot dropped), as one write. It borrows unless the
-            // name has capitals.
-            let n = crate::event::normalize::canonical_name(n);
             h.write_u8(3);
-            h.write(n.as_bytes());
-            h.write_usize(n.len());
+            hash_name(h, n);
         }
     }
+}
+
+/// Hash a name as its canonical form (trimmed, one trailing dot dropped, ASCII lower case) without building
+/// it: eight bytes at a time, capitals lowered in the word (SWAR), so names with capitals cost no allocation
+/// and names without cost no separate scan.
+fn hash_name(h: &mut impl Hasher, raw: &str) {
+    let b = raw.as_bytes();
+    let name = match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => raw,
+        _ => raw.trim(),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    for chunk in name.chunks(8) {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        let w = u64::from_le_bytes(bytes);
+        // Per byte: high bit of `ge_a` set when the low seven bits are >= 'A', of `gt_z` when > 'Z'; bytes
+        // with their own high bit set (UTF-8) are left alone.
+        let x = w & LOW7;
+        let ge_a = x + 0x3f3f_3f3f_3f3f_3f3f;
+        let gt_z = x + 0x2525_2525_2525_2525;
+        let upper = ge_a & !gt_z & !w & HIGH;
+        h.write_u64(w | upper >> 2);
+    }
+    h.write_usize(name.len());
 }
 
 /// Expand `--input` arguments into files: folders are walked recursively (sorted, hidden files skipped),
@@ -677,4 +712,52 @@ pub fn concat_frames(frames: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
         first.vstack_mut(&f)?;
     }
     Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn name_hash(n: &str) -> u64 {
+        let mut h = foldhash::quality::FixedState::with_seed(1).build_hasher();
+        hash_name(&mut h, n);
+        h.finish()
+    }
+
+    #[test]
+    fn names_hash_as_their_canonical_form() {
+        let names = [
+            "mcr.microsoft.com",
+            "MCR.Microsoft.COM.",
+            " Login.MicrosoftOnline.com ",
+            "aks-hcp-1234ABCD.hcp.westeurope.azmk8s.io",
+            "Ünïcode.Example.ORG",
+            "x",
+            "@[`{Z",
+        ];
+        for n in names {
+            let canonical = crate::event::normalize::canonical_name(n);
+            assert_eq!(name_hash(n), name_hash(&canonical), "{n:?}");
+        }
+        assert_ne!(name_hash("a.example.com"), name_hash("b.example.com"));
+        assert_ne!(name_hash("Ünïcode.org"), name_hash("ünïcode.org"));
+        assert_ne!(name_hash("@[`{z"), name_hash("`{@[z"));
+    }
+
+    #[test]
+    fn protocol_keys_follow_the_normaliser() {
+        let same =
+            |a: &str, b: &str| assert_eq!(protocol_key(a), protocol_key(b), "{a:?} vs {b:?}");
+        same("HTTP ", "HTTP");
+        same("http/1.1", "HTTP");
+        same("ICMP Type=8", "icmp");
+        same(" udp", "UDP");
+        same("TCP\t", "tcp");
+        same("ICMPv6 Type=128", "ICMPV6");
+        same("SomeVeryLongProtocol", "SOMEVERYLONGPROTOCOL");
+        assert_ne!(protocol_key("TCP"), protocol_key("UDP"));
+        assert_ne!(protocol_key("HTTP"), protocol_key("HTTPS"));
+        assert_eq!(protocol_key(""), 0);
+    }
 }
