@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""DuckDB doing the same jobs on the same files, for comparison with fwlog (needs: pip install duckdb).
+"""DuckDB doing the same jobs on the same files, for comparison with fwlog (needs: pip install duckdb pyarrow).
 
   decode   read the msg_s column only (the floor for any legacy parser)
   legacy   one regexp_extract over msg_s, then the deny grouping
   struct   the deny grouping over resource-specific columns
+
+Then pyarrow decoding the msg_s column alone (`read_table(columns=["msg_s"])`, its default threads), the
+decode-only reference of issue 3.
 
 Usage: python3 benches/duckdb_compare.py DATA_DIR [RUNS]  → prints the median seconds of each job.
 """
@@ -45,3 +48,14 @@ for name, sql in JOBS.items():
         times.append(time.perf_counter() - t0)
     print(f"duckdb {name}: median {statistics.median(times):.2f} s over {runs} runs "
           f"(min {min(times):.2f}, max {max(times):.2f}; {len(rows)} result rows)")
+
+import pyarrow.parquet as pq
+
+times = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    table = pq.read_table(f"{d}/legacy.parquet", columns=["msg_s"])
+    times.append(time.perf_counter() - t0)
+    del table
+print(f"pyarrow decode msg_s: median {statistics.median(times):.2f} s over {runs} runs "
+      f"(min {min(times):.2f}, max {max(times):.2f})")

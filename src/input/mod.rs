@@ -189,9 +189,8 @@ pub struct PartConfig {
 impl PartConfig {
     pub fn builder(&self, capacity: usize, file: &str) -> PartBuilder {
         PartBuilder {
-            builder: CanonicalBuilder::new(capacity)
-                .keep_parsed_messages(self.keep_messages)
-                .core_only(self.pushdown.core_only),
+            builder: CanonicalBuilder::sized(capacity, self.pushdown.core_only)
+                .keep_parsed_messages(self.keep_messages),
             stats: ReadStats::default(),
             fingerprints: Vec::new(),
             fingerprinted: Vec::new(),

@@ -1,6 +1,6 @@
 //! Parquet files: resource-specific `AZFW*` columns, `AzureDiagnostics` columns (`msg_s`, `Category`, …), and
-//! fwlog's own canonical files (`fwlog fetch`). Only the columns fwlog maps are decoded, in slices of
-//! [`SLICE_ROWS`] rows so memory stays bounded whatever the file size.
+//! fwlog's own canonical files (`fwlog fetch`). Only the columns fwlog maps are decoded, a row group (or a
+//! slice of one, [`PART_BYTES`]) at a time, so memory stays bounded whatever the file size.
 
 use std::io::Cursor;
 
@@ -13,7 +13,12 @@ use super::Sink;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub const SLICE_ROWS: usize = 192 * 1024;
+/// Decoded bytes (of the columns read) per part: parts of a few tens of MiB keep two workers and the parts
+/// waiting for the merge well under 1 GiB.
+pub const PART_BYTES: usize = 80 << 20;
+
+/// Rows per part at most, whatever their size (narrow columns).
+pub const MAX_PART_ROWS: usize = 1 << 20;
 
 enum Data {
     Str(StringChunked),
@@ -61,6 +66,34 @@ impl Data {
     }
 }
 
+/// A part of a file: first row, row count, and the byte range of its row group when it is the group's last.
+type PartPlan = (usize, usize, Option<std::ops::Range<usize>>);
+
+/// Split row groups (rows, decoded bytes of the columns read, byte range in the file) into parts: a group is
+/// one part, or equal slices when its bytes exceed [`PART_BYTES`] or its rows [`MAX_PART_ROWS`].
+fn plan_parts(
+    groups: impl Iterator<Item = (usize, usize, std::ops::Range<usize>)>,
+) -> Vec<PartPlan> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    for (n, bytes, range) in groups {
+        let pieces = bytes
+            .div_ceil(PART_BYTES)
+            .max(n.div_ceil(MAX_PART_ROWS))
+            .max(1);
+        let rows = n.div_ceil(pieces).max(1);
+        let mut o = 0;
+        while o < n {
+            let len = rows.min(n - o);
+            let last = o + len >= n;
+            out.push((start + o, len, last.then(|| range.clone())));
+            o += len;
+        }
+        start += n;
+    }
+    out
+}
+
 /// Read a Parquet file held in `bytes`. `release` is told the byte range of each row group once all its rows
 /// are taken, so a memory-mapped file can drop those pages (they stay in the page cache, not in fwlog).
 pub fn read(
@@ -72,30 +105,6 @@ pub fn read(
     let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
     let mut reader = ParquetReader::new(Cursor::new(bytes));
     let schema = reader.schema().map_err(bad)?;
-    // Parts follow row-group boundaries (large groups split), so no group is decoded twice.
-    // Each part also says which row group's bytes can be released once it is taken (its group's last part).
-    let parts: Vec<(usize, usize, Option<std::ops::Range<usize>>)> = {
-        let md = reader.get_metadata().map_err(bad)?;
-        let mut out = Vec::new();
-        let mut start = 0usize;
-        for rg in &md.row_groups {
-            let n = rg.num_rows();
-            let range = rg.full_byte_range();
-            let mut o = 0;
-            while o < n {
-                let len = SLICE_ROWS.min(n - o);
-                let last = o + len >= n;
-                out.push((
-                    start + o,
-                    len,
-                    last.then_some(range.start as usize..range.end as usize),
-                ));
-                o += len;
-            }
-            start += n;
-        }
-        out
-    };
     let mut mapped: Vec<(String, Field)> = Vec::new();
     for (col, _) in schema.iter() {
         if let Some(f) = super::json::field_of(col.as_str())
@@ -111,6 +120,28 @@ pub fn read(
             fields::found_columns(schema.iter_names().map(|n| n.as_str()))
         )));
     }
+    // Parts are whole row groups, or equal slices of a row group whose decoded columns exceed PART_BYTES: a
+    // slice of a group re-reads its dictionary and the pages before it, so fewer, larger parts are cheaper
+    // (10M legacy rows in 500k-row groups: 2.54 s with 192k-row slices, 2.27 s with whole groups), and the
+    // byte budget keeps memory bounded whatever the group size. Each part also says which row group's bytes
+    // can be released once it is taken (its group's last part).
+    let parts = {
+        let md = reader.get_metadata().map_err(bad)?;
+        plan_parts(md.row_groups.iter().map(|rg| {
+            let bytes: i64 = mapped
+                .iter()
+                .filter_map(|(c, _)| rg.columns_under_root_iter(c))
+                .flatten()
+                .map(|c| c.uncompressed_size())
+                .sum();
+            let range = rg.full_byte_range();
+            (
+                rg.num_rows(),
+                bytes.max(0) as usize,
+                range.start as usize..range.end as usize,
+            )
+        }))
+    };
     // A row with a legacy message needs only its time, message, firewall and counts: the category and table
     // columns are decoded only for parts that hold rows without a message (about 15% of decode time saved on
     // AzureDiagnostics files).
@@ -279,6 +310,32 @@ mod tests {
         assert_eq!(
             out.column("origin_line").unwrap().u64().unwrap().get(2),
             Some(3)
+        );
+    }
+
+    #[test]
+    fn parts_are_row_groups_split_by_decoded_size() {
+        let parts = plan_parts(
+            [
+                (500_000, 71 << 20, 0..10),
+                (300, 3 * PART_BYTES - 1, 10..20),
+                (0, 0, 20..21),
+                (3 * MAX_PART_ROWS, 1 << 20, 21..30),
+            ]
+            .into_iter(),
+        );
+        let rows = MAX_PART_ROWS;
+        assert_eq!(
+            parts,
+            vec![
+                (0, 500_000, Some(0..10)),
+                (500_000, 100, None),
+                (500_100, 100, None),
+                (500_200, 100, Some(10..20)),
+                (500_300, rows, None),
+                (500_300 + rows, rows, None),
+                (500_300 + 2 * rows, rows, Some(21..30)),
+            ]
         );
     }
 

@@ -180,39 +180,47 @@ fn sb(name: &str, cap: usize) -> StringChunkedBuilder {
 
 impl CanonicalBuilder {
     pub fn new(capacity: usize) -> Self {
-        let c = capacity;
+        Self::with_capacities(capacity, capacity)
+    }
+
+    /// Room for `capacity` rows in the core columns, and in the others unless `core_only` (they stay empty).
+    pub(crate) fn sized(capacity: usize, core_only: bool) -> Self {
+        Self::with_capacities(capacity, if core_only { 0 } else { capacity }).core_only(core_only)
+    }
+
+    fn with_capacities(core: usize, rest: usize) -> Self {
         CanonicalBuilder {
-            time: Vec::with_capacity(c),
-            kind: sb(ev::KIND, c),
-            action: sb(ev::ACTION, c),
-            protocol: sb(ev::PROTOCOL, c),
-            icmp_type: Vec::with_capacity(c),
-            source_ip: sb(ev::SOURCE_IP, c),
-            source_port: Vec::with_capacity(c),
-            destination: sb(ev::DESTINATION, c),
-            destination_port: Vec::with_capacity(c),
-            url: sb(ev::URL, c),
-            policy: sb(ev::POLICY, c),
-            rcg: sb(ev::RULE_COLLECTION_GROUP, c),
-            rc: sb(ev::RULE_COLLECTION, c),
-            rule: sb(ev::RULE, c),
-            reason: sb(ev::REASON, c),
-            reason_text: sb(ev::REASON_TEXT, c),
-            web_category: sb(ev::WEB_CATEGORY, c),
-            threat: sb(ev::THREAT, c),
-            signature_id: sb(ev::SIGNATURE_ID, c),
-            signature: sb(ev::SIGNATURE, c),
-            severity: Vec::with_capacity(c),
-            classification: sb(ev::CLASSIFICATION, c),
-            translated_ip: sb(ev::TRANSLATED_IP, c),
-            translated_port: Vec::with_capacity(c),
-            dns_query_type: sb(ev::DNS_QUERY_TYPE, c),
-            dns_response_code: sb(ev::DNS_RESPONSE_CODE, c),
-            firewall: sb(ev::FIREWALL, c),
-            message: sb(ev::MESSAGE, c),
-            hits: Vec::with_capacity(c),
-            origin_file: sb(ev::ORIGIN_FILE, c),
-            origin_line: Vec::with_capacity(c),
+            time: Vec::with_capacity(core),
+            kind: sb(ev::KIND, core),
+            action: sb(ev::ACTION, core),
+            protocol: sb(ev::PROTOCOL, core),
+            icmp_type: Vec::with_capacity(core),
+            source_ip: sb(ev::SOURCE_IP, core),
+            source_port: Vec::with_capacity(core),
+            destination: sb(ev::DESTINATION, core),
+            destination_port: Vec::with_capacity(core),
+            url: sb(ev::URL, rest),
+            policy: sb(ev::POLICY, rest),
+            rcg: sb(ev::RULE_COLLECTION_GROUP, rest),
+            rc: sb(ev::RULE_COLLECTION, rest),
+            rule: sb(ev::RULE, rest),
+            reason: sb(ev::REASON, rest),
+            reason_text: sb(ev::REASON_TEXT, rest),
+            web_category: sb(ev::WEB_CATEGORY, rest),
+            threat: sb(ev::THREAT, rest),
+            signature_id: sb(ev::SIGNATURE_ID, rest),
+            signature: sb(ev::SIGNATURE, rest),
+            severity: Vec::with_capacity(rest),
+            classification: sb(ev::CLASSIFICATION, rest),
+            translated_ip: sb(ev::TRANSLATED_IP, rest),
+            translated_port: Vec::with_capacity(rest),
+            dns_query_type: sb(ev::DNS_QUERY_TYPE, rest),
+            dns_response_code: sb(ev::DNS_RESPONSE_CODE, rest),
+            firewall: sb(ev::FIREWALL, rest),
+            message: sb(ev::MESSAGE, rest),
+            hits: Vec::with_capacity(core),
+            origin_file: sb(ev::ORIGIN_FILE, rest),
+            origin_line: Vec::with_capacity(rest),
             scratch: String::with_capacity(256),
             len: 0,
             keep_message: true,
@@ -307,9 +315,7 @@ impl CanonicalBuilder {
         let cap = self.time.capacity().max(1);
         let old = std::mem::replace(
             self,
-            CanonicalBuilder::new(cap)
-                .keep_parsed_messages(self.keep_message)
-                .core_only(self.core_only),
+            CanonicalBuilder::sized(cap, self.core_only).keep_parsed_messages(self.keep_message),
         );
         let n = old.len;
         let time = Int64Chunked::from_iter_options(ev::TIME.into(), old.time.into_iter())
