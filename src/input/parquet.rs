@@ -5,6 +5,7 @@
 use std::io::Cursor;
 
 use polars::prelude::*;
+use polars_arrow::array::Array as _;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -20,48 +21,82 @@ pub const PART_BYTES: usize = 80 << 20;
 /// Rows per part at most, whatever their size (narrow columns).
 pub const MAX_PART_ROWS: usize = 1 << 20;
 
+/// One decoded column as a single Arrow array, so a row's value is an index (the chunked array's `get` looks
+/// up the chunk and checks bounds on every call, twice per row).
 enum Data {
-    Str(StringChunked),
-    Int(Int64Chunked),
-    Float(Float64Chunked),
-    Bool(BooleanChunked),
+    Str(<StringType as PolarsDataType>::Array),
+    Int(<Int64Type as PolarsDataType>::Array),
+    Float(<Float64Type as PolarsDataType>::Array),
+    Bool(<BooleanType as PolarsDataType>::Array),
 }
 
 impl Data {
+    /// The value of row `i`; `None` when null or past the end.
+    #[inline]
     fn get(&self, i: usize) -> Option<Val<'_>> {
+        if i >= self.len() {
+            return None;
+        }
+        macro_rules! at {
+            ($a:expr, $v:path) => {
+                $a.validity()
+                    .is_none_or(|b| b.get_bit(i))
+                    // SAFETY: `i < len` was checked above.
+                    .then(|| $v(unsafe { $a.value_unchecked(i) }))
+            };
+        }
         match self {
-            Data::Str(c) => c.get(i).map(Val::Str),
-            Data::Int(c) => c.get(i).map(Val::Int),
-            Data::Float(c) => c.get(i).map(Val::Float),
-            Data::Bool(c) => c.get(i).map(Val::Bool),
+            Data::Str(a) => at!(a, Val::Str),
+            Data::Int(a) => at!(a, Val::Int),
+            Data::Float(a) => at!(a, Val::Float),
+            Data::Bool(a) => at!(a, Val::Bool),
         }
     }
 
     fn len(&self) -> usize {
         match self {
-            Data::Str(c) => c.len(),
-            Data::Int(c) => c.len(),
-            Data::Float(c) => c.len(),
-            Data::Bool(c) => c.len(),
+            Data::Str(a) => a.len(),
+            Data::Int(a) => a.len(),
+            Data::Float(a) => a.len(),
+            Data::Bool(a) => a.len(),
+        }
+    }
+
+    /// Whether every row holds a message with more than spaces (then the category columns are not needed).
+    fn all_text(&self) -> bool {
+        match self {
+            Data::Str(a) => a
+                .iter()
+                .all(|m| m.is_some_and(|m| m.bytes().any(|b| b != b' '))),
+            _ => false,
         }
     }
 
     fn from_column(c: &Column) -> PolarsResult<Data> {
+        /// The one chunk of a rechunked array.
+        fn one<T: PolarsDataType>(ca: &ChunkedArray<T>) -> PolarsResult<T::Array>
+        where
+            T::Array: Clone,
+        {
+            ca.rechunk()
+                .downcast_iter()
+                .next()
+                .cloned()
+                .ok_or_else(|| polars_err!(ComputeError: "a decoded column has no data"))
+        }
         let s = c.as_materialized_series();
         Ok(match s.dtype() {
-            DataType::String => Data::Str(s.str()?.rechunk().into_owned()),
+            DataType::String => Data::Str(one(s.str()?)?),
             DataType::Datetime(_, _) => {
                 let us = s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
-                Data::Int(us.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+                Data::Int(one(us.cast(&DataType::Int64)?.i64()?)?)
             }
-            DataType::Boolean => Data::Bool(s.bool()?.rechunk().into_owned()),
+            DataType::Boolean => Data::Bool(one(s.bool()?)?),
             DataType::Float32 | DataType::Float64 => {
-                Data::Float(s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+                Data::Float(one(s.cast(&DataType::Float64)?.f64()?)?)
             }
-            dt if dt.is_integer() => {
-                Data::Int(s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
-            }
-            _ => Data::Str(s.cast(&DataType::String)?.str()?.rechunk().into_owned()),
+            dt if dt.is_integer() => Data::Int(one(s.cast(&DataType::Int64)?.i64()?)?),
+            _ => Data::Str(one(s.cast(&DataType::String)?.str()?)?),
         })
     }
 }
@@ -168,10 +203,7 @@ pub fn read(
     let config = sink.part_config();
     let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::Part> {
         let mut cols = decode(&first, offset, len).map_err(bad)?;
-        let msg_everywhere = cols.iter().any(|(f, d)| {
-            *f == Field::Msg
-                && matches!(d, Data::Str(m) if m.iter().all(|m| m.is_some_and(|m| m.bytes().any(|b| b != b' '))))
-        });
+        let msg_everywhere = cols.iter().any(|(f, d)| *f == Field::Msg && d.all_text());
         if !extra.is_empty() && !msg_everywhere {
             cols.extend(decode(&extra, offset, len).map_err(bad)?);
         }
@@ -311,6 +343,35 @@ mod tests {
             out.column("origin_line").unwrap().u64().unwrap().get(2),
             Some(3)
         );
+    }
+
+    #[test]
+    fn decoded_columns_keep_nulls_and_types() {
+        let col = Column::new("msg_s".into(), [Some("a"), None, Some("ccccccccccccccccc")]);
+        let d = Data::from_column(&col).unwrap();
+        assert_eq!(
+            (0..4).map(|i| d.get(i)).collect::<Vec<_>>(),
+            vec![
+                Some(Val::Str("a")),
+                None,
+                Some(Val::Str("ccccccccccccccccc")),
+                None
+            ]
+        );
+        assert!(!d.all_text());
+        let col = Column::new("SourcePort".into(), [Some(443i32), None]);
+        let d = Data::from_column(&col).unwrap();
+        assert_eq!((d.get(0), d.get(1)), (Some(Val::Int(443)), None));
+        let col = Column::new("x".into(), [Some(true), None]);
+        let d = Data::from_column(&col).unwrap();
+        assert_eq!((d.get(0), d.get(1)), (Some(Val::Bool(true)), None));
+        let col = Column::new("x".into(), [1.5f32]);
+        assert_eq!(
+            Data::from_column(&col).unwrap().get(0),
+            Some(Val::Float(1.5))
+        );
+        let empty = Column::new("msg_s".into(), Vec::<&str>::new());
+        assert_eq!(Data::from_column(&empty).unwrap().len(), 0);
     }
 
     #[test]
