@@ -261,14 +261,16 @@ pub fn fill_row<'a>(
 
     if let Some(msg) = get(Field::Msg)
         .and_then(Val::as_str)
-        .filter(|m| !m.trim().is_empty())
+        .filter(|m| m.as_bytes().first().is_some_and(u8::is_ascii_graphic) || !m.trim().is_empty())
     {
         let understood = if core {
             crate::legacy::parse_core_into(msg, legacy)
         } else {
             crate::legacy::parse_into(msg, legacy)
         };
-        if understood {
+        if understood && core {
+            row.apply_legacy_core(msg, legacy);
+        } else if understood {
             row.apply_legacy(msg, legacy);
         } else {
             row.kind = Some(Kind::Unparsed);

@@ -80,6 +80,23 @@ impl<'a> Row<'a> {
         self.hits = 1;
     }
 
+    /// [`Row::apply_legacy`] for the fields `crate::legacy::parse_core_into` guarantees (the row builder in
+    /// core-only mode reads no others).
+    pub fn apply_legacy_core(&mut self, msg: &'a str, parsed: &crate::legacy::LegacyEvent<'a>) {
+        self.message = Some(msg);
+        self.kind = parsed.kind.or(self.kind);
+        self.protocol = parsed.protocol.or(self.protocol);
+        if let Some(s) = parsed.source {
+            self.source = Some(s.host);
+            self.source_port = s.port;
+        }
+        if let Some(d) = parsed.destination {
+            self.destination = Some(d.host);
+            self.destination_port = d.port;
+        }
+        self.action = parsed.action.or(self.action);
+    }
+
     /// Fill the fields of a parsed legacy message (the raw text is kept in `message`).
     pub fn apply_legacy(&mut self, msg: &'a str, parsed: &crate::legacy::LegacyEvent<'a>) {
         self.message = Some(msg);
