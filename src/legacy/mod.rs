@@ -66,8 +66,9 @@
 //! path ([`head::fast_host`]) and everything else goes to [`crate::event::normalize::host`]; reason texts are
 //! classified by an allocation-free twin of [`crate::event::normalize::reason_from_text`]. Property tests check
 //! both agree with the shared functions. [`parse_into`] fills a caller-owned event and saves the ~360-byte move
-//! out of [`parse`]. `benches/legacy_parse.rs` measures a realistic mix (about 175 ns/message, 5.7 M messages/s
-//! in release on the shared 2-core dev box under load, 2026-11).
+//! out of [`parse`]; [`parse_core_into`] skips the sentence tail when the core fields cannot change.
+//! `benches/legacy_parse.rs` measures a realistic mix (160–180 ns/message for `parse_into`, 168 ns for
+//! `parse_core_into`, on the shared 2-core box, 2026-11; see `benches/README.md`).
 
 pub mod dns;
 pub mod head;
