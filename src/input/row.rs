@@ -99,22 +99,11 @@ impl<'a> Row<'a> {
 
     /// Fill the fields of a parsed legacy message (the raw text is kept in `message`).
     pub fn apply_legacy(&mut self, msg: &'a str, parsed: &crate::legacy::LegacyEvent<'a>) {
-        self.message = Some(msg);
-        self.kind = parsed.kind.or(self.kind);
-        self.protocol = parsed.protocol.or(self.protocol);
-        if let Some(s) = parsed.source {
-            self.source = Some(s.host);
-            self.source_port = s.port;
-        }
-        if let Some(d) = parsed.destination {
-            self.destination = Some(d.host);
-            self.destination_port = d.port;
-        }
+        self.apply_legacy_core(msg, parsed);
         if let Some(t) = parsed.translated {
             self.translated = Some(t.host);
             self.translated_port = t.port;
         }
-        self.action = parsed.action.or(self.action);
         self.url = parsed.url;
         self.policy = parsed.policy;
         self.rule_collection_group = parsed.rule_collection_group;
