@@ -4,23 +4,53 @@
 use super::sentences::{Key, Sentences};
 use super::{Endpoint, LegacyEvent, skip, split_collection, trim_end, value};
 use crate::event::normalize::reason_from_text as classify_reason;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::event::normalize::{Host, host};
+use crate::event::normalize::{Host, canonical_ip, host};
 use crate::event::{Action, Kind, Reason};
 
 const REQUEST_FROM: &[u8] = b"request from ";
 /// The protocol token is short (`ICMPv6 Type=128`); look no further for `request from`.
 const MAX_PROTO: usize = 40;
 
-/// A host: dotted-quad IPv4 by a fast path, everything else (and any IPv4 the fast path does not accept) by
-/// [`crate::event::normalize::host`], so the result is always what `host()` returns.
+/// A host: dotted-quad IPv4 and the fully expanded IPv6 the legacy text writes (`[fd10:0003:…:0004]`) by fast
+/// paths, everything else (and anything the fast paths do not accept) by [`crate::event::normalize::host`],
+/// so the result is always what `host()` returns.
 #[inline]
 pub fn fast_host(h: &str) -> Option<Host<'_>> {
-    match ipv4(h.as_bytes()) {
-        Some(v4) => Some(Host::Ip(IpAddr::V4(v4))),
+    let b = h.as_bytes();
+    if let Some(v4) = ipv4(b) {
+        return Some(Host::Ip(IpAddr::V4(v4)));
+    }
+    let inner = match b {
+        [b'[', inner @ .., b']'] => inner,
+        _ => b,
+    };
+    match expanded_ipv6(inner) {
+        Some(v6) => Some(Host::Ip(canonical_ip(IpAddr::V6(v6)))),
         None => host(h),
     }
+}
+
+/// Exactly eight groups of four hex digits separated by colons (39 bytes): the form legacy messages write
+/// IPv6 in. The standard parser takes three times as long on it.
+#[inline]
+fn expanded_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
+    if b.len() != 39 {
+        return None;
+    }
+    let mut groups = [0u16; 8];
+    for (k, group) in groups.iter_mut().enumerate() {
+        let at = k * 5;
+        if k > 0 && b[at - 1] != b':' {
+            return None;
+        }
+        for &c in &b[at..at + 4] {
+            let d = char::from(c).to_digit(16)?;
+            *group = *group << 4 | d as u16;
+        }
+    }
+    Some(Ipv6Addr::from(groups))
 }
 
 /// Strict `a.b.c.d`: 1–3 digits per octet, no leading zero, ≤ 255. Accepts a subset of what the standard

@@ -1189,6 +1189,13 @@ proptest! {
         "[0-9.]{0,17}",
         "(0|00|01|255|256|1)\\.(0|00|01|255|256|1)\\.(0|00|01|255|256|1)\\.(0|00|01|255|256|1)",
         any::<[u8; 4]>().prop_map(|o| Ipv4Addr::from(o).to_string()),
+        "\\[?[0-9a-fA-F]{4}(:[0-9a-fA-F]{4}){7}\\]?",
+        "\\[?[0-9a-fA-F:]{37,41}\\]?",
+        "\\[?(0000:){5}ffff:[0-9a-f]{4}:[0-9a-f]{4}\\]?",
+        any::<[u16; 8]>().prop_map(|g| {
+            let v: Vec<String> = g.iter().map(|x| format!("{x:04x}")).collect();
+            format!("[{}]", v.join(":"))
+        }),
     ]) {
         prop_assert_eq!(super::head::fast_host(&s), host(&s), "{:?}", s);
     }
