@@ -64,9 +64,8 @@
 //! No allocation and no regex: the head is a byte scanner, sentences are found with `memchr` on `.`, keywords
 //! are matched by their first byte, values are trimmed with byte loops. Dotted-quad IPv4 and fully expanded
 //! IPv6 take strict fast paths ([`head::fast_host`]) and everything else goes to
-//! [`crate::event::normalize::host`]; reason texts are
-//! classified by an allocation-free twin of [`crate::event::normalize::reason_from_text`]. Property tests check
-//! both agree with the shared functions. [`parse_into`] fills a caller-owned event and saves the ~360-byte move
+//! [`crate::event::normalize::host`]; reason texts are classified by an allocation-free twin of
+//! [`crate::event::normalize::reason_from_text`]. Property tests check both agree with the shared functions. [`parse_into`] fills a caller-owned event and saves the ~360-byte move
 //! out of [`parse`]; [`parse_core_into`] skips the sentence tail when the core fields cannot change.
 //! `benches/legacy_parse.rs` measures a realistic mix (148 ns/message for `parse_into`, 140 ns for
 //! `parse_core_into`, one core of the shared 2-core box, 2026-11; see `benches/README.md`).
