@@ -29,12 +29,7 @@ impl Host<'_> {
 /// Classify a host string: bracketed or bare IPv4/IPv6 (expanded or compressed) becomes an address,
 /// anything else a name. Empty (after trimming) is `None`.
 pub fn host(raw: &str) -> Option<Host<'_>> {
-    let b = raw.as_bytes();
-    // Hosts are rarely padded: skip the Unicode-aware trim when both ends are plain ASCII.
-    let t = match (b.first(), b.last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => raw,
-        _ => raw.trim(),
-    };
+    let t = trim(raw);
     if t.is_empty() {
         return None;
     }
@@ -70,15 +65,26 @@ pub fn canonical_host(raw: &str) -> Option<String> {
     host(raw).map(|h| h.canonical())
 }
 
+/// `str::trim`, skipped when both ends are plain ASCII: logged values are rarely padded, and these run for
+/// every row, where the Unicode-aware trim showed in profiles.
+#[inline]
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// A name trimmed and without one trailing dot: [`canonical_name`] before lower-casing.
+#[inline]
+pub fn name_text(name: &str) -> &str {
+    let n = trim(name);
+    n.strip_suffix('.').unwrap_or(n)
+}
+
 /// Lower-case a DNS name and drop one trailing dot; borrows when nothing changes.
 pub fn canonical_name(name: &str) -> Cow<'_, str> {
-    let b = name.as_bytes();
-    // Names are rarely padded: the Unicode-aware trim only when an end is not plain ASCII.
-    let n = match (b.first(), b.last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => name,
-        _ => name.trim(),
-    };
-    let n = n.strip_suffix('.').unwrap_or(n);
+    let n = name_text(name);
     if n.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(n.to_ascii_lowercase())
     } else {
@@ -90,31 +96,37 @@ pub fn canonical_name(name: &str) -> Cow<'_, str> {
 /// (the firewall writes it for TLS-inspected and explicit-proxy requests, which are HTTP rules);
 /// `ICMP Type=8` → (`ICMP`, 8); `ICMPv6 Type=128` → (`ICMPV6`, 128); `udp` → `UDP`.
 pub fn protocol(raw: &str) -> Option<(Cow<'_, str>, Option<u32>)> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return None;
-    }
-    let (name, icmp_type) = match t.split_once(' ') {
-        Some((name, rest)) => {
-            let ty = rest
-                .trim()
-                .strip_prefix("Type=")
-                .and_then(|n| n.trim().parse::<u32>().ok());
-            (name, ty)
-        }
-        None => (t, None),
-    };
-    let name = if name.len() > 5 && name[..5].eq_ignore_ascii_case("HTTP/") {
-        "HTTP"
-    } else {
-        name
-    };
+    let (name, rest) = protocol_word(raw)?;
+    let icmp_type = rest
+        .trim()
+        .strip_prefix("Type=")
+        .and_then(|n| n.trim().parse::<u32>().ok());
     let name = if name.bytes().any(|b| b.is_ascii_lowercase()) {
         Cow::Owned(name.to_ascii_uppercase())
     } else {
         Cow::Borrowed(name)
     };
     Some((name, icmp_type))
+}
+
+/// The word naming the protocol, not yet upper-cased (`HTTP/x` as `HTTP`), and the text after it; `None` for
+/// blank input.
+#[inline]
+fn protocol_word(raw: &str) -> Option<(&str, &str)> {
+    let t = trim(raw);
+    if t.is_empty() {
+        return None;
+    }
+    let (name, rest) = match t.as_bytes().iter().position(|&b| b == b' ') {
+        Some(i) => (&t[..i], &t[i + 1..]),
+        None => (t, ""),
+    };
+    let name = if name.len() > 5 && name[..5].eq_ignore_ascii_case("HTTP/") {
+        "HTTP"
+    } else {
+        name
+    };
+    Some((name, rest))
 }
 
 pub fn action(raw: &str) -> Option<Action> {

@@ -446,13 +446,13 @@ fn fingerprint(row: &Row<'_>) -> Option<u64> {
 
 /// The canonical protocol name of [`crate::event::normalize::protocol`] (first word, upper case, `HTTP/x` as
 /// `HTTP`) folded into a word without allocating: names of up to 8 bytes are the word itself, longer ones a
-/// hash of their upper-cased bytes (tagged so the two cannot meet). Byte loops, not `trim`/`split`: this runs
-/// for every row.
+/// hash of their upper-cased bytes (tagged so the two cannot meet).
 fn protocol_key(raw: &str) -> u64 {
+    // The usual `HTTPS`, `TCP`, `HTTP ` or `ICMP Type=8` is read here without trimming; anything else
+    // (leading spaces, tabs, non-ASCII) goes through the shared normaliser. Calling `protocol_word` for every
+    // row instead measured ~0.3 G more cycles on 10M rows.
     let b = raw.as_bytes();
     let word = &b[..b.iter().position(|&c| c == b' ').unwrap_or(b.len())];
-    // The usual `HTTPS`, `TCP`, `HTTP ` or `ICMP Type=8`; anything else (leading spaces, tabs, non-ASCII)
-    // goes through the shared normaliser.
     if !word.first().is_some_and(u8::is_ascii_alphabetic) || !word.iter().all(u8::is_ascii_graphic)
     {
         return crate::event::normalize::protocol(raw)
@@ -498,12 +498,7 @@ fn hash_host(h: &mut impl Hasher, host: Option<Host<'_>>) {
 /// it: eight bytes at a time, capitals lowered in the word (SWAR), so names with capitals cost no allocation
 /// and names without cost no separate scan.
 fn hash_name(h: &mut impl Hasher, raw: &str) {
-    let b = raw.as_bytes();
-    let name = match (b.first(), b.last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => raw,
-        _ => raw.trim(),
-    };
-    let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+    let name = crate::event::normalize::name_text(raw).as_bytes();
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Lowered words gather in a buffer hashed in one write (a write per word cost a multiply each).

@@ -176,12 +176,8 @@ pub fn parse_core_into<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
 
 fn parse_with<'a>(msg: &'a str, ev: &mut LegacyEvent<'a>, core: bool) -> bool {
     ev.clear();
-    // Messages are ASCII-padded at most (a leading space in the DNS error form): trim bytes, and fall back to
-    // the Unicode-aware trim only when an end is not plain ASCII.
-    let t = match (msg.as_bytes().first(), msg.as_bytes().last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => msg,
-        _ => msg.trim(),
-    };
+    // The DNS error form starts with a space.
+    let t = crate::event::normalize::trim(msg);
     let b = t.as_bytes();
     let Some(&first) = b.first() else {
         return false;
