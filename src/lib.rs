@@ -1,7 +1,15 @@
 //! fwlog: what Azure Firewall denied for an AKS cluster, which of it AKS needs, and the rule to add.
 //!
-//! Data flows one way: sources ([`input`] files, [`live`] Log Analytics) → the canonical [`event`] schema →
-//! [`engine`] (polars lazy queries) → [`report`] (and the recommender) → renderers.
+//! One path for data, pointing one way — each layer imports only those below it (checked by a test in
+//! [`layering`]):
+//!
+//! 1. [`cli`] — commands on top: arguments → plan → source → engine → report/recommend → render → output.
+//! 2. [`render`] — every output format; [`output`] writes atomically.
+//! 3. [`report`], [`recommend`] — pure functions over groups and the [`catalog`].
+//! 4. [`engine`] — canonical batches + a [`query`] → groups (polars).
+//! 5. Sources: [`input`] (files) and [`live`] (Log Analytics) push canonical batches and read statistics.
+//! 6. Below everything that runs: the [`query`] vocabulary, the canonical [`event`] schema, the [`legacy`]
+//!    parser, the [`catalog`] data, [`messages`] and [`error`].
 
 pub mod catalog;
 pub mod cli;
@@ -9,10 +17,15 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod input;
+#[cfg(test)]
+mod layering;
 pub mod legacy;
 pub mod live;
+pub mod messages;
 pub mod output;
+pub mod query;
 pub mod recommend;
+pub mod render;
 pub mod report;
 
 /// `fwlog --version` text: crate version plus the built-in catalog's version.

@@ -4,25 +4,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
 use super::{Catalog, Entry, Requirement};
 
 /// Azure cloud the cluster runs in.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    ValueEnum,
-    Serialize,
-    Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Cloud {
@@ -127,40 +115,23 @@ impl Context {
     }
 }
 
-/// Cluster options shared by `deny-report`, `recommend` and `catalog` (flatten with `#[command(flatten)]`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct ClusterArgs {
-    /// Azure cloud of the cluster.
-    #[arg(long, value_enum, default_value_t = Cloud::Public)]
+/// What the user said about the cluster, before it is checked against the catalog: the cluster options
+/// `deny-report`, `recommend` and `catalog` share.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSpec {
     pub cloud: Cloud,
-
-    /// Cluster region short name (e.g. westeurope); fills `<region>` placeholders in suggested rules.
-    #[arg(long, value_name = "REGION")]
+    /// Region short name as given (e.g. `West Europe`); checked and lower-cased by [`ClusterSpec::context_for`].
     pub region: Option<String>,
-
-    /// Features and add-ons in use (comma-separated, see `fwlog catalog features`): their conditional endpoints
-    /// become required.
-    #[arg(long, value_name = "FEATURE,...", value_delimiter = ',')]
+    /// Feature names as given (`--features`).
     pub features: Vec<String>,
-
-    /// The cluster is a private cluster (API server reached over Private Link).
-    #[arg(long)]
     pub private_cluster: bool,
-
-    /// The cluster uses konnectivity-agent (no legacy tunnel on UDP 1194 / TCP 9000).
-    #[arg(long)]
     pub konnectivity: bool,
-
-    /// The cluster uses API Server VNet Integration.
-    #[arg(long)]
     pub api_server_vnet_integration: bool,
-
-    /// Extra catalog file in fwlog's catalog format (e.g. your team's registries); repeatable.
-    #[arg(long = "catalog", value_name = "FILE")]
+    /// User catalog files (`--catalog`).
     pub catalogs: Vec<PathBuf>,
 }
 
-impl ClusterArgs {
+impl ClusterSpec {
     /// Load the catalog (built-in plus `--catalog` files) and check the context against it.
     pub fn resolve(&self) -> anyhow::Result<(Catalog, Context)> {
         let catalog = Catalog::load(&self.catalogs)?;

@@ -6,11 +6,11 @@
 //!   requirement *for this cluster* ([`Context`]: cloud, features in use, private cluster, konnectivity).
 //! * Matching semantics (Azure Firewall wildcards, placeholders, protocols): see [`pattern`].
 
-pub mod cli;
 pub mod context;
 mod index;
 mod load;
 pub mod pattern;
+pub mod summary;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -19,10 +19,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-pub use context::{CONDITIONS, Cloud, ClusterArgs, Context};
+pub use context::{CONDITIONS, Cloud, ClusterSpec, Context};
 use index::Index;
 use pattern::{Label, Pattern, ProtocolSpec};
 
@@ -30,9 +29,7 @@ const BUILTIN_TEXT: &str = include_str!("data/aks.toml");
 const BUILTIN_NAME: &str = "builtin:aks.toml";
 
 /// How much AKS needs an endpoint.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Requirement {
     /// Part of the base cluster.

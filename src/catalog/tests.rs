@@ -454,7 +454,7 @@ fn user_catalogs_merge() {
     let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
     assert_eq!(m[0].entry.feature, "team-registry");
     assert_eq!(m[0].entry.origin, Origin::File(p.clone()));
-    let cx = ClusterArgs {
+    let cx = ClusterSpec {
         features: vec!["team-registry".into()],
         catalogs: vec![p.clone()],
         ..Default::default()
@@ -538,14 +538,14 @@ fn user_catalog_conflicts() {
 
 #[test]
 fn context_validation() {
-    let bad = ClusterArgs {
+    let bad = ClusterSpec {
         features: vec!["monitorin".into()],
         ..Default::default()
     };
     let e = bad.resolve().unwrap_err();
     assert_eq!(crate::error::exit_code(&e), 2);
     assert!(e.to_string().contains("monitoring"));
-    let ok = ClusterArgs {
+    let ok = ClusterSpec {
         features: vec!["monitoring".into(), "gpu".into()],
         region: Some("West Europe".into()),
         ..Default::default()
@@ -563,20 +563,4 @@ fn list_and_match_targets() {
             .iter()
             .all(|m| m.entry.clouds.contains(&Cloud::Public))
     );
-    use cli::parse_target;
-    assert_eq!(
-        parse_target("[::1]:443").unwrap(),
-        ("::1".into(), Some(443), None)
-    );
-    assert_eq!(parse_target("2001:db8::1").unwrap().0, "2001:db8::1");
-    assert_eq!(
-        parse_target("MCR.microsoft.com.:443").unwrap(),
-        ("mcr.microsoft.com".into(), Some(443), None)
-    );
-    assert_eq!(
-        parse_target("https://mcr.microsoft.com/v2/").unwrap(),
-        ("mcr.microsoft.com".into(), Some(443), Some("HTTPS"))
-    );
-    assert!(parse_target("host:0").is_err());
-    assert!(parse_target("a b:1").is_err());
 }

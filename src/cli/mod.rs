@@ -1,10 +1,20 @@
-//! The command line: one clap definition from which help, the man page and shell completions are all generated.
+//! The command line, on top of everything: one clap definition from which help, the man page and shell
+//! completions are all generated, and one file per command that turns its arguments into a plan and runs it —
+//! source → engine → report or recommend → renderer → output.
 //!
-//! Raw arguments are checked cheaply here (clap value parsers in [`args`]); each command then resolves them into
-//! a plan (for example [`crate::report::plan::ReportPlan`]) that knows how to build the pipeline. This module
-//! touches the rest of the crate only through those plans and the command entry points.
+//! * [`args`] — argument groups several commands share, parsed into the domain types below.
+//! * [`deny_report`], [`follow`], [`recommend`], [`fetch`], [`catalog`] — the commands.
+//! * [`pipeline`] — choosing the source and reading it into the engine (deny-report and recommend).
+//!
+//! A new command goes here as one file with its clap arguments and its `run`, and one variant of [`Command`].
 
 pub mod args;
+pub mod catalog;
+pub mod deny_report;
+pub mod fetch;
+pub mod follow;
+pub mod pipeline;
+pub mod recommend;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,13 +38,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
-    DenyReport(Box<args::DenyReportArgs>),
+    DenyReport(Box<deny_report::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
-    Catalog(crate::catalog::cli::CatalogArgs),
+    Catalog(catalog::CatalogArgs),
     /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
-    Recommend(Box<crate::recommend::args::RecommendArgs>),
+    Recommend(Box<recommend::RecommendArgs>),
     /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
-    Fetch(Box<crate::live::fetch::FetchArgs>),
+    Fetch(Box<fetch::FetchArgs>),
     /// Print shell completions for fwlog.
     Completions {
         #[arg(value_enum)]
@@ -42,6 +52,11 @@ pub enum Command {
     },
     /// Print the fwlog man page (roff) to stdout.
     Man,
+}
+
+/// Now, in microseconds since the epoch: the reference point of `--since`.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 pub fn main() -> ExitCode {
@@ -52,10 +67,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    crate::messages::set_verbosity(cli.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("fwlog: error: {}", format_chain(&err));
+            crate::note!("error: {}", format_chain(&err));
             ExitCode::from(error::exit_code(&err))
         }
     }
@@ -74,10 +90,10 @@ fn format_chain(err: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::DenyReport(args) => crate::report::run_deny_report(*args, cli.verbose),
-        Command::Catalog(args) => crate::catalog::cli::run(args),
-        Command::Recommend(args) => crate::recommend::run_recommend(*args, cli.verbose),
-        Command::Fetch(args) => crate::live::fetch::run(&args, cli.verbose),
+        Command::DenyReport(args) => deny_report::run(*args),
+        Command::Catalog(args) => catalog::run(args),
+        Command::Recommend(args) => recommend::run(*args),
+        Command::Fetch(args) => fetch::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "fwlog", &mut std::io::stdout());

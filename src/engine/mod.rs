@@ -4,9 +4,7 @@
 //! lazy query to one row per (group keys, source IP) with hits and first/last seen. Those partial rows merge
 //! exactly (sums, minima, maxima), so memory is bounded by the number of distinct (group, source) pairs, not by
 //! the number of events; the final step turns them into [`Group`]s with distinct sources and examples.
-//! The engine sees only the canonical schema.
-
-pub mod subnet;
+//! The engine sees only the canonical schema and the [`Query`]; it knows nothing of files, services or formats.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -14,23 +12,41 @@ use std::net::IpAddr;
 use anyhow::Context as _;
 use polars::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{self as ev, normalize::format_time_us};
-use crate::report::model::Group;
-use crate::report::plan::ReportPlan;
+use crate::query::Query;
+
+/// Denied traffic of one (kind, source subnet, protocol, destination, destination port), as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub kind: String,
+    pub source_subnet: Option<String>,
+    pub protocol: Option<String>,
+    /// FQDN or IP; `null` for denies without destination ("SNI TLS extension was missing").
+    pub destination: Option<String>,
+    pub destination_port: Option<u32>,
+    pub hits: u64,
+    pub distinct_sources: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Up to three sources, lowest address first.
+    pub example_sources: Vec<String>,
+}
 
 /// Partial rows kept before they are merged again.
 const COMPACT_ROWS: usize = 1 << 20;
 
 pub struct DenyAggregator {
-    plan: ReportPlan,
+    query: Query,
     partials: Vec<DataFrame>,
     partial_rows: usize,
 }
 
 impl DenyAggregator {
-    pub fn new(plan: ReportPlan) -> Self {
+    pub fn new(query: Query) -> Self {
         DenyAggregator {
-            plan,
+            query,
             partials: Vec::new(),
             partial_rows: 0,
         }
@@ -38,16 +54,16 @@ impl DenyAggregator {
 
     /// Take one canonical batch.
     pub fn add(&mut self, batch: DataFrame) -> anyhow::Result<()> {
-        let part = Self::partial(&self.plan, batch)?;
+        let part = Self::partial(&self.query, batch)?;
         self.add_partial(part)
     }
 
     /// Pre-aggregate one canonical batch to (group keys, source) rows; pure, so it runs on any thread.
-    pub fn partial(plan: &ReportPlan, batch: DataFrame) -> anyhow::Result<DataFrame> {
+    pub fn partial(query: &Query, batch: DataFrame) -> anyhow::Result<DataFrame> {
         if batch.height() == 0 {
             return Ok(batch);
         }
-        let part = select_denies(plan, batch)?
+        let part = select_denies(query, batch)?
             .group_by(partial_keys())
             .agg([
                 col(ev::HITS).cast(DataType::Int64).sum(),
@@ -79,16 +95,17 @@ impl DenyAggregator {
     /// Merge the partial rows into groups, sorted by hits (descending) then keys.
     pub fn finish(self) -> anyhow::Result<Vec<Group>> {
         let merged = merge(self.partials)?;
-        to_groups(&merged, &self.plan).context("building groups")
+        to_groups(&merged, &self.query).context("building groups")
     }
 }
 
 /// Denies inside the window that pass every filter, as a query the grouping continues (so the streaming
 /// engine filters and groups in one pass without materialising the selected rows).
-fn select_denies(p: &ReportPlan, batch: DataFrame) -> anyhow::Result<LazyFrame> {
+fn select_denies(q: &Query, batch: DataFrame) -> anyhow::Result<LazyFrame> {
+    let p = &q.filters;
     let mut pred = col(ev::ACTION)
         .eq(lit(ev::Action::Deny.as_str()))
-        .and(window_expr(p.from_us, p.to_us));
+        .and(window_expr(q.window.from_us, q.window.to_us));
     if let Some(port) = p.port {
         pred = pred.and(col(ev::DESTINATION_PORT).eq(lit(port as u32)));
     }
@@ -182,7 +199,7 @@ struct Acc {
     sources: Vec<String>,
 }
 
-fn to_groups(df: &DataFrame, plan: &ReportPlan) -> anyhow::Result<Vec<Group>> {
+fn to_groups(df: &DataFrame, query: &Query) -> anyhow::Result<Vec<Group>> {
     if df.height() == 0 {
         return Ok(Vec::new());
     }
@@ -213,7 +230,7 @@ fn to_groups(df: &DataFrame, plan: &ReportPlan) -> anyhow::Result<Vec<Group>> {
         let subnet = src.get(i).map(|s| {
             subnets
                 .entry(s)
-                .or_insert_with(|| subnet::subnet_text(s, plan))
+                .or_insert_with(|| query.grouping.subnet_text(s))
                 .clone()
         });
         let key: Key = (
@@ -253,7 +270,6 @@ fn to_groups(df: &DataFrame, plan: &ReportPlan) -> anyhow::Result<Vec<Group>> {
                 first_seen: format_time_us(a.first),
                 last_seen: format_time_us(a.last),
                 example_sources: a.sources.into_iter().take(3).collect(),
-                catalog: Vec::new(),
             }
         })
         .collect();
@@ -275,37 +291,9 @@ pub fn ip_order(a: &str, b: &str) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::{FilterArgs, GroupArgs, InputArgs, WindowArgs};
     use crate::event::normalize::host;
     use crate::event::{Action, Kind};
     use crate::input::{CanonicalBuilder, Row};
-
-    fn plan() -> ReportPlan {
-        let input = InputArgs {
-            inputs: vec![],
-            input_format: None,
-            keep_duplicates: false,
-        };
-        let window = WindowArgs {
-            since: None,
-            from: None,
-            to: None,
-        };
-        let filter = FilterArgs {
-            sources: vec![],
-            destination: None,
-            port: None,
-            protocol: None,
-            kind: None,
-        };
-        let group = GroupArgs {
-            prefix_v4: 24,
-            prefix_v6: 64,
-            by_source_ip: false,
-            top: None,
-        };
-        ReportPlan::from_parts(&input, &window, &filter, &group, 0).unwrap()
-    }
 
     fn batch(rows: &[(&str, &str, i64, Action)]) -> DataFrame {
         let mut b = CanonicalBuilder::new(8);
@@ -329,7 +317,7 @@ mod tests {
 
     #[test]
     fn partials_from_several_batches_merge_exactly() {
-        let mut agg = DenyAggregator::new(plan());
+        let mut agg = DenyAggregator::new(Query::default());
         agg.add(batch(&[
             ("10.0.0.9", "mcr.microsoft.com", 30, Action::Deny),
             ("10.0.0.10", "mcr.microsoft.com", 10, Action::Deny),

@@ -30,6 +30,7 @@
 //! | `origin_file`, `origin_line` | String, UInt64 | where the row was read (1-based line or data row), for diagnostics only |
 
 pub mod normalize;
+pub mod stats;
 
 use polars::prelude::{DataType, Field, Schema, TimeUnit, TimeZone};
 

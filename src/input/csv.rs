@@ -2,11 +2,11 @@
 //! (`TimeGenerated [UTC]`) and values are ISO or the US-locale display form; both are handled by
 //! `crate::event::normalize::time_us`. A row that cannot be read is skipped with its line number.
 
-use super::Sink;
+use super::batcher::RowBatcher;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
-pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
+pub fn read(name: &str, bytes: &[u8], batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let headers = rdr
@@ -37,12 +37,14 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                sink.stats.skip(name, line.max(2), "malformed CSV row", e);
+                batcher
+                    .stats
+                    .skip(name, line.max(2), "malformed CSV row", e);
                 continue;
             }
         }
         if record.len() != headers.len() {
-            sink.stats.skip(
+            batcher.stats.skip(
                 name,
                 line,
                 "malformed CSV row",
@@ -59,8 +61,8 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
         };
         let table = table_col.and_then(|i| record.get(i));
         match fields::to_row(&get, table) {
-            Ok(row) => sink.push(&row, name, line)?,
-            Err(p) => sink.stats.skip(name, line, "bad row", p),
+            Ok(row) => batcher.push(&row, name, line)?,
+            Err(p) => batcher.stats.skip(name, line, "bad row", p),
         }
     }
     Ok(())
@@ -81,9 +83,9 @@ mod tests {
             frames.push(df);
             Ok(())
         };
-        let mut sink = Sink::new(100, false, true, &mut on);
-        read("x.csv", text.as_bytes(), &mut sink).unwrap();
-        let st = sink.finish().unwrap();
+        let mut batcher = RowBatcher::new(100, false, true, &mut on);
+        read("x.csv", text.as_bytes(), &mut batcher).unwrap();
+        let st = batcher.finish().unwrap();
         let df = crate::input::concat_frames(frames).unwrap();
         assert_eq!(df.height(), 2);
         assert_eq!(st.skipped, 1);
@@ -103,8 +105,8 @@ mod tests {
     #[test]
     fn csv_without_expected_columns_names_the_file() {
         let mut on = |_df| Ok(());
-        let mut sink = Sink::new(100, false, true, &mut on);
-        let e = read("fruit.csv", b"name,colour\nkiwi,green\n", &mut sink).unwrap_err();
+        let mut batcher = RowBatcher::new(100, false, true, &mut on);
+        let e = read("fruit.csv", b"name,colour\nkiwi,green\n", &mut batcher).unwrap_err();
         assert!(
             e.to_string()
                 .contains("fruit.csv: none of the expected columns"),

@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
+use super::batcher::RowBatcher;
 use super::fields::{self, Field, Val};
-use super::{Sink, tables};
+use super::tables;
 use crate::error::user;
 
 /// Lower-cased alias → field, so a record's keys are mapped in one pass.
@@ -45,7 +46,7 @@ pub fn val(v: &Value) -> Option<Val<'_>> {
     }
 }
 
-pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
+pub fn read(name: &str, bytes: &[u8], batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
     let text =
         std::str::from_utf8(bytes).map_err(|e| user(format!("{name}: not UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -70,7 +71,7 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
     }
     if whole_ok {
         for (line, v) in values {
-            value(name, line, &v, sink)?;
+            value(name, line, &v, batcher)?;
         }
         return Ok(());
     }
@@ -85,9 +86,9 @@ pub fn read(name: &str, bytes: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()>
         match serde_json::from_str::<Value>(l) {
             Ok(v) => {
                 good += 1;
-                value(name, i as u64 + 1, &v, sink)?;
+                value(name, i as u64 + 1, &v, batcher)?;
             }
-            Err(e) => sink.stats.skip(name, i as u64 + 1, "malformed JSON", e),
+            Err(e) => batcher.stats.skip(name, i as u64 + 1, "malformed JSON", e),
         }
     }
     if good == 0 {
@@ -103,28 +104,29 @@ fn line_of(text: &str, offset: usize) -> u64 {
     memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() as u64 + 1
 }
 
-fn value(name: &str, line: u64, v: &Value, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+fn value(name: &str, line: u64, v: &Value, batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
     match v {
         Value::Object(obj) => {
             if let Some((_, t)) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("tables")) {
-                return tables::read_tables(name, t, sink);
+                return tables::read_tables(name, t, batcher);
             }
             if let Some(Value::Array(records)) = obj.get("records") {
                 for r in records {
-                    record(name, line, r, sink)?;
+                    record(name, line, r, batcher)?;
                 }
                 return Ok(());
             }
-            record(name, line, v, sink)
+            record(name, line, v, batcher)
         }
         Value::Array(items) => {
             for r in items {
-                record(name, line, r, sink)?;
+                record(name, line, r, batcher)?;
             }
             Ok(())
         }
         _ => {
-            sink.stats
+            batcher
+                .stats
                 .skip(name, line, "not a record", "expected a JSON object");
             Ok(())
         }
@@ -133,9 +135,10 @@ fn value(name: &str, line: u64, v: &Value, sink: &mut Sink<'_>) -> anyhow::Resul
 
 /// One record: a diagnostic-setting record (fields under `properties`, plus `time`, `resourceId`, `category`)
 /// or a row with Log Analytics column names at the top level.
-fn record(name: &str, line: u64, v: &Value, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+fn record(name: &str, line: u64, v: &Value, batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
     let Value::Object(obj) = v else {
-        sink.stats
+        batcher
+            .stats
             .skip(name, line, "not a record", "expected a JSON object");
         return Ok(());
     };
@@ -155,9 +158,9 @@ fn record(name: &str, line: u64, v: &Value, sink: &mut Sink<'_>) -> anyhow::Resu
     }
     let get = |f: Field| map.get(&f).and_then(|v| val(v));
     match fields::to_row(&get, table) {
-        Ok(row) => sink.push(&row, name, line),
+        Ok(row) => batcher.push(&row, name, line),
         Err(problem) => {
-            sink.stats.skip(name, line, "bad record", problem);
+            batcher.stats.skip(name, line, "bad record", problem);
             Ok(())
         }
     }
@@ -177,18 +180,18 @@ fn collect<'a>(obj: &'a Map<String, Value>, map: &mut HashMap<Field, &'a Value>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::Sink;
+    use crate::input::batcher::RowBatcher;
     use polars::prelude::*;
 
-    fn read_str(text: &str) -> (DataFrame, crate::input::ReadStats) {
+    fn read_str(text: &str) -> (DataFrame, crate::event::stats::ReadStats) {
         let mut frames = Vec::new();
         let mut on = |df| {
             frames.push(df);
             Ok(())
         };
-        let mut sink = Sink::new(1000, false, true, &mut on);
-        read("t.json", text.as_bytes(), &mut sink).unwrap();
-        let stats = sink.finish().unwrap();
+        let mut batcher = RowBatcher::new(1000, false, true, &mut on);
+        read("t.json", text.as_bytes(), &mut batcher).unwrap();
+        let stats = batcher.finish().unwrap();
         (crate::input::concat_frames(frames).unwrap(), stats)
     }
 
@@ -269,8 +272,8 @@ mod tests {
     #[test]
     fn not_json_at_all_is_an_error() {
         let mut on = |_df| Ok(());
-        let mut sink = Sink::new(10, false, true, &mut on);
-        let err = read("x.json", b"{nope\n{nope\n", &mut sink).unwrap_err();
+        let mut batcher = RowBatcher::new(10, false, true, &mut on);
+        let err = read("x.json", b"{nope\n{nope\n", &mut batcher).unwrap_err();
         assert!(err.to_string().contains("x.json: not valid JSON"), "{err}");
         assert_eq!(crate::error::exit_code(&err), 2);
     }

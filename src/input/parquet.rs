@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use super::Sink;
+use super::batcher::RowBatcher;
 use super::fields::{self, Field, FieldIndex, Val};
 use crate::error::user;
 
@@ -141,7 +141,7 @@ pub fn read(
     name: &str,
     bytes: &[u8],
     release: Option<&dyn Fn(std::ops::Range<usize>)>,
-    sink: &mut Sink<'_>,
+    batcher: &mut RowBatcher<'_>,
 ) -> anyhow::Result<()> {
     let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
     let mut reader = ParquetReader::new(Cursor::new(bytes));
@@ -204,10 +204,10 @@ pub fn read(
             .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
             .collect::<PolarsResult<Vec<(Field, Data)>>>()
     };
-    // Parts are decoded and built on every core; the sink takes them in input order as they complete, so the
+    // Parts are decoded and built on every core; the batcher takes them in input order as they complete, so the
     // main thread's merging overlaps the workers and at most a few parts are in memory at once.
-    let config = sink.part_config();
-    let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::Part> {
+    let config = batcher.part_config();
+    let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::batcher::Part> {
         let mut cols = decode(&first, offset, len).map_err(bad)?;
         let msg_everywhere = cols.iter().any(|(f, d)| *f == Field::Msg && d.all_text());
         if !extra.is_empty() && !msg_everywhere {
@@ -233,13 +233,13 @@ pub fn read(
         part.take()
     };
     let parts = &parts;
-    sink.expect_rows(parts.iter().map(|p| p.1).sum());
+    batcher.expect_rows(parts.iter().map(|p| p.1).sum());
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(parts.len())
         .max(1);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<crate::input::Part>)>(1);
+    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<crate::input::batcher::Part>)>(1);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -265,7 +265,7 @@ pub fn read(
             for (i, part) in rx {
                 pending.insert(i, part);
                 while let Some(part) = pending.remove(&want) {
-                    sink.absorb(part?)?;
+                    batcher.absorb(part?)?;
                     if let (Some(release), Some(range)) = (release, parts[want].2.clone()) {
                         release(range);
                     }
@@ -325,9 +325,9 @@ mod tests {
             frames.push(df);
             Ok(())
         };
-        let mut sink = Sink::new(1000, false, true, &mut on);
-        read("t.parquet", &parquet_bytes(df), None, &mut sink).unwrap();
-        let st = sink.finish().unwrap();
+        let mut batcher = RowBatcher::new(1000, false, true, &mut on);
+        read("t.parquet", &parquet_bytes(df), None, &mut batcher).unwrap();
+        let st = batcher.finish().unwrap();
         let out = crate::input::concat_frames(frames).unwrap();
         assert_eq!(st.records, 3);
         assert_eq!(
@@ -409,15 +409,15 @@ mod tests {
     #[test]
     fn corrupt_and_foreign_parquet_are_user_errors() {
         let mut on = |_df| Ok(());
-        let mut sink = Sink::new(10, false, true, &mut on);
-        let e = read("bad.parquet", b"PAR1 garbage PAR1", None, &mut sink).unwrap_err();
+        let mut batcher = RowBatcher::new(10, false, true, &mut on);
+        let e = read("bad.parquet", b"PAR1 garbage PAR1", None, &mut batcher).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("bad.parquet: unreadable or corrupt Parquet"),
             "{e}"
         );
         let df = DataFrame::new(1, vec![Column::new("fruit".into(), ["kiwi"])]).unwrap();
-        let e = read("fruit.parquet", &parquet_bytes(df), None, &mut sink).unwrap_err();
+        let e = read("fruit.parquet", &parquet_bytes(df), None, &mut batcher).unwrap_err();
         assert!(
             e.to_string()
                 .contains("fruit.parquet: no Azure Firewall columns"),

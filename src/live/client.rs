@@ -81,13 +81,12 @@ pub struct QueryClient {
     /// Seconds the service may run a query (`Prefer: wait`); the HTTP timeout is this plus a margin.
     pub wait_secs: u64,
     pub http_timeout: Duration,
-    pub verbose: u8,
     pub requests: AtomicU64,
     pub retries: AtomicU64,
 }
 
 impl QueryClient {
-    pub fn new(base: &str, tokens: Tokens, verbose: u8) -> anyhow::Result<QueryClient> {
+    pub fn new(base: &str, tokens: Tokens) -> anyhow::Result<QueryClient> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("fwlog/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -101,7 +100,6 @@ impl QueryClient {
             retry: RetryPolicy::default(),
             wait_secs,
             http_timeout: Duration::from_secs(wait_secs + 30),
-            verbose,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
         })
@@ -127,9 +125,7 @@ impl QueryClient {
                 let _slot = self.slots.acquire().await.expect("semaphore open");
                 let token = self.tokens.token().await?;
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                if self.verbose > 1 {
-                    eprintln!("fwlog: POST {url} ({label}, attempt {attempt})");
-                }
+                crate::debug!("POST {url} ({label}, attempt {attempt})");
                 let sent = self
                     .http
                     .post(&url)
@@ -174,9 +170,7 @@ impl QueryClient {
                                 continue;
                             }
                         };
-                        if self.verbose > 1 {
-                            eprintln!("fwlog: HTTP {status} for {label} ({} bytes)", text.len());
-                        }
+                        crate::debug!("HTTP {status} for {label} ({} bytes)", text.len());
                         match status {
                             200 => return parse_ok(&text, label),
                             204 => return Ok(Outcome::NoContent),
@@ -204,12 +198,10 @@ impl QueryClient {
     }
 
     fn log_retry(&self, label: &str, attempt: u32, why: &str) {
-        if self.verbose > 0 {
-            eprintln!(
-                "fwlog: {label}: {why}; retrying (attempt {attempt} of {})",
-                self.retry.max_attempts
-            );
-        }
+        crate::info!(
+            "{label}: {why}; retrying (attempt {attempt} of {})",
+            self.retry.max_attempts
+        );
     }
 
     fn gave_up(&self, label: &str, attempt: u32, why: &str) -> anyhow::Error {

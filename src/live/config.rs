@@ -13,45 +13,23 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
 use super::kql::{FirewallId, WorkspaceId};
 pub use crate::catalog::context::Cloud;
 use crate::error::user;
 
-/// Log Analytics options shared by `deny-report`, `fetch` (and later `recommend`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct LiveArgs {
-    /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files; repeatable.
-    /// Also FWLOG_WORKSPACE (comma-separated) or `workspaces` in the config file.
-    #[arg(
-        long = "workspace",
-        value_name = "GUID",
-        help_heading = "Log Analytics"
-    )]
+/// What the command line asked for; the environment and the config file fill in the rest ([`resolve`]).
+#[derive(Debug, Clone, Default)]
+pub struct LiveRequest {
+    /// `--workspace` (repeatable).
     pub workspaces: Vec<WorkspaceId>,
-
-    /// Only rows of this firewall (its resource ID), when several firewalls log to the workspace.
-    #[arg(long, value_name = "RESOURCE_ID", help_heading = "Log Analytics")]
+    /// `--firewall`: only rows of this firewall.
     pub firewall: Option<FirewallId>,
-
-    /// Log Analytics API base URL (default: the cloud's); also FWLOG_LOGANALYTICS_ENDPOINT.
-    #[arg(long, value_name = "URL", help_heading = "Log Analytics")]
+    /// `--endpoint`: the Query API base URL.
     pub endpoint: Option<String>,
-
-    /// Sign in only this way instead of trying env, workload, msi, cli in turn.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "METHOD",
-        help_heading = "Log Analytics"
-    )]
+    /// `--auth`: sign in only this way.
     pub auth: Option<AuthMethod>,
-
-    /// Print the KQL queries this command would send (separated by `// ---` lines) and exit; needs no sign-in.
-    #[arg(long, help_heading = "Log Analytics")]
-    pub print_kql: bool,
 }
 
 /// Query API base URL of a cloud. Sovereign hosts follow Microsoft's published pattern (reference §5.1 marks
@@ -83,7 +61,7 @@ pub fn authority_of(c: Cloud) -> azure_core::cloud::CloudConfiguration {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     /// Service principal secret: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET.
@@ -178,7 +156,7 @@ fn load_file() -> anyhow::Result<(Option<PathBuf>, FileLogAnalytics)> {
 /// `cloud` is the shared `--cloud` (the cluster's cloud, default public): a sovereign cloud given there wins,
 /// else the config file's `cloud`, else public.
 pub fn resolve(
-    args: &LiveArgs,
+    args: &LiveRequest,
     cloud: Cloud,
     explicit_input: bool,
 ) -> anyhow::Result<Option<LiveConfig>> {

@@ -16,38 +16,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Args;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::client::{Missing, Outcome, QueryClient};
-use super::config::{Cloud, LiveArgs, LiveConfig};
+use super::config::LiveConfig;
 use super::kql::{self, FirewallId, Window, WorkspaceId};
-use crate::cli::args::WindowArgs;
-use crate::error::user;
 
 const HOUR_US: i64 = 3_600_000_000;
 /// Default rows per window.
 pub const TARGET_ROWS: u64 = 100_000;
 /// A window is not halved below this on `PartialError`.
 const MIN_SPLIT_US: i64 = 1_000_000;
-
-#[derive(Debug, Clone, Args)]
-pub struct FetchArgs {
-    #[command(flatten)]
-    pub window: WindowArgs,
-
-    /// Parquet file to write (canonical schema; read it back with `--input FILE`).
-    #[arg(long, value_name = "FILE", required_unless_present = "print_kql")]
-    pub out: Option<PathBuf>,
-
-    /// Azure cloud: selects the Log Analytics endpoint and the sign-in authority.
-    #[arg(long, value_enum, default_value_t = Cloud::Public)]
-    pub cloud: Cloud,
-
-    #[command(flatten)]
-    pub live: LiveArgs,
-}
 
 /// Split `[from, to)` into windows of at most `target` expected rows from per-hour counts
 /// (`(hour start, rows)`, any order). Windows tile the whole range without gaps or overlaps.
@@ -161,26 +141,12 @@ async fn hourly(
             )
         }
         Err(e) if e.downcast_ref::<Missing>().is_some() => {
-            eprintln!("fwlog: {e}");
+            crate::note!("{e}");
             return Ok(Vec::new());
         }
         Err(e) => return Err(e),
     };
-    Ok(super::report::rows_of(&body)
-        .iter()
-        .filter_map(|r| {
-            let h = r
-                .get("Hour")?
-                .as_str()
-                .and_then(crate::event::normalize::time_us)?;
-            let n = match r.get("Rows")? {
-                serde_json::Value::Number(n) => n.as_u64()?,
-                serde_json::Value::String(s) => s.parse().ok()?,
-                _ => return None,
-            };
-            Some((h, n))
-        })
-        .collect())
+    super::summary::parse_hourly(&body)
 }
 
 /// Raw rows of one window as canonical frames, halving on partial results.
@@ -193,11 +159,11 @@ async fn fetch_window(
     let q = kql::raw_window(window, fw.as_ref())?;
     match client.query(&ws, "raw rows", &q, window).await? {
         Outcome::Complete(body) => {
-            let ev = crate::input::tables::canonical_from_query_response(
+            let (frame, stats) = crate::input::tables::canonical_from_query_response(
                 &body,
                 &format!("log analytics {ws}"),
             )?;
-            Ok((vec![ev.frame], ev.stats.skipped))
+            Ok((vec![frame], stats.skipped))
         }
         Outcome::NoContent => Ok((Vec::new(), 0)),
         Outcome::Partial { message, .. } => {
@@ -208,12 +174,10 @@ async fn fetch_window(
                     window.timespan()
                 );
             }
-            if client.verbose > 0 {
-                eprintln!(
-                    "fwlog: workspace {ws}: partial result for {} ({message}); halving",
-                    window.timespan()
-                );
-            }
+            crate::info!(
+                "workspace {ws}: partial result for {} ({message}); halving",
+                window.timespan()
+            );
             let mid = window.from_us + len / 2;
             let a = Box::pin(fetch_window(
                 client.clone(),
@@ -263,83 +227,21 @@ fn read_parquet(path: &Path) -> anyhow::Result<DataFrame> {
     Ok(ParquetReader::new(f).finish()?)
 }
 
-/// Run `fwlog fetch`.
-pub fn run(args: &FetchArgs, verbose: u8) -> anyhow::Result<std::process::ExitCode> {
-    let now = crate::report::now_us();
-    let to_us = args.window.to.unwrap_or(now);
-    let from_us = match (args.window.since, args.window.from) {
-        (Some(d), _) => now - d.micros(),
-        (None, Some(f)) => f,
-        (None, None) => to_us - super::DEFAULT_LIVE_WINDOW_US,
-    };
-    if from_us >= to_us {
-        return Err(user(
-            "the time window is empty: --from/--since must be before --to",
-        ));
-    }
-    let window = Window { from_us, to_us };
-    if args.live.print_kql {
-        let qs = vec![
-            kql::hourly_count(window, args.live.firewall.as_ref())?,
-            kql::raw_window(window, args.live.firewall.as_ref())?,
-        ];
-        print!("{}", kql::join_for_print(&qs));
-        return Ok(std::process::ExitCode::SUCCESS);
-    }
-    let out = args.out.clone().expect("clap requires --out");
-    let Some(cfg) = super::config::resolve(&args.live, args.cloud, false)? else {
-        return Err(user(
-            "fetch needs a workspace: --workspace GUID, FWLOG_WORKSPACE, or `workspaces` in the config file",
-        ));
-    };
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(user(format!(
-            "{}: the folder {} does not exist",
-            out.display(),
-            dir.display()
-        )));
-    }
-    let client = Arc::new(super::client_for(&cfg, verbose)?);
-    let rt = super::runtime()?;
-    let target = std::env::var("FWLOG_FETCH_TARGET_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(TARGET_ROWS);
-    let summary = rt.block_on(fetch(client.clone(), &cfg, window, &out, target, verbose))?;
-    eprintln!(
-        "fwlog: wrote {} rows from {} window(s) to {} ({} request(s), {} retried)",
-        summary.rows,
-        summary.windows,
-        out.display(),
-        client.requests.load(std::sync::atomic::Ordering::Relaxed),
-        client.retries.load(std::sync::atomic::Ordering::Relaxed)
-    );
-    if summary.rows != summary.expected {
-        eprintln!(
-            "fwlog: note: the hourly count said {} rows; late-arriving rows can make these differ",
-            summary.expected
-        );
-    }
-    Ok(std::process::ExitCode::SUCCESS)
-}
-
+/// What a finished fetch wrote.
 pub struct FetchSummary {
     pub rows: u64,
     pub expected: u64,
     pub windows: usize,
 }
 
-async fn fetch(
+/// Fetch the raw rows of every workspace over `window` into `out` (see the module docs), at most `target`
+/// expected rows per request.
+pub async fn fetch(
     client: Arc<QueryClient>,
     cfg: &LiveConfig,
     window: Window,
     out: &Path,
     target: u64,
-    verbose: u8,
 ) -> anyhow::Result<FetchSummary> {
     let parts = parts_dir(out);
     let wanted = Manifest {
@@ -355,8 +257,8 @@ async fn fetch(
         .and_then(|b| serde_json::from_slice(&b).ok());
     let manifest = match existing {
         Some(m) if m.workspaces == wanted.workspaces && m.firewall == wanted.firewall => {
-            eprintln!(
-                "fwlog: resuming the interrupted fetch of {} into {} (delete {} to start over)",
+            crate::note!(
+                "resuming the interrupted fetch of {} into {} (delete {} to start over)",
                 Window {
                     from_us: m.from_us,
                     to_us: m.to_us
@@ -394,14 +296,12 @@ async fn fetch(
         .filter(|(ws, f, t, _)| !part_path(&parts, ws, *f, *t).exists())
         .cloned()
         .collect();
-    if verbose > 0 {
-        eprintln!(
-            "fwlog: {} window(s) planned, {} to fetch, {} rows expected",
-            manifest.windows.len(),
-            todo.len(),
-            expected
-        );
-    }
+    crate::info!(
+        "{} window(s) planned, {} to fetch, {} rows expected",
+        manifest.windows.len(),
+        todo.len(),
+        expected
+    );
     let bar = progress(expected, manifest.windows.len() - todo.len(), &manifest);
     // After a failure, windows already being fetched finish and keep their parts (for a resume); windows not
     // started yet are not started.
@@ -466,7 +366,7 @@ async fn fetch(
         b.finish_and_clear();
     }
     if skipped > 0 {
-        eprintln!("fwlog: {skipped} row(s) could not be read and were skipped");
+        crate::note!("{skipped} row(s) could not be read and were skipped");
     }
     // Combine in window order into a temporary file beside the output, then rename into place.
     let out_dir = out

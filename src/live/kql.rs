@@ -13,8 +13,8 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
-use crate::cli::args::{Cidr, DestinationPattern, is_dns_name};
 use crate::event::Kind;
+use crate::query::{Cidr, DestinationPattern, is_dns_name};
 
 /// The query templates fwlog sends to Log Analytics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -614,10 +614,7 @@ mod tests {
             assert!(s.parse::<FirewallId>().is_err(), "firewall {s}");
             assert!(s.parse::<Cidr>().is_err(), "cidr {s}");
             assert!(s.parse::<DestinationPattern>().is_err(), "destination {s}");
-            assert!(
-                s.parse::<crate::cli::args::Duration>().is_err(),
-                "duration {s}"
-            );
+            assert!(s.parse::<crate::query::Duration>().is_err(), "duration {s}");
             let o = SummaryOptions {
                 protocol: Some(s.to_string()),
                 ..Default::default()

@@ -17,12 +17,12 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::args::ScopeItem;
 use super::guard;
 use super::model::{Evidence, Known, Recommendation, Rule, RuleKind, Unmatched};
+use super::options::ScopeItem;
 use crate::catalog::pattern::{Label, Pattern, Proto};
 use crate::catalog::{Catalog, CatalogMatch, Context, Requirement};
-use crate::report::model::Group;
+use crate::engine::Group;
 
 /// Collection step between consecutive rule collections.
 pub const PRIORITY_STEP: u32 = 10;
@@ -1011,7 +1011,7 @@ fn assign_collections(rules: &mut [Rule], o: &Options) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::ClusterArgs;
+    use crate::catalog::ClusterSpec;
 
     fn group(proto: &str, dest: Option<&str>, port: Option<u32>, src: &str, hits: u64) -> Group {
         Group {
@@ -1030,12 +1030,11 @@ mod tests {
             first_seen: "2026-09-07T09:00:00Z".into(),
             last_seen: "2026-09-07T09:05:00Z".into(),
             example_sources: vec![src.into()],
-            catalog: vec![],
         }
     }
 
     fn rec(groups: &[Group], features: &[&str], o: &Options) -> Recommendation {
-        let args = ClusterArgs {
+        let args = ClusterSpec {
             features: features.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         };

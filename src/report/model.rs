@@ -14,23 +14,53 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{CatalogMatch, Requirement, Status};
+use crate::engine::Group;
+
+/// What one catalog entry says about a group's destination (the full match is in `fwlog catalog match`).
+/// Keys are serialised in alphabetical order, as the contract has always had them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Group {
-    pub kind: String,
-    pub source_subnet: Option<String>,
-    pub protocol: Option<String>,
-    /// FQDN or IP; `null` for denies without destination ("SNI TLS extension was missing").
-    pub destination: Option<String>,
-    pub destination_port: Option<u32>,
-    pub hits: u64,
-    pub distinct_sources: u64,
-    pub first_seen: String,
-    pub last_seen: String,
-    /// Up to three sources, lowest address first.
-    pub example_sources: Vec<String>,
+pub struct Label {
+    pub declared_requirement: Requirement,
+    pub feature: String,
+    pub filled_pattern: String,
+    /// Why the entry is not needed for this cluster, when `requirement` is `not-needed`.
+    pub not_needed: Option<String>,
+    pub note: Option<String>,
+    pub pattern: String,
+    /// The requirement for this cluster (conditional entries of features in use are required).
+    pub requirement: Requirement,
+    pub retired: bool,
+    pub source: String,
+    pub status: Status,
+}
+
+impl Label {
+    pub fn of(m: &CatalogMatch<'_>) -> Label {
+        let e = m.entry;
+        Label {
+            declared_requirement: e.requirement,
+            feature: e.feature.clone(),
+            filled_pattern: m.filled_pattern.to_string(),
+            not_needed: m.not_needed.map(str::to_string),
+            note: e.note.clone(),
+            pattern: e.pattern.clone(),
+            requirement: m.requirement,
+            retired: m.retired(),
+            source: e.source.clone(),
+            status: e.status,
+        }
+    }
+}
+
+/// A group of the report: the engine's group and the catalog entries its destination matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportGroup {
+    #[serde(flatten)]
+    pub group: Group,
     /// Catalog entries this destination matches, most specific first; empty when it is not in the catalog.
     #[serde(default)]
-    pub catalog: Vec<serde_json::Value>,
+    pub catalog: Vec<Label>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +70,7 @@ pub struct DenyReport {
     pub events: u64,
     pub denies: u64,
     pub skipped: u64,
-    pub groups: Vec<Group>,
+    pub groups: Vec<ReportGroup>,
     /// Events inside the window (before filters).
     pub events_in_window: u64,
     /// Number of groups before `--top`.

@@ -3,13 +3,13 @@
 
 use std::io::Cursor;
 
-use comfy_table::{
-    Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table, Width, presets,
-};
+use comfy_table::{Cell, CellAlignment, Color, ColumnConstraint, Width};
 use polars::prelude::*;
 
-use super::model::{DenyReport, Group};
-use crate::cli::args::ReportFormat;
+use super::ReportFormat;
+use super::table::new_table;
+use crate::catalog::Requirement;
+use crate::report::model::{DenyReport, ReportGroup as Group};
 
 pub fn render(
     report: &DenyReport,
@@ -73,15 +73,11 @@ pub fn catalog_label(g: &Group) -> String {
         .catalog
         .iter()
         .map(|m| {
-            let f = m.get("feature").and_then(|v| v.as_str()).unwrap_or("?");
-            let r = m.get("requirement").and_then(|v| v.as_str()).unwrap_or("?");
-            let mut l = format!("{f}: {r}");
-            if let Some(st) = m.get("status").and_then(|v| v.as_str())
-                && st != "current"
-            {
-                l.push_str(&format!(" ({st})"));
+            let mut l = format!("{}: {}", m.feature, m.requirement);
+            if m.status != crate::catalog::Status::Current {
+                l.push_str(&format!(" ({})", m.status));
             }
-            if let Some(why) = m.get("not_needed").and_then(|v| v.as_str()) {
+            if let Some(why) = &m.not_needed {
                 l.push_str(&format!(" [not needed: {why}]"));
             }
             l
@@ -114,34 +110,21 @@ const HEADERS: [&str; 11] = [
 
 fn cells(g: &Group) -> [String; 11] {
     [
-        g.kind.clone(),
-        or_dash(&g.source_subnet),
-        or_dash(&g.protocol),
-        g.destination.clone().unwrap_or_else(|| "(none)".into()),
-        port(g.destination_port),
-        g.hits.to_string(),
-        g.distinct_sources.to_string(),
-        g.first_seen.clone(),
-        g.last_seen.clone(),
-        g.example_sources.join(" "),
+        g.group.kind.clone(),
+        or_dash(&g.group.source_subnet),
+        or_dash(&g.group.protocol),
+        g.group
+            .destination
+            .clone()
+            .unwrap_or_else(|| "(none)".into()),
+        port(g.group.destination_port),
+        g.group.hits.to_string(),
+        g.group.distinct_sources.to_string(),
+        g.group.first_seen.clone(),
+        g.group.last_seen.clone(),
+        g.group.example_sources.join(" "),
         catalog_label(g),
     ]
-}
-
-/// A table in fwlog's style: fitted to the terminal when there is one, laid out in full for files and pipes.
-pub fn new_table(headers: &[&str], terminal: bool) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED);
-    t.set_content_arrangement(if terminal {
-        ContentArrangement::Dynamic
-    } else {
-        ContentArrangement::Disabled
-    });
-    if !terminal {
-        t.force_no_tty();
-    }
-    t.set_header(headers.iter().map(Cell::new));
-    t
 }
 
 fn table(r: &DenyReport, terminal: bool) -> String {
@@ -214,8 +197,8 @@ fn table(r: &DenyReport, terminal: bool) -> String {
 /// stay readable; files, JSON and Markdown keep everything.
 fn terminal_cells(g: &Group) -> [String; 11] {
     let mut c = cells(g);
-    c[7] = short_time(&g.first_seen);
-    c[8] = short_time(&g.last_seen);
+    c[7] = short_time(&g.group.first_seen);
+    c[8] = short_time(&g.group.last_seen);
     c[10] = first_catalog_label(g);
     c
 }
@@ -242,11 +225,10 @@ fn first_catalog_label(g: &Group) -> String {
 
 /// Colour of the catalog cell on a terminal: required red, conditional yellow, recommended cyan, the rest grey.
 fn requirement_color(g: &Group) -> Option<Color> {
-    let req = g.catalog.first()?.get("requirement")?.as_str()?;
-    Some(match req {
-        "required" => Color::Red,
-        "conditional" => Color::Yellow,
-        "recommended" => Color::Cyan,
+    Some(match g.catalog.first()?.requirement {
+        Requirement::Required => Color::Red,
+        Requirement::Conditional => Color::Yellow,
+        Requirement::Recommended => Color::Cyan,
         _ => Color::DarkGrey,
     })
 }
@@ -289,18 +271,19 @@ fn csv(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
     ])?;
     for g in &r.groups {
         w.write_record([
-            g.kind.clone(),
-            g.source_subnet.clone().unwrap_or_default(),
-            g.protocol.clone().unwrap_or_default(),
-            g.destination.clone().unwrap_or_default(),
-            g.destination_port
+            g.group.kind.clone(),
+            g.group.source_subnet.clone().unwrap_or_default(),
+            g.group.protocol.clone().unwrap_or_default(),
+            g.group.destination.clone().unwrap_or_default(),
+            g.group
+                .destination_port
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
-            g.hits.to_string(),
-            g.distinct_sources.to_string(),
-            g.first_seen.clone(),
-            g.last_seen.clone(),
-            g.example_sources.join(" "),
+            g.group.hits.to_string(),
+            g.group.distinct_sources.to_string(),
+            g.group.first_seen.clone(),
+            g.group.last_seen.clone(),
+            g.group.example_sources.join(" "),
             if g.catalog.is_empty() {
                 String::new()
             } else {
@@ -317,24 +300,40 @@ fn parquet(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
     let mut df = DataFrame::new(
         g.len(),
         vec![
-            Column::new("kind".into(), strs(&|x| Some(x.kind.clone()))),
-            Column::new("source_subnet".into(), strs(&|x| x.source_subnet.clone())),
-            Column::new("protocol".into(), strs(&|x| x.protocol.clone())),
-            Column::new("destination".into(), strs(&|x| x.destination.clone())),
+            Column::new("kind".into(), strs(&|x| Some(x.group.kind.clone()))),
+            Column::new(
+                "source_subnet".into(),
+                strs(&|x| x.group.source_subnet.clone()),
+            ),
+            Column::new("protocol".into(), strs(&|x| x.group.protocol.clone())),
+            Column::new("destination".into(), strs(&|x| x.group.destination.clone())),
             Column::new(
                 "destination_port".into(),
-                g.iter().map(|x| x.destination_port).collect::<Vec<_>>(),
+                g.iter()
+                    .map(|x| x.group.destination_port)
+                    .collect::<Vec<_>>(),
             ),
-            Column::new("hits".into(), g.iter().map(|x| x.hits).collect::<Vec<_>>()),
+            Column::new(
+                "hits".into(),
+                g.iter().map(|x| x.group.hits).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "distinct_sources".into(),
-                g.iter().map(|x| x.distinct_sources).collect::<Vec<_>>(),
+                g.iter()
+                    .map(|x| x.group.distinct_sources)
+                    .collect::<Vec<_>>(),
             ),
-            Column::new("first_seen".into(), strs(&|x| Some(x.first_seen.clone()))),
-            Column::new("last_seen".into(), strs(&|x| Some(x.last_seen.clone()))),
+            Column::new(
+                "first_seen".into(),
+                strs(&|x| Some(x.group.first_seen.clone())),
+            ),
+            Column::new(
+                "last_seen".into(),
+                strs(&|x| Some(x.group.last_seen.clone())),
+            ),
             Column::new(
                 "example_sources".into(),
-                strs(&|x| Some(x.example_sources.join(" "))),
+                strs(&|x| Some(x.group.example_sources.join(" "))),
             ),
             Column::new(
                 "catalog".into(),

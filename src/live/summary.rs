@@ -1,25 +1,27 @@
-//! `fwlog deny-report --workspace …`: the deny summary pushed down to Log Analytics.
+//! The deny summary pushed down to Log Analytics: the live source of `deny-report` and `recommend`.
 //!
 //! Per workspace: (1) the `sources` query says which firewall tables hold rows in the window; (2) the
 //! `deny-summary` query returns denies pre-aggregated per (table, kind, source IP, protocol, destination, port)
 //! and legacy messages without their source port, with hits and first/last time; a `PartialError` halves the
-//! window and asks again (the rows merge exactly). (3) Those rows become canonical events — each row twice, at
-//! its first time with its hits and at its last time with zero hits — and go through the same engine as files,
-//! so subnets, distinct sources, examples, filters and ordering are exactly the offline report's.
+//! window and asks again (the rows merge exactly). (3) Each summary row becomes two canonical events — at its
+//! first time with its hits, and at its last time with zero hits — filled straight from the response columns
+//! through the same field mapping as files, so the engine's sum/min/max give hits, first and last seen and the
+//! groups are exactly the offline report's.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use polars::prelude::{DataFrame, DataType, IntoLazy, lit};
+use serde_json::Value;
 
 use super::client::{Missing, Outcome, QueryClient};
 use super::config::LiveConfig;
 use super::kql::{self, FirewallId, SummaryOptions, Window, WorkspaceId};
-use crate::engine::DenyAggregator;
 use crate::event::normalize::format_time_us;
-use crate::input::ReadStats;
-use crate::report::model::DenyReport;
-use crate::report::plan::ReportPlan;
+use crate::event::stats::{MAX_UNPARSED_EXAMPLES, ReadStats};
+use crate::input::batcher::RowBatcher;
+use crate::input::fields::{self, Field, Val};
+use crate::input::tables::{ResultTable, result_tables};
+use crate::query::Filters;
 
 /// Windows are not split below this when the service answers `PartialError`.
 const MIN_SPLIT_US: i64 = 60 * 1_000_000;
@@ -40,73 +42,133 @@ impl SourceRow {
     }
 }
 
-/// Read a result table into objects keyed by column name.
-pub fn rows_of(body: &Value) -> Vec<BTreeMap<String, Value>> {
-    let mut out = Vec::new();
-    let Some(tables) = body.get("tables").and_then(Value::as_array) else {
-        return out;
-    };
-    for t in tables {
-        let cols: Vec<String> = t
-            .get("columns")
-            .and_then(Value::as_array)
-            .map(|c| {
-                c.iter()
-                    .map(|c| {
-                        c.get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        for r in t
-            .get("rows")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(cells) = r.as_array() else { continue };
-            out.push(cols.iter().cloned().zip(cells.iter().cloned()).collect());
-        }
-    }
-    out
-}
-
-fn s(m: &BTreeMap<String, Value>, k: &str) -> String {
-    match m.get(k) {
+/// A cell as text: strings as they are, numbers and other values in their JSON form, null as empty.
+fn text(cells: &[Value], i: Option<usize>) -> String {
+    match i.and_then(|i| cells.get(i)) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
         Some(v) => v.to_string(),
     }
 }
 
-fn n(m: &BTreeMap<String, Value>, k: &str) -> Option<i64> {
-    match m.get(k)? {
+fn number(cells: &[Value], i: Option<usize>) -> Option<i64> {
+    match cells.get(i?)? {
         Value::Number(x) => x.as_i64().or_else(|| x.as_f64().map(|f| f as i64)),
         Value::String(t) => t.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn t(m: &BTreeMap<String, Value>, k: &str) -> Option<i64> {
-    m.get(k)
-        .and_then(Value::as_str)
+fn time(cells: &[Value], i: Option<usize>) -> Option<i64> {
+    cells
+        .get(i?)?
+        .as_str()
         .and_then(crate::event::normalize::time_us)
 }
 
-pub fn parse_sources(body: &Value) -> Vec<SourceRow> {
-    rows_of(body)
-        .iter()
-        .map(|r| SourceRow {
-            table: s(r, "SourceTable"),
-            category: s(r, "Category"),
-            rows: n(r, "Rows").unwrap_or(0).max(0) as u64,
-            first_us: t(r, "FirstSeen"),
-            last_us: t(r, "LastSeen"),
+/// Rows of every table of a response, each as its cells, with a column lookup.
+fn each_row<'a>(
+    origin: &str,
+    body: &'a Value,
+    mut f: impl FnMut(&ResultTable<'a>, &'a [Value]),
+) -> anyhow::Result<()> {
+    for t in result_tables(origin, body)? {
+        for i in 0..t.rows.len() {
+            if let Some(cells) = t.cells(i) {
+                f(&t, cells);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn parse_sources(body: &Value) -> anyhow::Result<Vec<SourceRow>> {
+    let mut out = Vec::new();
+    each_row("Log Analytics (sources)", body, |t, c| {
+        out.push(SourceRow {
+            table: text(c, t.column("SourceTable")),
+            category: text(c, t.column("Category")),
+            rows: number(c, t.column("Rows")).unwrap_or(0).max(0) as u64,
+            first_us: time(c, t.column("FirstSeen")),
+            last_us: time(c, t.column("LastSeen")),
         })
-        .collect()
+    })?;
+    Ok(out)
+}
+
+/// Per-hour row counts (`hourly-count`), for planning `fetch` windows.
+pub fn parse_hourly(body: &Value) -> anyhow::Result<Vec<(i64, u64)>> {
+    let mut out = Vec::new();
+    each_row("Log Analytics (hourly count)", body, |t, c| {
+        let hour = time(c, t.column("Hour"));
+        let rows = match t.column("Rows").and_then(|i| c.get(i)) {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        if let (Some(h), Some(n)) = (hour, rows) {
+            out.push((h, n));
+        }
+    })?;
+    Ok(out)
+}
+
+/// One row of the deny summary: denies of one table, kind, source, protocol, destination and port (or one
+/// legacy message without its source port) in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SummaryRow {
+    pub table: String,
+    /// The canonical kind, or `legacy` for an `AzureDiagnostics` message.
+    pub kind: String,
+    pub source_ip: String,
+    pub protocol: String,
+    pub destination: String,
+    pub destination_port: Option<i64>,
+    pub message: String,
+    pub hits: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Start of the row's time bucket (`--follow`), when the query was bucketed.
+    pub bin: Option<i64>,
+}
+
+impl SummaryRow {
+    pub fn is_legacy(&self) -> bool {
+        self.kind == "legacy"
+    }
+
+    /// The row's identity within a bucket (everything but the counts and times).
+    pub fn key(&self) -> (&str, &str, &str, &str, &str, Option<i64>, &str) {
+        (
+            &self.table,
+            &self.kind,
+            &self.source_ip,
+            &self.protocol,
+            &self.destination,
+            self.destination_port,
+            &self.message,
+        )
+    }
+}
+
+pub fn parse_summary(body: &Value) -> anyhow::Result<Vec<SummaryRow>> {
+    let mut out = Vec::new();
+    each_row("Log Analytics (deny summary)", body, |t, c| {
+        out.push(SummaryRow {
+            table: text(c, t.column("SourceTable")),
+            kind: text(c, t.column("Kind")),
+            source_ip: text(c, t.column("SourceIp")),
+            protocol: text(c, t.column("Protocol")),
+            destination: text(c, t.column("Destination")),
+            destination_port: number(c, t.column("DestinationPort")).filter(|p| *p >= 0),
+            message: text(c, t.column("Message")),
+            hits: number(c, t.column("Hits")).unwrap_or(0).max(0) as u64,
+            first_seen: text(c, t.column("FirstSeen")),
+            last_seen: text(c, t.column("LastSeen")),
+            bin: time(c, t.column("Bin")),
+        })
+    })?;
+    Ok(out)
 }
 
 /// Which tables the summary reads, given what exists; and the "sources used" lines.
@@ -177,10 +239,10 @@ pub async fn summary_rows(
     ws: WorkspaceId,
     window: Window,
     opts: SummaryOptions,
-) -> anyhow::Result<Vec<BTreeMap<String, Value>>> {
+) -> anyhow::Result<Vec<SummaryRow>> {
     let q = kql::deny_summary(window, &opts)?;
     match client.query(&ws, "deny summary", &q, window).await {
-        Ok(Outcome::Complete(b)) => Ok(rows_of(&b)),
+        Ok(Outcome::Complete(b)) => parse_summary(&b),
         Ok(Outcome::NoContent) => Ok(Vec::new()),
         Ok(Outcome::Partial { message, .. }) => {
             let len = window.to_us - window.from_us;
@@ -192,12 +254,10 @@ pub async fn summary_rows(
                     len / 1_000_000
                 );
             }
-            if client.verbose > 0 {
-                eprintln!(
-                    "fwlog: workspace {ws}: partial result for {} ({message}); splitting the window",
-                    window.timespan()
-                );
-            }
+            crate::info!(
+                "workspace {ws}: partial result for {} ({message}); splitting the window",
+                window.timespan()
+            );
             let mid = window.from_us + len / 2;
             let a = Window {
                 from_us: window.from_us,
@@ -219,82 +279,58 @@ pub async fn summary_rows(
     }
 }
 
-/// Turn summary rows into a Query-API-shaped body the canonical reader takes, each row at its first time
-/// (`last = false`, with its hits) or at its last time (`last = true`; the caller zeroes those hits), so the
-/// engine's sum/min/max give hits, first and last seen.
-pub fn summary_as_events_body(rows: &[BTreeMap<String, Value>], last: bool) -> Value {
-    let columns = json!([
-        {"name": "TimeGenerated", "type": "datetime"},
-        {"name": "kind", "type": "string"},
-        {"name": "Action", "type": "string"},
-        {"name": "SourceIp", "type": "string"},
-        {"name": "Protocol", "type": "string"},
-        {"name": "DestinationIp", "type": "string"},
-        {"name": "DestinationPort", "type": "long"},
-        {"name": "hits", "type": "long"},
-        {"name": "msg_s", "type": "string"},
-    ]);
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let kind = s(r, "Kind");
-        let legacy = kind == "legacy";
-        let hits = n(r, "Hits").unwrap_or(0).max(0);
-        let port = n(r, "DestinationPort").filter(|p| *p >= 0);
-        let time = r.get(if last { "LastSeen" } else { "FirstSeen" });
-        out.push(json!([
-            time.cloned().unwrap_or(Value::Null),
-            if legacy {
-                Value::Null
-            } else {
-                Value::String(kind.clone())
-            },
-            if legacy {
-                Value::Null
-            } else {
-                Value::String("Deny".into())
-            },
-            s(r, "SourceIp"),
-            s(r, "Protocol"),
-            s(r, "Destination"),
-            port,
-            hits,
-            if legacy {
-                s(r, "Message")
-            } else {
-                String::new()
-            },
-        ]));
-    }
-    json!({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": out}]})
-}
-
 /// Canonical events for summary rows: one event per row at its first time with its hits, and one at its last
-/// time with zero hits (the builder writes at least 1, so the zero is set on the frame afterwards).
-pub fn summary_events(
-    rows: &[BTreeMap<String, Value>],
-) -> anyhow::Result<(Vec<polars::prelude::DataFrame>, ReadStats)> {
-    use polars::prelude::{DataType, IntoLazy, lit};
-    let first = crate::input::tables::canonical_from_query_response(
-        &summary_as_events_body(rows, false),
-        "log analytics",
-    )?;
-    let last = crate::input::tables::canonical_from_query_response(
-        &summary_as_events_body(rows, true),
-        "log analytics",
-    )?;
+/// time with zero hits (the builder writes at least 1, so the zero is set on the batch afterwards). Rows that
+/// cannot become events are counted in the statistics.
+pub fn summary_events(rows: &[SummaryRow]) -> anyhow::Result<(Vec<DataFrame>, ReadStats)> {
+    let origin = "log analytics";
+    let build = |last: bool| -> anyhow::Result<(DataFrame, ReadStats)> {
+        let mut frames = Vec::new();
+        let mut collect = |df| {
+            frames.push(df);
+            Ok(())
+        };
+        let mut batcher = RowBatcher::new(1 << 20, true, true, &mut collect);
+        for (i, r) in rows.iter().enumerate() {
+            let legacy = r.is_legacy();
+            let time = if last { &r.last_seen } else { &r.first_seen };
+            let get = |f: Field| -> Option<Val<'_>> {
+                match f {
+                    Field::Time => Some(Val::Str(time)),
+                    Field::Kind if !legacy => Some(Val::Str(&r.kind)),
+                    Field::Action if !legacy => Some(Val::Str("Deny")),
+                    Field::SourceIp => Some(Val::Str(&r.source_ip)),
+                    Field::Protocol => Some(Val::Str(&r.protocol)),
+                    Field::DestinationIp => Some(Val::Str(&r.destination)),
+                    Field::DestinationPort => r.destination_port.map(Val::Int),
+                    Field::Hits => Some(Val::Int(r.hits.min(i64::MAX as u64) as i64)),
+                    Field::Msg => Some(Val::Str(if legacy { &r.message } else { "" })),
+                    _ => None,
+                }
+            };
+            let line = i as u64 + 1;
+            match fields::to_row(&get, None) {
+                Ok(row) => batcher.push(&row, origin, line)?,
+                Err(p) => batcher.stats.skip(origin, line, "bad row", p),
+            }
+        }
+        let stats = batcher.finish()?;
+        Ok((crate::input::concat_frames(frames)?, stats))
+    };
+    let (first, stats) = build(false)?;
+    let (last, _) = build(true)?;
     let zeroed = last
-        .frame
         .lazy()
         .with_column(lit(0u64).cast(DataType::UInt64).alias(crate::event::HITS))
         .collect()?;
-    Ok((vec![first.frame, zeroed], first.stats))
+    Ok((vec![first, zeroed], stats))
 }
 
 /// Everything one workspace contributed.
 pub struct WorkspaceResult {
     pub sources: Vec<SourceRow>,
     pub used: Vec<String>,
-    pub rows: Vec<BTreeMap<String, Value>>,
+    pub rows: Vec<SummaryRow>,
 }
 
 pub async fn workspace_summary(
@@ -305,7 +341,7 @@ pub async fn workspace_summary(
 ) -> anyhow::Result<WorkspaceResult> {
     let q = kql::sources(window, base.firewall.as_ref())?;
     let sources = match client.query(&ws, "sources", &q, window).await {
-        Ok(Outcome::Complete(b)) => parse_sources(&b),
+        Ok(Outcome::Complete(b)) => parse_sources(&b)?,
         Ok(Outcome::NoContent) => Vec::new(),
         Ok(Outcome::Partial { message, .. }) => {
             anyhow::bail!(
@@ -313,7 +349,7 @@ pub async fn workspace_summary(
             )
         }
         Err(e) if e.downcast_ref::<Missing>().is_some() => {
-            eprintln!("fwlog: {e}");
+            crate::note!("{e}");
             Vec::new()
         }
         Err(e) => return Err(e),
@@ -331,14 +367,21 @@ pub async fn workspace_summary(
     })
 }
 
-/// The deny report for a plan from Log Analytics.
-pub async fn live_report(
+/// What the live source read for a report: canonical batches for the engine, the statistics and the tables used.
+pub struct LiveRead {
+    pub batches: Vec<DataFrame>,
+    pub stats: ReadStats,
+    pub sources: Vec<String>,
+}
+
+/// Read the denies of every configured workspace over a window as canonical batches.
+pub async fn read(
     client: Arc<QueryClient>,
     cfg: &LiveConfig,
-    plan: &ReportPlan,
+    filters: &Filters,
     window: Window,
-) -> anyhow::Result<(DenyReport, ReadStats)> {
-    let base = summary_options(plan, cfg.firewall.clone());
+) -> anyhow::Result<LiveRead> {
+    let base = summary_options(filters, cfg.firewall.clone());
     let mut set = tokio::task::JoinSet::new();
     for ws in &cfg.workspaces {
         set.spawn(workspace_summary(
@@ -352,7 +395,7 @@ pub async fn live_report(
     while let Some(r) = set.join_next().await {
         results.push(r??);
     }
-    let mut agg = DenyAggregator::new(plan.clone());
+    let mut batches = Vec::new();
     let mut stats = ReadStats::default();
     let (mut events, mut first, mut last) = (0u64, None::<i64>, None::<i64>);
     let mut used = Vec::new();
@@ -369,12 +412,11 @@ pub async fn live_report(
             last = src.last_us.map(|l| last.map_or(l, |g: i64| g.max(l)));
         }
         used.extend(r.used.iter().cloned());
-        for row in r.rows.iter().filter(|row| s(row, "Kind") == "legacy") {
-            let msg = s(row, "Message");
-            if crate::legacy::parse(&msg).is_none() {
-                unparsed += n(row, "Hits").unwrap_or(0).max(0) as u64;
-                if unparsed_examples.len() < crate::input::MAX_UNPARSED_EXAMPLES {
-                    unparsed_examples.push(("log analytics".to_string(), 0, msg));
+        for row in r.rows.iter().filter(|row| row.is_legacy()) {
+            if crate::legacy::parse(&row.message).is_none() {
+                unparsed += row.hits;
+                if unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
+                    unparsed_examples.push(("log analytics".to_string(), 0, row.message.clone()));
                 }
             }
         }
@@ -382,15 +424,12 @@ pub async fn live_report(
             continue;
         }
         let (frames, st) = summary_events(&r.rows)?;
-        for f in frames {
-            agg.add(f)?;
-        }
+        batches.extend(frames);
         stats.merge(st);
     }
     stats.files.clear();
     stats.records = 0;
     stats.duplicates = 0;
-    let groups = agg.finish()?;
     stats.events = events;
     stats.events_in_window = events;
     stats.first_us = first;
@@ -398,18 +437,22 @@ pub async fn live_report(
     stats.unparsed = unparsed;
     stats.unparsed_examples = unparsed_examples;
     used.sort();
-    let report = crate::report::assemble(plan, groups, &stats, used);
-    Ok((report, stats))
+    Ok(LiveRead {
+        batches,
+        stats,
+        sources: used,
+    })
 }
 
-pub fn summary_options(plan: &ReportPlan, firewall: Option<FirewallId>) -> SummaryOptions {
+/// The deny-summary options for the filters of a query.
+pub fn summary_options(filters: &Filters, firewall: Option<FirewallId>) -> SummaryOptions {
     SummaryOptions {
         firewall,
-        kind: plan.kind,
-        sources: plan.sources.clone(),
-        destination: plan.destination.clone(),
-        port: plan.port,
-        protocol: plan.protocol.clone(),
+        kind: filters.kind,
+        sources: filters.sources.clone(),
+        destination: filters.destination.clone(),
+        port: filters.port,
+        protocol: filters.protocol.clone(),
         ..Default::default()
     }
 }
@@ -417,6 +460,7 @@ pub fn summary_options(plan: &ReportPlan, firewall: Option<FirewallId>) -> Summa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn src(table: &str, cat: &str, rows: u64, first: i64) -> SourceRow {
         SourceRow {
@@ -469,7 +513,7 @@ mod tests {
             {"name":"DestinationPort"},{"name":"Message"},{"name":"Hits"},{"name":"FirstSeen"},{"name":"LastSeen"}],
             "rows":[["AZFWNetworkRule","network","fd10:0003:0005:0001:0000:0000:0000:0004","TCP","2001:4860:4860::8888",8080,"",3,
                      "2026-09-07T09:49:11.932464Z","2026-09-07T10:00:00Z"]]}]});
-        let rows = rows_of(&body);
+        let rows = parse_summary(&body).unwrap();
         let (frames, _) = summary_events(&rows).unwrap();
         assert_eq!(frames.iter().map(|f| f.height()).sum::<usize>(), 2);
         let hits: u64 = frames
@@ -497,5 +541,13 @@ mod tests {
             .get(0)
             .map(str::to_string);
         assert_eq!(src.as_deref(), Some("fd10:3:5:1::4"));
+    }
+
+    #[test]
+    fn a_response_without_tables_is_an_error() {
+        let e = parse_summary(&json!({"tables": {}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"tables\" is not an array"), "{e}");
     }
 }

@@ -7,8 +7,8 @@ pub mod bicep;
 pub mod table;
 pub mod terraform;
 
-use super::args::RecommendFormat;
-use super::model::{Recommendation, Rule};
+use super::RecommendFormat;
+use crate::recommend::model::{Recommendation, Rule};
 
 /// API version of `Microsoft.Network/firewallPolicies/ruleCollectionGroups` the templates use.
 pub const API_VERSION: &str = "2024-05-01";

@@ -83,7 +83,7 @@ pub fn table(r: &Recommendation, terminal: bool) -> String {
     if r.rules.is_empty() {
         out.push_str("No rules to recommend.\n");
     } else {
-        let mut t = crate::report::render::new_table(&RULE_HEADERS, terminal);
+        let mut t = crate::render::table::new_table(&RULE_HEADERS, terminal);
         for rule in &r.rules {
             t.add_row(rule_cells(rule).into_iter().enumerate().map(|(i, v)| {
                 let c = Cell::new(v);

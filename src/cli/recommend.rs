@@ -1,15 +1,17 @@
-//! `fwlog recommend` arguments: the deny-report input, window and filter groups, the cluster context, and the
-//! options that shape the rules (sources, names, priorities, format). Kept here so `cli/args.rs` only gains one
-//! enum variant.
+//! `fwlog recommend`: the rules (Bicep, Terraform, ARM, az CLI, JSON) that fix what AKS needs and was denied.
 
-use std::fmt;
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::str::FromStr;
+use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use crate::catalog::context::ClusterArgs;
-use crate::cli::args::{Cidr, FilterArgs, InputArgs, WindowArgs};
+use super::args::{ClusterArgs, FilterArgs, InputArgs, LiveArgs, WindowArgs};
+use super::pipeline::{Source, deny_groups, print_diagnostics};
+use crate::query::{Grouping, Query};
+use crate::recommend::options::{ScopeItem, parse_name};
+use crate::recommend::select::Options;
+use crate::render::RecommendFormat;
 
 #[derive(Debug, Clone, Args)]
 pub struct RecommendArgs {
@@ -22,7 +24,7 @@ pub struct RecommendArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
-    pub live: crate::live::config::LiveArgs,
+    pub live: LiveArgs,
 
     /// Rule sources: `subnet` (observed source subnets), `ip` (observed source addresses), `any`, or CIDRs
     /// (comma-separated or repeated) used for every rule.
@@ -81,63 +83,51 @@ pub struct RecommendArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RecommendFormat {
-    Table,
-    Json,
-    Markdown,
-    Bicep,
-    Terraform,
-    Arm,
-    Azcli,
-}
-
-/// One `--source-scope` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopeItem {
-    Subnet,
-    Ip,
-    Any,
-    Cidr(Cidr),
-}
-
-impl FromStr for ScopeItem {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "subnet" => Ok(ScopeItem::Subnet),
-            "ip" => Ok(ScopeItem::Ip),
-            "any" => Ok(ScopeItem::Any),
-            _ => s.parse::<Cidr>().map(ScopeItem::Cidr).map_err(|_| {
-                format!("invalid source scope {s:?}: expected subnet, ip, any, or CIDRs such as 10.240.0.0/16")
-            }),
+impl RecommendArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            scope: self.source_scope.clone(),
+            source_ip_group: self.source_ip_group.clone(),
+            prefix_v4: self.prefix_v4,
+            prefix_v6: self.prefix_v6,
+            collection_group: self.collection_group.clone(),
+            group_priority: self.group_priority,
+            priority_base: self.priority_base,
+            api_server_ip: self.api_server_ip,
+            include_unmatched: self.include_unmatched,
+            no_recommended: self.no_recommended,
         }
     }
 }
 
-impl fmt::Display for ScopeItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ScopeItem::Subnet => f.write_str("subnet"),
-            ScopeItem::Ip => f.write_str("ip"),
-            ScopeItem::Any => f.write_str("any"),
-            ScopeItem::Cidr(c) => write!(f, "{c}"),
-        }
+pub fn run(args: RecommendArgs) -> anyhow::Result<ExitCode> {
+    let now = super::now_us();
+    // One group per source address: evidence counts exact distinct sources and `--source-scope` can use them.
+    let query = Query {
+        window: args.window.window(now)?,
+        filters: args.filter.filters(),
+        grouping: Grouping {
+            prefix_v4: args.prefix_v4,
+            prefix_v6: args.prefix_v6,
+            by_source_ip: true,
+        },
+    };
+    if args.live.print_kql {
+        super::deny_report::print_summary_kql(
+            &query.window,
+            &query.filters,
+            args.live.firewall.as_ref(),
+            now,
+        )?;
+        return Ok(ExitCode::SUCCESS);
     }
-}
-
-/// Resource names: letters, digits, `-`, `_`, `.`; 1-80 characters, starting with a letter or digit.
-fn parse_name(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= 80
-        && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "invalid name {s:?}: use 1-80 letters, digits, '-', '_' or '.', starting with a letter or digit"
-        ))
-    }
+    let (catalog, ctx) = args.cluster.resolve()?;
+    let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
+    let denies = deny_groups(&source, query, now)?;
+    print_diagnostics(&denies.stats, &denies.sources);
+    let rec = crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
+    let terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let bytes = crate::render::recommend::render(&rec, args.format, terminal)?;
+    crate::output::emit(args.output.as_deref(), &bytes)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,148 @@
+//! The part of `deny-report` and `recommend` that is the same: choose the source (files or Log Analytics), read
+//! it into the engine, and tell the user what was read.
+
+use std::sync::Arc;
+
+use super::args::{InputArgs, LiveArgs};
+use crate::catalog::Cloud;
+use crate::engine::{DenyAggregator, Group};
+use crate::event::normalize::format_time_us;
+use crate::event::stats::ReadStats;
+use crate::input::{FileSource, Pushdown};
+use crate::live::config::LiveConfig;
+use crate::query::{Query, Window};
+use crate::{info, note};
+
+/// Where a command's denies come from.
+pub enum Source {
+    /// Exported files (`--input`), opened when read.
+    Files(InputArgs),
+    /// A Log Analytics workspace (flag, environment or config file).
+    Live(LiveConfig),
+}
+
+impl Source {
+    /// A configured workspace is queried; otherwise the files named with `--input` are read.
+    pub fn choose(input: &InputArgs, live: &LiveArgs, cloud: Cloud) -> anyhow::Result<Source> {
+        let cfg = crate::live::config::resolve(&live.request(), cloud, !input.inputs.is_empty())?;
+        Ok(match cfg {
+            Some(cfg) => Source::Live(cfg),
+            None => Source::Files(input.clone()),
+        })
+    }
+}
+
+/// The groups of a query and what the source read to form them.
+pub struct Denies {
+    pub groups: Vec<Group>,
+    pub stats: ReadStats,
+    /// Files read, or Log Analytics tables used.
+    pub sources: Vec<String>,
+    /// The query's window, made explicit where the source needed it (a live query covers the last 24 hours
+    /// unless told otherwise).
+    pub window: Window,
+}
+
+/// Read the source and group its denies.
+pub fn deny_groups(source: &Source, query: Query, now_us: i64) -> anyhow::Result<Denies> {
+    match source {
+        Source::Files(input) => from_files(input, query),
+        Source::Live(cfg) => from_live(cfg, query, now_us),
+    }
+}
+
+fn from_files(input: &InputArgs, query: Query) -> anyhow::Result<Denies> {
+    let files = FileSource::open(&input.inputs, input.input_format, input.keep_duplicates)?;
+    let mut agg = DenyAggregator::new(query.clone());
+    let pushdown = Pushdown {
+        from_us: query.window.from_us,
+        to_us: query.window.to_us,
+        deny_only: true,
+        core_only: true,
+    };
+    // The engine's pre-aggregation runs where each batch is built, so on every core for Parquet.
+    let q = query.clone();
+    let transform = Arc::new(move |df| DenyAggregator::partial(&q, df));
+    let stats = files.read(pushdown, Some(transform), false, &mut |part| {
+        agg.add_partial(part)
+    })?;
+    Ok(Denies {
+        groups: agg.finish()?,
+        sources: stats.files.clone(),
+        stats,
+        window: query.window,
+    })
+}
+
+fn from_live(cfg: &LiveConfig, mut query: Query, now_us: i64) -> anyhow::Result<Denies> {
+    let window = crate::live::window_of(&query.window, now_us);
+    query.window = Window {
+        from_us: Some(window.from_us),
+        to_us: Some(window.to_us),
+    };
+    let client = Arc::new(crate::live::client_for(cfg)?);
+    let read = crate::live::runtime()?.block_on(crate::live::summary::read(
+        client.clone(),
+        cfg,
+        &query.filters,
+        window,
+    ))?;
+    info!(
+        "{} Log Analytics request(s), {} retried",
+        client.requests.load(std::sync::atomic::Ordering::Relaxed),
+        client.retries.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut agg = DenyAggregator::new(query.clone());
+    for batch in read.batches {
+        agg.add(batch)?;
+    }
+    Ok(Denies {
+        groups: agg.finish()?,
+        stats: read.stats,
+        sources: read.sources,
+        window: query.window,
+    })
+}
+
+/// What a user needs to know about the input, on stderr: an empty window, folders' passed-over files, and under
+/// `-v` the skipped records with file:line, unparsed examples and the sources read.
+pub fn print_diagnostics(stats: &ReadStats, sources: &[String]) {
+    if stats.events > 0 && stats.events_in_window == 0 {
+        note!(
+            "the time window holds no events, but the input does: it covers {} .. {}",
+            stats.first_us.map(format_time_us).as_deref().unwrap_or("?"),
+            stats.last_us.map(format_time_us).as_deref().unwrap_or("?")
+        );
+    }
+    let verbose = crate::messages::verbosity();
+    if !stats.passed_over.is_empty() {
+        note!(
+            "{} file(s) in the input folders passed over (not a log file ending){}",
+            stats.passed_over.len(),
+            if verbose == 0 { "; -v lists them" } else { ":" }
+        );
+        for f in &stats.passed_over {
+            info!("  {f}");
+        }
+    }
+    if verbose == 0 {
+        if stats.skipped > 0 || stats.unparsed > 0 {
+            note!(
+                "{} record(s) skipped, {} unparsed; run with -v to list them",
+                stats.skipped,
+                stats.unparsed
+            );
+        }
+        return;
+    }
+    let limit = if verbose > 1 { usize::MAX } else { 10 };
+    for s in stats.skip_examples.iter().take(limit) {
+        note!("skipped {}:{}: {}", s.file, s.line, s.reason);
+    }
+    for (f, l, m) in stats.unparsed_examples.iter().take(limit) {
+        note!("unparsed {f}:{l}: {m}");
+    }
+    for s in sources {
+        note!("read {s}");
+    }
+}

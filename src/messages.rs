@@ -1,0 +1,99 @@
+//! One home for what fwlog tells the user on stderr: the `fwlog:` prefix, the verbosity (`-v`, `-vv`) and the
+//! escaping of text that came from logs or servers.
+//!
+//! Verbosity is set once by the command line and read here, so no function takes a `verbose` argument. Every
+//! message is made inert before it reaches the terminal: log content (host names, legacy messages, server
+//! replies) is chosen by whoever sends the traffic, so control characters, escape sequences and bidirectional
+//! overrides are written as `\u{…}` escapes instead of raw.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
+/// Set the verbosity (`-v` count); 0 prints only what always matters.
+pub fn set_verbosity(level: u8) {
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> u8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// Whether `-v` (1) or `-vv` (2) output is wanted.
+pub fn verbose(level: u8) -> bool {
+    verbosity() >= level
+}
+
+/// Characters that change how a terminal shows text rather than being text: C0 and C1 controls, DEL, and the
+/// Unicode format characters that reorder or hide text (bidi overrides and isolates, zero-width characters).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// `text` with every unsafe character (see [`is_unsafe_char`]) written as a `\u{…}` escape; a borrowed copy
+/// when there is none.
+pub fn inert(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Print one line to stderr with the `fwlog:` prefix, made inert.
+pub fn emit(line: std::fmt::Arguments<'_>) {
+    let text = line.to_string();
+    eprintln!("fwlog: {}", inert(&text));
+}
+
+/// Always printed: warnings and outcomes the user must see.
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => { $crate::messages::emit(format_args!($($arg)*)) };
+}
+
+/// Printed with `-v`: what was read and used, skipped records, sources.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => {
+        if $crate::messages::verbose(1) {
+            $crate::messages::emit(format_args!($($arg)*))
+        }
+    };
+}
+
+/// Printed with `-vv`: request-level detail.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::messages::verbose(2) {
+            $crate::messages::emit(format_args!($($arg)*))
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        assert!(matches!(inert("mcr.microsoft.com"), Cow::Borrowed(_)));
+        assert_eq!(inert("a\u{1b}]0;x\u{7}b"), "a\\u{1b}]0;x\\u{7}b");
+        assert_eq!(inert("evil\u{202e}moc.x"), "evil\\u{202e}moc.x");
+        assert_eq!(inert("line\nbreak\r"), "line\\u{a}break\\u{d}");
+        assert_eq!(inert("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(inert("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(inert("ümlaut – dash"), "ümlaut – dash");
+    }
+}

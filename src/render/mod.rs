@@ -1,0 +1,44 @@
+//! Renderers: every format fwlog writes, for every command, turns data into bytes here and nowhere else. They are
+//! deterministic (the data arrives sorted; nothing depends on time or locale), so the same input gives
+//! byte-identical output. A new output format goes here: a variant of the command's format enum and a function.
+//!
+//! * [`report`] — the deny report: table, JSON, CSV, Markdown, Parquet.
+//! * [`recommend`] — rules: table, Markdown, JSON, Bicep, Terraform, ARM, az CLI.
+//! * [`follow`] — the lines `deny-report --follow` prints as groups appear or grow.
+//! * [`catalog`] — `fwlog catalog list | match | features`.
+//! * [`table`] — the one terminal-table constructor they share.
+
+pub mod catalog;
+pub mod follow;
+pub mod recommend;
+pub mod report;
+pub mod table;
+
+/// Formats of the deny report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+    Parquet,
+}
+
+/// Formats of a recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecommendFormat {
+    Table,
+    Json,
+    Markdown,
+    Bicep,
+    Terraform,
+    Arm,
+    Azcli,
+}
+
+/// Formats of the catalog commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogFormat {
+    Table,
+    Json,
+}
