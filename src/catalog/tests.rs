@@ -580,3 +580,92 @@ fn list_and_match_targets() {
     assert!(parse_target("host:0").is_err());
     assert!(parse_target("a b:1").is_err());
 }
+
+#[test]
+fn signals_feature_is_validated() {
+    // Defaults to false; a conditional entry with a name may carry it.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(&dir, "plain.toml", TEAM);
+    let c = Catalog::load(std::slice::from_ref(&plain)).unwrap();
+    let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
+    assert!(!m[0].entry.signals_feature);
+    let conditional = TEAM.replace("\"required\"", "\"conditional\"").replace(
+        "status = \"current\"",
+        "status = \"current\"\nsignals_feature = true",
+    );
+    let p = write(&dir, "signal.toml", &conditional);
+    let c = Catalog::load(&[p]).unwrap();
+    let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
+    assert!(m[0].entry.signals_feature);
+
+    // Not on a required entry: the error names file, line and field.
+    let e = load_err(&TEAM.replace(
+        "status = \"current\"",
+        "status = \"current\"\nsignals_feature = true",
+    ));
+    assert!(
+        e.contains("bad.toml:13") && e.contains("`signals_feature`") && e.contains("required"),
+        "{e}"
+    );
+    // Not on a service tag or an address placeholder (they match any address on the port).
+    for pattern in ["AzureCloud.<region>", "<team-proxy-IP>"] {
+        let e = load_err(
+            &conditional
+                .replace("*.azurecr.example.com", pattern)
+                .replace("https:443", "tcp:443"),
+        );
+        assert!(
+            e.contains("`signals_feature`") && e.contains("any address"),
+            "{e}"
+        );
+    }
+    // Not on a retired entry.
+    let e = load_err(&conditional.replace("\"current\"", "\"retired\""));
+    assert!(
+        e.contains("`signals_feature`") && e.contains("retired"),
+        "{e}"
+    );
+    // A value that is not a boolean.
+    let e = load_err(&conditional.replace("signals_feature = true", "signals_feature = \"yes\""));
+    assert!(e.contains("bad.toml:13"), "{e}");
+}
+
+#[test]
+fn match_json_keeps_its_keys_and_adds_signals_feature_last() {
+    let c = Catalog::builtin();
+    let m = look(c, "mcr.microsoft.com", 443, "HTTPS", &ctx());
+    let text = serde_json::to_string(&m[0]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut in_order = keys.clone();
+    // serde_json's map sorts keys; read the order from the text instead.
+    in_order.sort_by_key(|k| text.find(&format!("\"{k}\":")).unwrap());
+    assert_eq!(
+        in_order,
+        [
+            "id",
+            "pattern",
+            "filled_pattern",
+            "kind",
+            "feature",
+            "requirement",
+            "declared_requirement",
+            "not_needed",
+            "status",
+            "retired",
+            "source",
+            "refs",
+            "captures",
+            "protocols",
+            "clouds",
+            "expressible_as_rule",
+            "note",
+            "context_notes",
+            "replaced_by",
+            "evidence",
+            "origin",
+            "signals_feature",
+        ]
+    );
+    assert_eq!(v["signals_feature"], false);
+}
