@@ -669,3 +669,120 @@ fn match_json_keeps_its_keys_and_adds_signals_feature_last() {
     );
     assert_eq!(v["signals_feature"], false);
 }
+
+/// Every text of the built-in catalog that users read next to a verdict: entry notes and sections, feature
+/// descriptions, the catalog description.
+fn user_facing_texts(c: &Catalog) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    for e in c.entries() {
+        if let Some(n) = &e.note {
+            out.push((format!("{} note", e.id), n.as_str()));
+        }
+        if let Some(s) = &e.section {
+            out.push((format!("{} section", e.id), s.as_str()));
+        }
+    }
+    for f in c.features() {
+        out.push((
+            format!("feature {} description", f.name),
+            f.description.as_str(),
+        ));
+    }
+    if let Some(d) = &c.meta().description {
+        out.push(("catalog description".into(), d.as_str()));
+    }
+    out
+}
+
+#[test]
+fn user_facing_text_has_no_reference_ids_or_research_shorthand() {
+    let c = Catalog::builtin();
+    let ids: Vec<String> = c.sources().iter().map(|s| regex::escape(&s.id)).collect();
+    assert!(ids.len() > 30);
+    // The ids of the catalog's own [[source]] tables, any other S-number, and bracketed citations.
+    let reference =
+        regex::Regex::new(&format!(r"\b(?:{})\b|\bS\d+[a-z]?\b|\[S\d", ids.join("|"))).unwrap();
+    let shorthand = regex::Regex::new(concat!(
+        r"(?i:caveat:|\bper (?:the )?s\d|\(inference\)|\(derived from|undocumented in|observed:",
+        r"|\bthe doc\b|\bdoc prints\b|\bsee (?:the )?(?:global|above|below)\b|\bbelow\b|\babove\b)",
+        // Capitalised emphasis and unexplained abbreviations of the research notes.
+        r"|\b(?:NOT|IS|MAR|CSE|DCE|ARM|Gov)\b",
+        // Research row tags and issue shorthand (owner/repo#123): the URL belongs in `refs`/`source`.
+        r"|\[(?:OBSERVED|INFERRED|NON-AKS|RETIRING)|\w/[\w.-]+#\d+",
+    ))
+    .unwrap();
+    let mut bad = Vec::new();
+    for (what, text) in user_facing_texts(c) {
+        for re in [&reference, &shorthand] {
+            if let Some(m) = re.find(text) {
+                bad.push(format!("{what}: {:?} in {text:?}", m.as_str()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // The check itself catches what it is meant to catch.
+    for sample in [
+        "Caveat: this IS listed by S1 for the add-on.",
+        "Derived from S19.",
+        "per S9",
+        "see [S3]",
+        "Undocumented in S1H.",
+        "announced in Azure/AKS#1476",
+    ] {
+        assert!(
+            reference.is_match(sample) || shorthand.is_match(sample),
+            "{sample}"
+        );
+    }
+}
+
+#[test]
+fn notes_agree_with_their_requirement() {
+    let c = Catalog::builtin();
+    let claims_needed = regex::Regex::new(
+        r"(?i)\b(?:is|are) (?:required|needed) by\b|\bmust be allowed\b|\bIS listed\b",
+    )
+    .unwrap();
+    let claims_harmless = regex::Regex::new(
+        r"(?i)safe to (?:deny|leave denied)|harmless when denied|no rule (?:is )?needed",
+    )
+    .unwrap();
+    let mut bad = Vec::new();
+    for e in c.entries() {
+        let Some(note) = e.note.as_deref() else {
+            continue;
+        };
+        let harmless_level = matches!(
+            e.requirement,
+            Requirement::NonAks | Requirement::Informational
+        );
+        if harmless_level && claims_needed.is_match(note) {
+            bad.push(format!(
+                "{} ({}) says it is needed: {note}",
+                e.id, e.requirement
+            ));
+        }
+        if !harmless_level && claims_harmless.is_match(note) {
+            bad.push(format!(
+                "{} ({}) says it is harmless: {note}",
+                e.id, e.requirement
+            ));
+        }
+        // A non-AKS entry for a host that a feature also needs points at that feature's entry by name.
+        if e.requirement == Requirement::NonAks {
+            for x in c.entries() {
+                let overlaps = x.requirement == Requirement::Conditional
+                    && x.pattern.eq_ignore_ascii_case(&e.pattern)
+                    && x.protocols.iter().any(|p| e.protocols.contains(p))
+                    && x.clouds.iter().any(|cl| e.clouds.contains(cl));
+                if overlaps && !note.contains(x.feature.as_str()) {
+                    bad.push(format!(
+                        "{} is non-aks but {} needs the same host; the note does not name {:?}: {note}",
+                        e.id, x.id, x.feature
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
