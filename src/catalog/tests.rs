@@ -786,3 +786,208 @@ fn notes_agree_with_their_requirement() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The built-in entries whose deny is evidence that their feature is in use, by feature.
+const SIGNALLING: &[(&str, &[&str])] = &[
+    (
+        "legacy-ntp",
+        &[
+            "legacy-ntp.ntp-ubuntu-com.udp123.public",
+            "legacy-ntp.ntp-ubuntu-com.udp123.china",
+            "legacy-ntp.ntp-ubuntu-com.udp123.usgov",
+        ],
+    ),
+    (
+        "gpu",
+        &["gpu.nvidia-github-io", "gpu.us-download-nvidia-com"],
+    ),
+    (
+        "windows",
+        &[
+            "windows.onegetcdn-azureedge-net",
+            "windows.any-mp-microsoft-com",
+            "windows.www-msftconnecttest-com",
+            "windows.ctldl-windowsupdate-com",
+        ],
+    ),
+    ("defender", &["defender.any-cloud-defender-microsoft-com"]),
+    (
+        "monitoring",
+        &[
+            "monitoring.any-monitoring-azure-com",
+            "monitoring.global-handler-control-monitor-azure-com",
+            "monitoring.any-ingest-monitor-azure-com",
+            "monitoring.any-metrics-ingest-monitor-azure-com",
+            "monitoring.cluster-region-name-handler-control-monitor-azure-com",
+            "monitoring.any-handler-control-monitor-azure-com",
+            "monitoring.global-handler-control-monitor-azure-cn",
+            "monitoring.cluster-region-name-handler-control-monitor-azure-cn",
+            "monitoring.any-ingest-monitor-azure-cn",
+            "monitoring.any-metrics-ingest-monitor-azure-cn",
+            "monitoring.global-handler-control-monitor-azure-us",
+            "monitoring.cluster-region-name-handler-control-monitor-azure-us",
+            "monitoring.any-ingest-monitor-azure-us",
+            "monitoring.any-metrics-ingest-monitor-azure-us",
+        ],
+    ),
+    (
+        "azure-policy",
+        &[
+            "azure-policy.data-policy-core-windows-net",
+            "azure-policy.store-policy-core-windows-net",
+            "azure-policy.data-policy-azure-cn",
+            "azure-policy.store-policy-azure-cn",
+            "azure-policy.data-policy-azure-us",
+            "azure-policy.store-policy-azure-us",
+        ],
+    ),
+    (
+        "cluster-extensions",
+        &[
+            "cluster-extensions.region-dp-kubernetesconfiguration-azure-com",
+            "cluster-extensions.region-dp-kubernetesconfiguration-azure-us",
+            "cluster-extensions.arcmktplaceprod-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-centralindia-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-japaneast-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-westus2-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-westeurope-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-eastus-data-azurecr-io",
+        ],
+    ),
+];
+
+#[test]
+fn builtin_signals_feature_entries() {
+    let c = Catalog::builtin();
+    let mut expected: Vec<(&str, &str)> = SIGNALLING
+        .iter()
+        .flat_map(|(f, ids)| ids.iter().map(move |id| (*id, *f)))
+        .collect();
+    expected.sort();
+    let mut got: Vec<(&str, &str)> = c
+        .entries()
+        .iter()
+        .filter(|e| e.signals_feature)
+        .map(|e| (e.id.as_str(), e.feature.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, expected);
+
+    for e in c.entries().iter().filter(|e| e.signals_feature) {
+        assert_eq!(e.requirement, Requirement::Conditional, "{}", e.id);
+        assert!(!e.retired(), "{}", e.id);
+        // Placeholders only stand for a region: "any storage account" or "any registry" is no evidence.
+        assert!(
+            e.pattern()
+                .placeholders()
+                .iter()
+                .all(|p| pattern::is_region_placeholder(p)),
+            "{}",
+            e.id
+        );
+        // No other feature lists the same host (a host several features call is no evidence of one of them).
+        // Exception: Flux is itself a cluster extension, so a deny to the extensions data plane proves that
+        // cluster extensions are in use whichever extension calls it.
+        for x in c.entries() {
+            let umbrella = e.feature == "cluster-extensions" && x.feature == "flux-gitops";
+            let shared = !umbrella
+                && x.feature != e.feature
+                && x.pattern.eq_ignore_ascii_case(&e.pattern)
+                && x.protocols.iter().any(|p| e.protocols.contains(p))
+                && x.clouds.iter().any(|cl| e.clouds.contains(cl));
+            assert!(!shared, "{} shares its host with {}", e.id, x.id);
+        }
+        // Every name the entry matches in its logs signals only its own feature.
+        for ex in &e.log_examples {
+            let host = instantiate(ex);
+            let p = e.protocols[0];
+            let cx = Context {
+                cloud: e.clouds[0],
+                ..ctx()
+            };
+            let m = look(c, &host, p.port() as u32, p.proto.as_str(), &cx);
+            for other in m.iter().filter(|m| m.entry.signals_feature) {
+                assert_eq!(other.entry.feature, e.feature, "{host}");
+            }
+        }
+    }
+}
+
+#[test]
+fn denies_that_signal_a_feature() {
+    let c = Catalog::builtin();
+    let signalled = |host: &str, port: u32, proto: &str| -> Vec<String> {
+        let mut f: Vec<String> = look(c, host, port, proto, &ctx())
+            .iter()
+            .filter(|m| m.entry.signals_feature)
+            .map(|m| m.entry.feature.clone())
+            .collect();
+        f.dedup();
+        f
+    };
+    assert_eq!(
+        signalled("eastus.handler.control.monitor.azure.com", 443, "HTTPS"),
+        ["monitoring"]
+    );
+    assert_eq!(
+        signalled("westeurope.monitoring.azure.com", 443, "HTTPS"),
+        ["monitoring"]
+    );
+    assert_eq!(
+        signalled(
+            "mydce-a1b2.eastus-1.metrics.ingest.monitor.azure.com",
+            443,
+            "HTTPS"
+        ),
+        ["monitoring"]
+    );
+    assert_eq!(
+        signalled("data.policy.core.windows.net", 443, "HTTPS"),
+        ["azure-policy"]
+    );
+    assert_eq!(
+        signalled("store.policy.core.windows.net", 443, "HTTPS"),
+        ["azure-policy"]
+    );
+    assert_eq!(
+        signalled("x1.sensor.cloud.defender.microsoft.com", 443, "HTTPS"),
+        ["defender"]
+    );
+    assert_eq!(signalled("nvidia.github.io", 443, "HTTPS"), ["gpu"]);
+    assert_eq!(
+        signalled("eastus.dp.kubernetesconfiguration.azure.com", 443, "HTTPS"),
+        ["cluster-extensions"]
+    );
+    // Shared or broad: no signal.
+    for (host, port, proto) in [
+        (
+            "38c1758a-197e-44fc-83f8-31bb7619a8bc.ods.opinsights.azure.com",
+            443,
+            "HTTPS",
+        ),
+        (
+            "38c1758a-197e-44fc-83f8-31bb7619a8bc.oms.opinsights.azure.com",
+            443,
+            "HTTPS",
+        ),
+        ("dc.services.visualstudio.com", 443, "HTTPS"),
+        (
+            "westeurope-5.in.applicationinsights.azure.com",
+            443,
+            "HTTPS",
+        ),
+        ("login.microsoftonline.com", 443, "HTTPS"),
+        ("management.azure.com", 443, "HTTPS"),
+        ("mcr.microsoft.com", 443, "HTTPS"),
+        ("myvault.vault.azure.net", 443, "HTTPS"),
+        ("developer.download.nvidia.com", 443, "HTTPS"),
+        ("download.docker.com", 443, "HTTPS"),
+        ("go.microsoft.com", 443, "HTTPS"),
+        ("mystorage.blob.core.windows.net", 443, "HTTPS"),
+        ("pypi.org", 443, "HTTPS"),
+        ("esm.ubuntu.com", 443, "HTTPS"),
+        ("20.1.2.3", 443, "TCP"),
+    ] {
+        assert!(signalled(host, port, proto).is_empty(), "{host}");
+    }
+}
