@@ -49,7 +49,7 @@ fn instantiate(example: &str) -> String {
 #[test]
 fn builtin_is_valid_and_complete() {
     let c = Catalog::builtin();
-    assert_eq!(c.entries().len(), 207);
+    assert_eq!(c.entries().len(), 208);
     let mut seen = HashSet::new();
     for e in c.entries() {
         assert!(seen.insert(&e.id), "duplicate id {}", e.id);
@@ -78,7 +78,8 @@ fn builtin_is_valid_and_complete() {
             "{level}"
         );
     }
-    assert_eq!(c.meta().as_of.as_deref(), Some("2026-08-21"));
+    assert_eq!(c.meta().as_of.as_deref(), Some("2026-11-30"));
+    assert_eq!(c.meta().version, "2026.11.30-1");
     assert_eq!(
         c.meta().document.get("ms_date").map(String::as_str),
         Some("2026-06-18")
@@ -449,7 +450,7 @@ fn user_catalogs_merge() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, "team.toml", TEAM);
     let c = Catalog::load(std::slice::from_ref(&p)).unwrap();
-    assert_eq!(c.entries().len(), 208);
+    assert_eq!(c.entries().len(), 209);
     assert!(c.version().ends_with("+ team.toml"));
     let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
     assert_eq!(m[0].entry.feature, "team-registry");
@@ -472,7 +473,7 @@ fn user_catalogs_merge() {
     );
     assert_eq!(
         Catalog::load(&[p.clone(), p2]).unwrap().entries().len(),
-        208
+        209
     );
 }
 
@@ -990,4 +991,46 @@ fn denies_that_signal_a_feature() {
     ] {
         assert!(signalled(host, port, proto).is_empty(), "{host}");
     }
+}
+
+/// The first sentence of a note, as `recommend` quotes it.
+fn first_sentence(note: &str) -> &str {
+    note.find(". ").map_or(note, |i| &note[..i])
+}
+
+#[test]
+fn refresh_2026_11_30() {
+    let c = Catalog::builtin();
+    for id in ["S38", "S39", "S40", "S41", "S42"] {
+        assert!(c.sources().iter().any(|s| s.id == id), "{id}");
+    }
+    // changelogs.ubuntu.com: recommended on 80 as documented; on 443 only the release-upgrade check (Azure/AKS#2216).
+    let m = look(c, "changelogs.ubuntu.com", 443, "HTTPS", &ctx());
+    assert_eq!(ids(&m), ["ubuntu-updates.changelogs-ubuntu-com.https443"]);
+    assert_eq!(m[0].requirement, Requirement::Informational);
+    assert!(m[0].entry.refs.contains(&"S38".to_string()));
+    let m = look(c, "changelogs.ubuntu.com", 80, "HTTP", &ctx());
+    assert_eq!(ids(&m), ["ubuntu-updates.changelogs-ubuntu-com"]);
+    assert_eq!(m[0].requirement, Requirement::Recommended);
+    // esm.ubuntu.com and developer.download.nvidia.com: node image 202510.19.1 (Azure/AKS#5419). The sentence
+    // that reports quote carries the caveat, and nothing calls the host safe to deny before it.
+    let esm = c.entry("non-aks.esm-ubuntu-com").unwrap();
+    let note = esm.note.as_deref().unwrap();
+    assert!(first_sentence(note).contains("202510.19.1"), "{note}");
+    let caveat = note.find("202510.19.1").unwrap();
+    assert!(note.find("safe").is_none_or(|i| i > caveat), "{note}");
+    assert!(esm.refs.contains(&"S39".to_string()));
+    let nvidia = c.entry("gpu.developer-download-nvidia-com").unwrap();
+    assert!(nvidia.note.as_deref().unwrap().contains("202510.19.1"));
+    assert!(!nvidia.signals_feature);
+    // mcrprod.azurecr.io: explained by the MCR outage of 2026-06-15, still recommended.
+    let mcrprod = c.entry("core.mcrprod-azurecr-io").unwrap();
+    assert_eq!(mcrprod.requirement, Requirement::Recommended);
+    assert!(mcrprod.note.as_deref().unwrap().contains("2026-06-15"));
+    for r in ["S26", "S40", "S41"] {
+        assert!(mcrprod.refs.contains(&r.to_string()), "{r}");
+    }
+    // azure.archive.ubuntu.com: blocking it broke an upgrade to 1.34 (Azure/AgentBaker#7331).
+    let archive = c.entry("ubuntu-updates.azure-archive-ubuntu-com").unwrap();
+    assert!(archive.refs.contains(&"S42".to_string()));
 }
