@@ -69,6 +69,7 @@ struct RawEntry {
     replaced_by: Option<String>,
     section: Option<String>,
     note: Option<String>,
+    signals_feature: Option<Spanned<bool>>,
 }
 
 /// What one file contributes.
@@ -318,6 +319,29 @@ pub(crate) fn parse(text: &str, origin: &Origin, strict: bool) -> anyhow::Result
             }
         }
 
+        let signals_feature = match &r.signals_feature {
+            Some(flag) if *flag.get_ref() => {
+                let why = if requirement != Requirement::Conditional {
+                    Some(format!(
+                        "only conditional entries can signal their feature, and this entry is {requirement}"
+                    ))
+                } else if status == Status::Retired {
+                    Some("a retired entry cannot signal that its feature is in use".to_string())
+                } else if matches!(pattern, Pattern::ServiceTag(_) | Pattern::IpPlaceholder(_)) {
+                    Some(format!(
+                        "{pattern_text:?} matches any address on its ports, so a deny to it says nothing about the feature"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(m) = why {
+                    return Err(err(at(flag.span()), what, "signals_feature", m));
+                }
+                true
+            }
+            _ => false,
+        };
+
         let kind = if pattern.is_fqdn() {
             Kind::Fqdn
         } else {
@@ -416,6 +440,7 @@ pub(crate) fn parse(text: &str, origin: &Origin, strict: bool) -> anyhow::Result
             expressible_as_rule,
             origin: origin.clone(),
             line,
+            signals_feature,
             parsed: pattern,
         });
     }

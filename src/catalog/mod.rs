@@ -1,7 +1,7 @@
 //! The AKS egress endpoint catalog (issue 4): which destinations AKS needs, for which feature, how badly.
 //!
 //! * Data: `data/aks.toml` (embedded), fwlog's own format, derived from the shared research file; users add
-//!   entries with `--catalog FILE` (same format). See the README (Reference: the AKS egress catalog).
+//!   entries with `--catalog FILE` (same format). Reference for users: `docs/catalog.md`.
 //! * [`Catalog::lookup`] labels one denied destination with every matching entry, most specific first, with the
 //!   requirement *for this cluster* ([`Context`]: cloud, features in use, private cluster, konnectivity).
 //! * Matching semantics (Azure Firewall wildcards, placeholders, protocols): see [`pattern`].
@@ -225,6 +225,10 @@ pub struct Entry {
     pub origin: Origin,
     /// Line of the entry in its file.
     pub line: usize,
+    /// `signals_feature = true` in the file: only the agents of this entry's feature call the destination, so a
+    /// deny to it is evidence that the feature is in use (an address that several features or ordinary workloads
+    /// call is not). Only conditional entries with a name or a concrete address can carry it; default false.
+    pub signals_feature: bool,
     #[serde(skip)]
     pub(crate) parsed: Pattern,
 }
@@ -308,6 +312,7 @@ impl Serialize for CatalogMatch<'_> {
         m.serialize_entry("replaced_by", &e.replaced_by)?;
         m.serialize_entry("evidence", &e.evidence)?;
         m.serialize_entry("origin", &e.origin)?;
+        m.serialize_entry("signals_feature", &e.signals_feature)?;
         m.end()
     }
 }
@@ -562,7 +567,7 @@ impl Catalog {
     }
 
     /// The entries that explain an HTTPS deny without destination ("SNI TLS extension was missing": pods that
-    /// call the API server by its service IP, source S28).
+    /// call the API server by its service IP, MicrosoftDocs/azure-docs issue #59077).
     pub fn explain_sni_missing(&self, ctx: &Context) -> Vec<CatalogMatch<'_>> {
         self.sni_missing(None, None, ctx)
     }

@@ -49,7 +49,7 @@ fn instantiate(example: &str) -> String {
 #[test]
 fn builtin_is_valid_and_complete() {
     let c = Catalog::builtin();
-    assert_eq!(c.entries().len(), 207);
+    assert_eq!(c.entries().len(), 208);
     let mut seen = HashSet::new();
     for e in c.entries() {
         assert!(seen.insert(&e.id), "duplicate id {}", e.id);
@@ -78,7 +78,8 @@ fn builtin_is_valid_and_complete() {
             "{level}"
         );
     }
-    assert_eq!(c.meta().as_of.as_deref(), Some("2026-08-21"));
+    assert_eq!(c.meta().as_of.as_deref(), Some("2026-11-30"));
+    assert_eq!(c.meta().version, "2026.11.30-1");
     assert_eq!(
         c.meta().document.get("ms_date").map(String::as_str),
         Some("2026-06-18")
@@ -449,7 +450,7 @@ fn user_catalogs_merge() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, "team.toml", TEAM);
     let c = Catalog::load(std::slice::from_ref(&p)).unwrap();
-    assert_eq!(c.entries().len(), 208);
+    assert_eq!(c.entries().len(), 209);
     assert!(c.version().ends_with("+ team.toml"));
     let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
     assert_eq!(m[0].entry.feature, "team-registry");
@@ -472,7 +473,7 @@ fn user_catalogs_merge() {
     );
     assert_eq!(
         Catalog::load(&[p.clone(), p2]).unwrap().entries().len(),
-        208
+        209
     );
 }
 
@@ -563,4 +564,457 @@ fn list_and_match_targets() {
             .iter()
             .all(|m| m.entry.clouds.contains(&Cloud::Public))
     );
+}
+
+#[test]
+fn signals_feature_is_validated() {
+    // Defaults to false; a conditional entry with a name may carry it.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(&dir, "plain.toml", TEAM);
+    let c = Catalog::load(std::slice::from_ref(&plain)).unwrap();
+    let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
+    assert!(!m[0].entry.signals_feature);
+    let conditional = TEAM.replace("\"required\"", "\"conditional\"").replace(
+        "status = \"current\"",
+        "status = \"current\"\nsignals_feature = true",
+    );
+    let p = write(&dir, "signal.toml", &conditional);
+    let c = Catalog::load(&[p]).unwrap();
+    let m = look(&c, "myreg.azurecr.example.com", 443, "HTTPS", &ctx());
+    assert!(m[0].entry.signals_feature);
+
+    // Not on a required entry: the error names file, line and field.
+    let e = load_err(&TEAM.replace(
+        "status = \"current\"",
+        "status = \"current\"\nsignals_feature = true",
+    ));
+    assert!(
+        e.contains("bad.toml:13") && e.contains("`signals_feature`") && e.contains("required"),
+        "{e}"
+    );
+    // Not on a service tag or an address placeholder (they match any address on the port).
+    for pattern in ["AzureCloud.<region>", "<team-proxy-IP>"] {
+        let e = load_err(
+            &conditional
+                .replace("*.azurecr.example.com", pattern)
+                .replace("https:443", "tcp:443"),
+        );
+        assert!(
+            e.contains("`signals_feature`") && e.contains("any address"),
+            "{e}"
+        );
+    }
+    // Not on a retired entry.
+    let e = load_err(&conditional.replace("\"current\"", "\"retired\""));
+    assert!(
+        e.contains("`signals_feature`") && e.contains("retired"),
+        "{e}"
+    );
+    // A value that is not a boolean.
+    let e = load_err(&conditional.replace("signals_feature = true", "signals_feature = \"yes\""));
+    assert!(e.contains("bad.toml:13"), "{e}");
+}
+
+#[test]
+fn match_json_keeps_its_keys_and_adds_signals_feature_last() {
+    let c = Catalog::builtin();
+    let m = look(c, "mcr.microsoft.com", 443, "HTTPS", &ctx());
+    let text = serde_json::to_string(&m[0]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut in_order = keys.clone();
+    // serde_json's map sorts keys; read the order from the text instead.
+    in_order.sort_by_key(|k| text.find(&format!("\"{k}\":")).unwrap());
+    assert_eq!(
+        in_order,
+        [
+            "id",
+            "pattern",
+            "filled_pattern",
+            "kind",
+            "feature",
+            "requirement",
+            "declared_requirement",
+            "not_needed",
+            "status",
+            "retired",
+            "source",
+            "refs",
+            "captures",
+            "protocols",
+            "clouds",
+            "expressible_as_rule",
+            "note",
+            "context_notes",
+            "replaced_by",
+            "evidence",
+            "origin",
+            "signals_feature",
+        ]
+    );
+    assert_eq!(v["signals_feature"], false);
+}
+
+/// Every text of the built-in catalog that users read next to a verdict: entry notes and sections, feature
+/// descriptions, the catalog description.
+fn user_facing_texts(c: &Catalog) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    for e in c.entries() {
+        if let Some(n) = &e.note {
+            out.push((format!("{} note", e.id), n.as_str()));
+        }
+        if let Some(s) = &e.section {
+            out.push((format!("{} section", e.id), s.as_str()));
+        }
+    }
+    for f in c.features() {
+        out.push((
+            format!("feature {} description", f.name),
+            f.description.as_str(),
+        ));
+    }
+    if let Some(d) = &c.meta().description {
+        out.push(("catalog description".into(), d.as_str()));
+    }
+    out
+}
+
+#[test]
+fn user_facing_text_has_no_reference_ids_or_research_shorthand() {
+    let c = Catalog::builtin();
+    let ids: Vec<String> = c.sources().iter().map(|s| regex::escape(&s.id)).collect();
+    assert!(ids.len() > 30);
+    // The ids of the catalog's own [[source]] tables, any other S-number, and bracketed citations.
+    let reference =
+        regex::Regex::new(&format!(r"\b(?:{})\b|\bS\d+[a-z]?\b|\[S\d", ids.join("|"))).unwrap();
+    let shorthand = regex::Regex::new(concat!(
+        r"(?i:caveat:|\bper (?:the )?s\d|\(inference\)|\(derived from|undocumented in|observed:",
+        r"|\bthe doc\b|\bdoc prints\b|\bsee (?:the )?(?:global|above|below)\b|\bbelow\b|\babove\b)",
+        // Capitalised emphasis and unexplained abbreviations of the research notes.
+        r"|\b(?:NOT|IS|MAR|CSE|DCE|ARM|Gov)\b",
+        // Research row tags and issue shorthand (owner/repo#123): the URL belongs in `refs`/`source`.
+        r"|\[(?:OBSERVED|INFERRED|NON-AKS|RETIRING)|\w/[\w.-]+#\d+",
+    ))
+    .unwrap();
+    let mut bad = Vec::new();
+    for (what, text) in user_facing_texts(c) {
+        for re in [&reference, &shorthand] {
+            if let Some(m) = re.find(text) {
+                bad.push(format!("{what}: {:?} in {text:?}", m.as_str()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // The check itself catches what it is meant to catch.
+    for sample in [
+        "Caveat: this IS listed by S1 for the add-on.",
+        "Derived from S19.",
+        "per S9",
+        "see [S3]",
+        "Undocumented in S1H.",
+        "announced in Azure/AKS#1476",
+    ] {
+        assert!(
+            reference.is_match(sample) || shorthand.is_match(sample),
+            "{sample}"
+        );
+    }
+}
+
+#[test]
+fn notes_agree_with_their_requirement() {
+    let c = Catalog::builtin();
+    let claims_needed = regex::Regex::new(
+        r"(?i)\b(?:is|are) (?:required|needed) by\b|\bmust be allowed\b|\bIS listed\b",
+    )
+    .unwrap();
+    let claims_harmless = regex::Regex::new(
+        r"(?i)safe to (?:deny|leave denied)|harmless when denied|no rule (?:is )?needed",
+    )
+    .unwrap();
+    let mut bad = Vec::new();
+    for e in c.entries() {
+        let Some(note) = e.note.as_deref() else {
+            continue;
+        };
+        let harmless_level = matches!(
+            e.requirement,
+            Requirement::NonAks | Requirement::Informational
+        );
+        if harmless_level && claims_needed.is_match(note) {
+            bad.push(format!(
+                "{} ({}) says it is needed: {note}",
+                e.id, e.requirement
+            ));
+        }
+        if !harmless_level && claims_harmless.is_match(note) {
+            bad.push(format!(
+                "{} ({}) says it is harmless: {note}",
+                e.id, e.requirement
+            ));
+        }
+        // A non-AKS entry for a host that a feature also needs points at that feature's entry by name.
+        if e.requirement == Requirement::NonAks {
+            for x in c.entries() {
+                let overlaps = x.requirement == Requirement::Conditional
+                    && x.pattern.eq_ignore_ascii_case(&e.pattern)
+                    && x.protocols.iter().any(|p| e.protocols.contains(p))
+                    && x.clouds.iter().any(|cl| e.clouds.contains(cl));
+                if overlaps && !note.contains(x.feature.as_str()) {
+                    bad.push(format!(
+                        "{} is non-aks but {} needs the same host; the note does not name {:?}: {note}",
+                        e.id, x.id, x.feature
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// The built-in entries whose deny is evidence that their feature is in use, by feature.
+const SIGNALLING: &[(&str, &[&str])] = &[
+    (
+        "legacy-ntp",
+        &[
+            "legacy-ntp.ntp-ubuntu-com.udp123.public",
+            "legacy-ntp.ntp-ubuntu-com.udp123.china",
+            "legacy-ntp.ntp-ubuntu-com.udp123.usgov",
+        ],
+    ),
+    (
+        "gpu",
+        &["gpu.nvidia-github-io", "gpu.us-download-nvidia-com"],
+    ),
+    (
+        "windows",
+        &[
+            "windows.onegetcdn-azureedge-net",
+            "windows.any-mp-microsoft-com",
+            "windows.www-msftconnecttest-com",
+            "windows.ctldl-windowsupdate-com",
+        ],
+    ),
+    ("defender", &["defender.any-cloud-defender-microsoft-com"]),
+    (
+        "monitoring",
+        &[
+            "monitoring.any-monitoring-azure-com",
+            "monitoring.global-handler-control-monitor-azure-com",
+            "monitoring.any-ingest-monitor-azure-com",
+            "monitoring.any-metrics-ingest-monitor-azure-com",
+            "monitoring.cluster-region-name-handler-control-monitor-azure-com",
+            "monitoring.any-handler-control-monitor-azure-com",
+            "monitoring.global-handler-control-monitor-azure-cn",
+            "monitoring.cluster-region-name-handler-control-monitor-azure-cn",
+            "monitoring.any-ingest-monitor-azure-cn",
+            "monitoring.any-metrics-ingest-monitor-azure-cn",
+            "monitoring.global-handler-control-monitor-azure-us",
+            "monitoring.cluster-region-name-handler-control-monitor-azure-us",
+            "monitoring.any-ingest-monitor-azure-us",
+            "monitoring.any-metrics-ingest-monitor-azure-us",
+        ],
+    ),
+    (
+        "azure-policy",
+        &[
+            "azure-policy.data-policy-core-windows-net",
+            "azure-policy.store-policy-core-windows-net",
+            "azure-policy.data-policy-azure-cn",
+            "azure-policy.store-policy-azure-cn",
+            "azure-policy.data-policy-azure-us",
+            "azure-policy.store-policy-azure-us",
+        ],
+    ),
+    (
+        "cluster-extensions",
+        &[
+            "cluster-extensions.region-dp-kubernetesconfiguration-azure-com",
+            "cluster-extensions.region-dp-kubernetesconfiguration-azure-us",
+            "cluster-extensions.arcmktplaceprod-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-centralindia-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-japaneast-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-westus2-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-westeurope-data-azurecr-io",
+            "cluster-extensions.arcmktplaceprod-eastus-data-azurecr-io",
+        ],
+    ),
+];
+
+#[test]
+fn builtin_signals_feature_entries() {
+    let c = Catalog::builtin();
+    let mut expected: Vec<(&str, &str)> = SIGNALLING
+        .iter()
+        .flat_map(|(f, ids)| ids.iter().map(move |id| (*id, *f)))
+        .collect();
+    expected.sort();
+    let mut got: Vec<(&str, &str)> = c
+        .entries()
+        .iter()
+        .filter(|e| e.signals_feature)
+        .map(|e| (e.id.as_str(), e.feature.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, expected);
+
+    for e in c.entries().iter().filter(|e| e.signals_feature) {
+        assert_eq!(e.requirement, Requirement::Conditional, "{}", e.id);
+        assert!(!e.retired(), "{}", e.id);
+        // Placeholders only stand for a region: "any storage account" or "any registry" is no evidence.
+        assert!(
+            e.pattern()
+                .placeholders()
+                .iter()
+                .all(|p| pattern::is_region_placeholder(p)),
+            "{}",
+            e.id
+        );
+        // No other feature lists the same host (a host several features call is no evidence of one of them).
+        // Exception: Flux is itself a cluster extension, so a deny to the extensions data plane proves that
+        // cluster extensions are in use whichever extension calls it.
+        for x in c.entries() {
+            let umbrella = e.feature == "cluster-extensions" && x.feature == "flux-gitops";
+            let shared = !umbrella
+                && x.feature != e.feature
+                && x.pattern.eq_ignore_ascii_case(&e.pattern)
+                && x.protocols.iter().any(|p| e.protocols.contains(p))
+                && x.clouds.iter().any(|cl| e.clouds.contains(cl));
+            assert!(!shared, "{} shares its host with {}", e.id, x.id);
+        }
+        // Every name the entry matches in its logs signals only its own feature.
+        for ex in &e.log_examples {
+            let host = instantiate(ex);
+            let p = e.protocols[0];
+            let cx = Context {
+                cloud: e.clouds[0],
+                ..ctx()
+            };
+            let m = look(c, &host, p.port() as u32, p.proto.as_str(), &cx);
+            for other in m.iter().filter(|m| m.entry.signals_feature) {
+                assert_eq!(other.entry.feature, e.feature, "{host}");
+            }
+        }
+    }
+}
+
+#[test]
+fn denies_that_signal_a_feature() {
+    let c = Catalog::builtin();
+    let signalled = |host: &str, port: u32, proto: &str| -> Vec<String> {
+        let mut f: Vec<String> = look(c, host, port, proto, &ctx())
+            .iter()
+            .filter(|m| m.entry.signals_feature)
+            .map(|m| m.entry.feature.clone())
+            .collect();
+        f.dedup();
+        f
+    };
+    assert_eq!(
+        signalled("eastus.handler.control.monitor.azure.com", 443, "HTTPS"),
+        ["monitoring"]
+    );
+    assert_eq!(
+        signalled("westeurope.monitoring.azure.com", 443, "HTTPS"),
+        ["monitoring"]
+    );
+    assert_eq!(
+        signalled(
+            "mydce-a1b2.eastus-1.metrics.ingest.monitor.azure.com",
+            443,
+            "HTTPS"
+        ),
+        ["monitoring"]
+    );
+    assert_eq!(
+        signalled("data.policy.core.windows.net", 443, "HTTPS"),
+        ["azure-policy"]
+    );
+    assert_eq!(
+        signalled("store.policy.core.windows.net", 443, "HTTPS"),
+        ["azure-policy"]
+    );
+    assert_eq!(
+        signalled("x1.sensor.cloud.defender.microsoft.com", 443, "HTTPS"),
+        ["defender"]
+    );
+    assert_eq!(signalled("nvidia.github.io", 443, "HTTPS"), ["gpu"]);
+    assert_eq!(
+        signalled("eastus.dp.kubernetesconfiguration.azure.com", 443, "HTTPS"),
+        ["cluster-extensions"]
+    );
+    // Shared or broad: no signal.
+    for (host, port, proto) in [
+        (
+            "38c1758a-197e-44fc-83f8-31bb7619a8bc.ods.opinsights.azure.com",
+            443,
+            "HTTPS",
+        ),
+        (
+            "38c1758a-197e-44fc-83f8-31bb7619a8bc.oms.opinsights.azure.com",
+            443,
+            "HTTPS",
+        ),
+        ("dc.services.visualstudio.com", 443, "HTTPS"),
+        (
+            "westeurope-5.in.applicationinsights.azure.com",
+            443,
+            "HTTPS",
+        ),
+        ("login.microsoftonline.com", 443, "HTTPS"),
+        ("management.azure.com", 443, "HTTPS"),
+        ("mcr.microsoft.com", 443, "HTTPS"),
+        ("myvault.vault.azure.net", 443, "HTTPS"),
+        ("developer.download.nvidia.com", 443, "HTTPS"),
+        ("download.docker.com", 443, "HTTPS"),
+        ("go.microsoft.com", 443, "HTTPS"),
+        ("mystorage.blob.core.windows.net", 443, "HTTPS"),
+        ("pypi.org", 443, "HTTPS"),
+        ("esm.ubuntu.com", 443, "HTTPS"),
+        ("20.1.2.3", 443, "TCP"),
+    ] {
+        assert!(signalled(host, port, proto).is_empty(), "{host}");
+    }
+}
+
+/// The first sentence of a note, as `recommend` quotes it.
+fn first_sentence(note: &str) -> &str {
+    note.find(". ").map_or(note, |i| &note[..i])
+}
+
+#[test]
+fn refresh_2026_11_30() {
+    let c = Catalog::builtin();
+    for id in ["S38", "S39", "S40", "S41", "S42"] {
+        assert!(c.sources().iter().any(|s| s.id == id), "{id}");
+    }
+    // changelogs.ubuntu.com: recommended on 80 as documented; on 443 only the release-upgrade check (Azure/AKS#2216).
+    let m = look(c, "changelogs.ubuntu.com", 443, "HTTPS", &ctx());
+    assert_eq!(ids(&m), ["ubuntu-updates.changelogs-ubuntu-com.https443"]);
+    assert_eq!(m[0].requirement, Requirement::Informational);
+    assert!(m[0].entry.refs.contains(&"S38".to_string()));
+    let m = look(c, "changelogs.ubuntu.com", 80, "HTTP", &ctx());
+    assert_eq!(ids(&m), ["ubuntu-updates.changelogs-ubuntu-com"]);
+    assert_eq!(m[0].requirement, Requirement::Recommended);
+    // esm.ubuntu.com and developer.download.nvidia.com: node image 202510.19.1 (Azure/AKS#5419). The sentence
+    // that reports quote carries the caveat, and nothing calls the host safe to deny before it.
+    let esm = c.entry("non-aks.esm-ubuntu-com").unwrap();
+    let note = esm.note.as_deref().unwrap();
+    assert!(first_sentence(note).contains("202510.19.1"), "{note}");
+    let caveat = note.find("202510.19.1").unwrap();
+    assert!(note.find("safe").is_none_or(|i| i > caveat), "{note}");
+    assert!(esm.refs.contains(&"S39".to_string()));
+    let nvidia = c.entry("gpu.developer-download-nvidia-com").unwrap();
+    assert!(nvidia.note.as_deref().unwrap().contains("202510.19.1"));
+    assert!(!nvidia.signals_feature);
+    // mcrprod.azurecr.io: explained by the MCR outage of 2026-06-15, still recommended.
+    let mcrprod = c.entry("core.mcrprod-azurecr-io").unwrap();
+    assert_eq!(mcrprod.requirement, Requirement::Recommended);
+    assert!(mcrprod.note.as_deref().unwrap().contains("2026-06-15"));
+    for r in ["S26", "S40", "S41"] {
+        assert!(mcrprod.refs.contains(&r.to_string()), "{r}");
+    }
+    // azure.archive.ubuntu.com: blocking it broke an upgrade to 1.34 (Azure/AgentBaker#7331).
+    let archive = c.entry("ubuntu-updates.azure-archive-ubuntu-com").unwrap();
+    assert!(archive.refs.contains(&"S42".to_string()));
 }
