@@ -30,6 +30,74 @@ impl RuleKind {
     }
 }
 
+/// Why a rule is recommended: its catalog entry is required (or conditional for a feature in use) or
+/// recommended, or the deny is not in the catalog and `--include-unmatched` asked for an exact rule. The order
+/// is the order of collections in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleRequirement {
+    Required,
+    Recommended,
+    Unmatched,
+}
+
+impl RuleRequirement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleRequirement::Required => "required",
+            RuleRequirement::Recommended => "recommended",
+            RuleRequirement::Unmatched => "unmatched",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleRequirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a deny needs no rule, or no rule fwlog can write without more input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    // Declared in the alphabetical order of their names, which is how ties have always been ordered.
+    /// Left out on request (`--no-recommended`).
+    Excluded,
+    /// Platform traffic whose denial is harmless.
+    Informational,
+    /// A rule needs a value fwlog does not have (e.g. the API server's IP).
+    NeedsInput,
+    /// A known service AKS does not need.
+    NonAks,
+    /// The catalog pattern is not an Azure Firewall target.
+    NotExpressible,
+    /// The cluster description makes the endpoint unnecessary.
+    NotNeeded,
+    /// A retired endpoint.
+    Retired,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Informational => "informational",
+            Verdict::NonAks => "non-aks",
+            Verdict::NotNeeded => "not-needed",
+            Verdict::Retired => "retired",
+            Verdict::NotExpressible => "not-expressible",
+            Verdict::NeedsInput => "needs-input",
+            Verdict::Excluded => "excluded",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the observed denies say about a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
@@ -59,7 +127,7 @@ pub struct Rule {
     pub destination_addresses: Vec<String>,
     pub destination_ports: Vec<String>,
     pub feature: String,
-    pub requirement: String,
+    pub requirement: RuleRequirement,
     /// Catalog entry id and pattern that justify the rule (`unmatched` for `--include-unmatched` rules).
     pub catalog_id: Option<String>,
     pub pattern: Option<String>,
@@ -79,8 +147,7 @@ pub struct Known {
     pub destination_port: Option<u32>,
     pub hits: u64,
     pub source_subnets: Vec<String>,
-    /// `informational`, `non-aks`, `not-needed`, `retired`, `not-expressible`, `needs-input`, `excluded`.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// One line for people: "known: …, no rule needed" / "non-AKS: …".
     pub summary: String,
     pub feature: String,

@@ -18,11 +18,14 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::guard;
-use super::model::{Evidence, Known, Recommendation, Rule, RuleKind, Unmatched};
+use super::model::{
+    Evidence, Known, Recommendation, Rule, RuleKind, RuleRequirement, Unmatched, Verdict,
+};
 use super::options::ScopeItem;
 use crate::catalog::pattern::{Label, Pattern, Proto};
 use crate::catalog::{Catalog, CatalogMatch, Context, Requirement};
 use crate::engine::Group;
+use crate::query::subnet_of;
 
 /// Collection step between consecutive rule collections.
 pub const PRIORITY_STEP: u32 = 10;
@@ -125,13 +128,6 @@ fn source_ip(g: &Group) -> Option<IpAddr> {
         .ok()
 }
 
-pub fn subnet_of(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
-    let p = if ip.is_ipv4() { v4 } else { v6 };
-    IpNet::new(ip, p)
-        .map(|n| n.trunc())
-        .unwrap_or(IpNet::from(ip))
-}
-
 /// Rule sources for a set of observed source addresses, per `--source-scope`.
 pub fn source_addresses(sources: &BTreeSet<IpAddr>, o: &Options) -> Vec<String> {
     if o.source_ip_group.is_some() {
@@ -220,7 +216,7 @@ fn explaining<'m, 'c>(matches: &'m [CatalogMatch<'c>]) -> Option<&'m CatalogMatc
 /// Key of an output row while folding denies.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct RuleKey {
-    order: (u8, bool, String),
+    order: (RuleRequirement, bool, String),
     collection: String,
     entry_id: String,
 }
@@ -229,7 +225,7 @@ struct RuleKey {
 struct RuleDraft {
     kind: RuleKind,
     feature: String,
-    requirement: String,
+    requirement: RuleRequirement,
     catalog_id: Option<String>,
     pattern: Option<String>,
     status: Option<String>,
@@ -386,7 +382,11 @@ fn draft_for(m: &CatalogMatch<'_>, region: Option<&str>) -> RuleDraft {
     RuleDraft {
         kind,
         feature: e.feature.clone(),
-        requirement: m.requirement.as_str().to_string(),
+        requirement: if m.requirement == Requirement::Recommended {
+            RuleRequirement::Recommended
+        } else {
+            RuleRequirement::Required
+        },
         catalog_id: Some(e.id.clone()),
         pattern: Some(e.pattern.clone()),
         status: Some(e.status.as_str().to_string()),
@@ -452,9 +452,182 @@ fn storage_service(dest: &str) -> Option<&'static str> {
     })
 }
 
+/// What to do with one deny group, decided from its catalog matches.
+enum Decision<'m, 'c> {
+    /// Allow it with a rule drafted from a catalog entry.
+    Rule(RuleDraft),
+    /// No rule: the catalog explains why (`m` is the entry that says so).
+    Known {
+        verdict: Verdict,
+        summary: String,
+        m: &'m CatalogMatch<'c>,
+    },
+    /// No catalog entry explains it; `candidates` are features whose conditional entries would.
+    Unmatched { candidates: BTreeSet<String> },
+}
+
+/// The decision for one group (see the module docs).
+fn decide<'m, 'c>(
+    g: &Group,
+    ms: &'m [CatalogMatch<'c>],
+    o: &Options,
+    region: Option<&str>,
+) -> Decision<'m, 'c> {
+    if g.destination.is_none() {
+        return decide_without_destination(ms, o, region);
+    }
+    if let Some(d) = api_server_address(g, ms, o, region) {
+        return Decision::Rule(d);
+    }
+    let Some(m) = explaining(ms) else {
+        return match ms.first() {
+            Some(r) => Decision::Known {
+                verdict: Verdict::Retired,
+                summary: format!(
+                    "known: {} (retired endpoint), no rule needed",
+                    r.filled_pattern
+                ),
+                m: r,
+            },
+            None => Decision::Unmatched {
+                candidates: BTreeSet::new(),
+            },
+        };
+    };
+    match class(m) {
+        Class::Undeclared => Decision::Unmatched {
+            candidates: undeclared_features(ms),
+        },
+        Class::Known => known(m),
+        Class::Recommended if o.no_recommended => Decision::Known {
+            verdict: Verdict::Excluded,
+            summary: format!(
+                "recommended: {} ({}), left out by --no-recommended",
+                m.filled_pattern, m.entry.feature
+            ),
+            m,
+        },
+        Class::Required | Class::Recommended if !m.entry.expressible_as_rule => Decision::Known {
+            verdict: Verdict::NotExpressible,
+            summary: format!(
+                "known: {} ({}), but Azure Firewall cannot express the pattern as a rule",
+                m.entry.pattern, m.entry.feature
+            ),
+            m,
+        },
+        Class::Required | Class::Recommended => Decision::Rule(draft_for(m, region)),
+    }
+}
+
+/// Features whose conditional (not retired) entries match: what `--features` would need to name.
+fn undeclared_features(ms: &[CatalogMatch<'_>]) -> BTreeSet<String> {
+    ms.iter()
+        .filter(|m| !m.retired() && m.requirement == Requirement::Conditional)
+        .map(|m| m.entry.feature.clone())
+        .collect()
+}
+
+/// A deny without destination ("SNI TLS extension was missing"): pods calling the API server by its IP.
+fn decide_without_destination<'m, 'c>(
+    ms: &'m [CatalogMatch<'c>],
+    o: &Options,
+    region: Option<&str>,
+) -> Decision<'m, 'c> {
+    let Some(m) = ms.iter().find(|m| !m.retired()) else {
+        return Decision::Unmatched {
+            candidates: BTreeSet::new(),
+        };
+    };
+    if m.requirement == Requirement::NotNeeded {
+        return Decision::Known {
+            verdict: Verdict::NotNeeded,
+            summary: format!("not needed: {}", m.not_needed.unwrap_or("")),
+            m,
+        };
+    }
+    match o.api_server_ip {
+        Some(ip) => {
+            let mut d = draft_for(m, region);
+            d.use_observed_addresses = false;
+            d.notes.clear();
+            d.notes.insert(
+                "TLS without SNI: pods reach the API server through its service IP; an FQDN rule cannot match".into(),
+            );
+            d.targets = BTreeSet::from([ip.to_string()]);
+            d.requirement = RuleRequirement::Required;
+            Decision::Rule(d)
+        }
+        None => Decision::Known {
+            verdict: Verdict::NeedsInput,
+            summary: "pods calling the API server by IP (TLS without SNI): needs a TCP 443 network rule to the API server's public IP; pass --api-server-ip IP to write it".into(),
+            m,
+        },
+    }
+}
+
+/// An IP destination equal to `--api-server-ip` is the API server, whatever else matches.
+fn api_server_address(
+    g: &Group,
+    ms: &[CatalogMatch<'_>],
+    o: &Options,
+    region: Option<&str>,
+) -> Option<RuleDraft> {
+    let ip = o.api_server_ip?;
+    if g.destination.as_deref()?.parse::<IpAddr>().ok() != Some(ip) {
+        return None;
+    }
+    let m = ms
+        .iter()
+        .find(|m| matches!(m.entry.pattern(), Pattern::IpPlaceholder(_)) && !m.retired())?;
+    let mut d = draft_for(m, region);
+    d.use_observed_addresses = false;
+    d.targets = BTreeSet::from([ip.to_string()]);
+    d.requirement = RuleRequirement::Required;
+    Some(d)
+}
+
+/// The verdict for a match that needs no rule: informational, non-AKS or not needed for this cluster.
+fn known<'m, 'c>(m: &'m CatalogMatch<'c>) -> Decision<'m, 'c> {
+    let note = || {
+        m.entry
+            .note
+            .as_deref()
+            .map(first_sentence)
+            .unwrap_or_else(|| m.filled_pattern.to_string())
+    };
+    let (verdict, summary) = match m.requirement {
+        Requirement::NonAks => (Verdict::NonAks, format!("non-AKS: {}", note())),
+        Requirement::NotNeeded => (
+            Verdict::NotNeeded,
+            format!(
+                "known: {} ({}), not needed for this cluster: {}",
+                m.filled_pattern,
+                m.entry.feature,
+                m.not_needed.unwrap_or("")
+            ),
+        ),
+        _ => (
+            Verdict::Informational,
+            format!("known: {} ({}), no rule needed", note(), m.entry.feature),
+        ),
+    };
+    Decision::Known {
+        verdict,
+        summary,
+        m,
+    }
+}
+
+/// Denies folded into rule drafts, known rows and unmatched rows, in deterministic order.
 #[derive(Default)]
+struct Folded {
+    drafts: BTreeMap<RuleKey, RuleDraft>,
+    known: BTreeMap<(Verdict, Option<String>, Option<u32>, String), KnownAcc>,
+    unmatched: BTreeMap<UnmatchedKey, UnmatchedAcc>,
+}
+
 struct KnownAcc {
-    row: Option<Known>,
+    row: Known,
     obs: Obs,
 }
 
@@ -466,6 +639,69 @@ struct UnmatchedAcc {
     g: Option<Group>,
     candidates: BTreeSet<String>,
     obs: Obs,
+}
+
+impl Folded {
+    fn add(&mut self, g: &Group, decision: Decision<'_, '_>) {
+        match decision {
+            Decision::Rule(d) => {
+                let key = RuleKey {
+                    order: collection_order(d.requirement, &d.feature),
+                    collection: collection_name(&d.feature, d.kind),
+                    entry_id: format!(
+                        "{}|{}",
+                        d.catalog_id.clone().unwrap_or_default(),
+                        d.targets.iter().cloned().collect::<Vec<_>>().join(",")
+                    ),
+                };
+                self.drafts.entry(key).or_insert(d).obs.add(g);
+            }
+            Decision::Known {
+                verdict,
+                summary,
+                m,
+            } => {
+                let key = (
+                    verdict,
+                    g.protocol.clone(),
+                    g.destination_port,
+                    g.destination.clone().unwrap_or_default(),
+                );
+                let acc = self.known.entry(key).or_insert_with(|| KnownAcc {
+                    row: Known {
+                        protocol: g.protocol.clone(),
+                        destination: g.destination.clone(),
+                        destination_port: g.destination_port,
+                        hits: 0,
+                        source_subnets: Vec::new(),
+                        verdict,
+                        summary,
+                        feature: m.entry.feature.clone(),
+                        pattern: m.filled_pattern.to_string(),
+                        reason: m
+                            .not_needed
+                            .map(str::to_string)
+                            .or_else(|| m.entry.note.clone()),
+                        source: m.entry.source.clone(),
+                    },
+                    obs: Obs::default(),
+                });
+                acc.obs.add(g);
+            }
+            Decision::Unmatched { candidates } => {
+                let key = (
+                    g.kind.clone(),
+                    g.protocol.clone(),
+                    g.destination_port,
+                    g.destination.clone(),
+                );
+                let acc = self.unmatched.entry(key).or_default();
+                acc.obs.add(g);
+                acc.candidates.extend(candidates);
+                acc.g.get_or_insert_with(|| g.clone());
+            }
+        }
+    }
 }
 
 /// Build the recommendation from deny groups (one per source IP) and their catalog matches.
@@ -488,194 +724,55 @@ pub fn recommend(
         })
         .collect();
     let region = infer_region(ctx, &labelled);
-    let mut drafts: BTreeMap<RuleKey, RuleDraft> = BTreeMap::new();
-    let mut known: BTreeMap<(String, Option<String>, Option<u32>, String), KnownAcc> =
-        BTreeMap::new();
-    let mut unmatched: BTreeMap<UnmatchedKey, UnmatchedAcc> = BTreeMap::new();
-    let denies: u64 = groups.iter().map(|g| g.hits).sum();
-
+    let mut folded = Folded::default();
     for (g, ms) in &labelled {
-        let mut add_known = |verdict: &str, summary: String, m: &CatalogMatch<'_>| {
-            let key = (
-                verdict.to_string(),
-                g.protocol.clone(),
-                g.destination_port,
-                g.destination.clone().unwrap_or_default(),
-            );
-            let acc = known.entry(key).or_default();
-            acc.obs.add(g);
-            acc.row.get_or_insert_with(|| Known {
-                protocol: g.protocol.clone(),
-                destination: g.destination.clone(),
-                destination_port: g.destination_port,
-                hits: 0,
-                source_subnets: Vec::new(),
-                verdict: verdict.to_string(),
-                summary,
-                feature: m.entry.feature.clone(),
-                pattern: m.filled_pattern.to_string(),
-                reason: m
-                    .not_needed
-                    .map(str::to_string)
-                    .or_else(|| m.entry.note.clone()),
-                source: m.entry.source.clone(),
-            });
-        };
-        let mut add_unmatched = |cands: BTreeSet<String>| {
-            let key = (
-                g.kind.clone(),
-                g.protocol.clone(),
-                g.destination_port,
-                g.destination.clone(),
-            );
-            let acc = unmatched.entry(key).or_default();
-            acc.obs.add(g);
-            acc.candidates.extend(cands);
-            acc.g.get_or_insert_with(|| g.clone());
-        };
-        let undeclared: BTreeSet<String> = ms
-            .iter()
-            .filter(|m| !m.retired() && m.requirement == Requirement::Conditional)
-            .map(|m| m.entry.feature.clone())
-            .collect();
-
-        // A deny without destination: pods calling the API server by IP.
-        if g.destination.is_none() {
-            let Some(m) = ms.iter().find(|m| !m.retired()) else {
-                add_unmatched(BTreeSet::new());
-                continue;
-            };
-            if m.requirement == Requirement::NotNeeded {
-                add_known(
-                    "not-needed",
-                    format!("not needed: {}", m.not_needed.unwrap_or("")),
-                    m,
-                );
-                continue;
-            }
-            match o.api_server_ip {
-                Some(ip) => {
-                    let mut d = draft_for(m, region.as_deref());
-                    d.use_observed_addresses = false;
-                    d.notes.clear();
-                    d.notes.insert(
-                        "TLS without SNI: pods reach the API server through its service IP; an FQDN rule cannot match".into(),
-                    );
-                    d.targets = BTreeSet::from([ip.to_string()]);
-                    d.requirement = Requirement::Required.as_str().into();
-                    insert_draft(&mut drafts, d, g);
-                }
-                None => add_known(
-                    "needs-input",
-                    "pods calling the API server by IP (TLS without SNI): needs a TCP 443 network rule to the API server's public IP; pass --api-server-ip IP to write it".into(),
-                    m,
-                ),
-            }
-            continue;
-        }
-
-        // An IP destination equal to --api-server-ip is the API server, whatever else matches.
-        if let (Some(ip), Some(dest)) = (o.api_server_ip, g.destination.as_deref())
-            && dest.parse::<IpAddr>().ok() == Some(ip)
-            && let Some(m) = ms
-                .iter()
-                .find(|m| matches!(m.entry.pattern(), Pattern::IpPlaceholder(_)) && !m.retired())
-        {
-            let mut d = draft_for(m, region.as_deref());
-            d.use_observed_addresses = false;
-            d.targets = BTreeSet::from([ip.to_string()]);
-            d.requirement = Requirement::Required.as_str().into();
-            insert_draft(&mut drafts, d, g);
-            continue;
-        }
-
-        let Some(m) = explaining(ms) else {
-            if let Some(r) = ms.first() {
-                add_known(
-                    "retired",
-                    format!(
-                        "known: {} (retired endpoint), no rule needed",
-                        r.filled_pattern
-                    ),
-                    r,
-                );
-            } else {
-                add_unmatched(BTreeSet::new());
-            }
-            continue;
-        };
-        match class(m) {
-            Class::Undeclared => add_unmatched(undeclared),
-            Class::Known => {
-                let (verdict, summary) = match m.requirement {
-                    Requirement::NonAks => (
-                        "non-aks",
-                        format!(
-                            "non-AKS: {}",
-                            m.entry
-                                .note
-                                .as_deref()
-                                .map(first_sentence)
-                                .unwrap_or_else(|| m.filled_pattern.to_string())
-                        ),
-                    ),
-                    Requirement::NotNeeded => (
-                        "not-needed",
-                        format!(
-                            "known: {} ({}), not needed for this cluster: {}",
-                            m.filled_pattern,
-                            m.entry.feature,
-                            m.not_needed.unwrap_or("")
-                        ),
-                    ),
-                    _ => (
-                        "informational",
-                        format!(
-                            "known: {} ({}), no rule needed",
-                            m.entry
-                                .note
-                                .as_deref()
-                                .map(first_sentence)
-                                .unwrap_or_else(|| m.filled_pattern.to_string()),
-                            m.entry.feature
-                        ),
-                    ),
-                };
-                add_known(verdict, summary, m);
-            }
-            Class::Recommended if o.no_recommended => add_known(
-                "excluded",
-                format!(
-                    "recommended: {} ({}), left out by --no-recommended",
-                    m.filled_pattern, m.entry.feature
-                ),
-                m,
-            ),
-            Class::Required | Class::Recommended => {
-                if !m.entry.expressible_as_rule {
-                    add_known(
-                        "not-expressible",
-                        format!(
-                            "known: {} ({}), but Azure Firewall cannot express the pattern as a rule",
-                            m.entry.pattern, m.entry.feature
-                        ),
-                        m,
-                    );
-                    continue;
-                }
-                insert_draft(&mut drafts, draft_for(m, region.as_deref()), g);
-            }
-        }
+        folded.add(g, decide(g, ms, o, region.as_deref()));
     }
-
     let mut rules = Vec::new();
     let mut covered = 0;
-    for d in drafts.into_values() {
+    for d in folded.drafts.into_values() {
         covered += d.obs.hits;
         rules.push(finish(d, o));
     }
+    let unmatched = unmatched_rows(folded.unmatched, o);
+    if o.include_unmatched {
+        for u in &unmatched {
+            if let Some(r) = unmatched_rule(u, o) {
+                covered += u.hits;
+                rules.push(r);
+            }
+        }
+    }
+    let mut known: Vec<Known> = folded
+        .known
+        .into_values()
+        .map(|acc| Known {
+            hits: acc.obs.hits,
+            source_subnets: acc.obs.subnets(o),
+            ..acc.row
+        })
+        .collect();
+    known.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then_with(|| a.destination.cmp(&b.destination))
+    });
+    assign_collections(&mut rules, o);
+    Recommendation {
+        collection_group: o.collection_group.clone(),
+        group_priority: o.group_priority,
+        rules,
+        unmatched,
+        known,
+        denies: groups.iter().map(|g| g.hits).sum(),
+        denies_covered: covered,
+        catalog_version: catalog.version(),
+    }
+}
 
-    let mut unmatched_rows: Vec<Unmatched> = unmatched
+/// Unmatched denies with their hints, most hits first.
+fn unmatched_rows(acc: BTreeMap<UnmatchedKey, UnmatchedAcc>, o: &Options) -> Vec<Unmatched> {
+    let mut rows: Vec<Unmatched> = acc
         .into_values()
         .filter_map(|acc| {
             let g = acc.g?;
@@ -695,68 +792,23 @@ pub fn recommend(
             })
         })
         .collect();
-    unmatched_rows.sort_by(|a, b| {
+    rows.sort_by(|a, b| {
         b.hits
             .cmp(&a.hits)
             .then_with(|| a.destination.cmp(&b.destination))
             .then_with(|| a.destination_port.cmp(&b.destination_port))
             .then_with(|| a.protocol.cmp(&b.protocol))
     });
-
-    if o.include_unmatched {
-        for u in &unmatched_rows {
-            if let Some(r) = unmatched_rule(u, o) {
-                covered += u.hits;
-                rules.push(r);
-            }
-        }
-    }
-
-    let mut known_rows: Vec<Known> = known
-        .into_values()
-        .filter_map(|acc| {
-            let mut k = acc.row?;
-            k.hits = acc.obs.hits;
-            k.source_subnets = acc.obs.subnets(o);
-            Some(k)
-        })
-        .collect();
-    known_rows.sort_by(|a, b| {
-        b.hits
-            .cmp(&a.hits)
-            .then_with(|| a.destination.cmp(&b.destination))
-    });
-
-    assign_collections(&mut rules, o);
-    Recommendation {
-        collection_group: o.collection_group.clone(),
-        group_priority: o.group_priority,
-        rules,
-        unmatched: unmatched_rows,
-        known: known_rows,
-        denies,
-        denies_covered: covered,
-        catalog_version: catalog.version(),
-    }
+    rows
 }
 
-fn insert_draft(drafts: &mut BTreeMap<RuleKey, RuleDraft>, d: RuleDraft, g: &Group) {
-    let rank = match d.requirement.as_str() {
-        "required" => 0,
-        "recommended" => 1,
-        _ => 2,
-    };
-    let key = RuleKey {
-        order: (rank, d.feature != "core", d.feature.clone()),
-        collection: collection_name(&d.feature, d.kind),
-        entry_id: format!(
-            "{}|{}",
-            d.catalog_id.clone().unwrap_or_default(),
-            d.targets.iter().cloned().collect::<Vec<_>>().join(",")
-        ),
-    };
-    let slot = drafts.entry(key).or_insert(d);
-    slot.obs.add(g);
+/// Where a rule's collection goes: by requirement, core first, then by feature name. Drafts are kept and
+/// collections numbered in this order.
+fn collection_order(
+    requirement: RuleRequirement,
+    feature: &str,
+) -> (RuleRequirement, bool, String) {
+    (requirement, feature != "core", feature.to_string())
 }
 
 /// Turn a draft into a rule: targets (narrowed when needed), sources, description.
@@ -871,7 +923,7 @@ pub fn describe_evidence(feature: &str, requirement: &str, e: &Evidence) -> Stri
 }
 
 fn describe(d: &RuleDraft, e: &Evidence) -> String {
-    let mut s = describe_evidence(&d.feature, &d.requirement, e);
+    let mut s = describe_evidence(&d.feature, d.requirement.as_str(), e);
     if let Some(src) = &d.source {
         s.push_str(&format!("; source {src}"));
     }
@@ -960,7 +1012,7 @@ fn unmatched_rule(u: &Unmatched, o: &Options) -> Option<Rule> {
         destination_addresses,
         destination_ports,
         feature: "unmatched".into(),
-        requirement: "unmatched".into(),
+        requirement: RuleRequirement::Unmatched,
         catalog_id: None,
         pattern: None,
         status: None,
@@ -973,14 +1025,7 @@ fn unmatched_rule(u: &Unmatched, o: &Options) -> Option<Rule> {
 /// Order collections (core first, then required features, recommended, unmatched; application before network)
 /// and give them priorities `base, base+10, …`; sort rules by name and make names unique in a collection.
 fn assign_collections(rules: &mut [Rule], o: &Options) {
-    let rank = |r: &Rule| -> (u8, bool, String, RuleKind) {
-        let level = match r.requirement.as_str() {
-            "required" => 0,
-            "recommended" => 1,
-            _ => 2,
-        };
-        (level, r.feature != "core", r.feature.clone(), r.kind)
-    };
+    let rank = |r: &Rule| (collection_order(r.requirement, &r.feature), r.kind);
     rules.sort_by(|a, b| {
         rank(a)
             .cmp(&rank(b))
@@ -1085,7 +1130,7 @@ mod tests {
         let r = rec(&gs, &["azure-ml"], &Options::default());
         let ml = r.rules.iter().find(|x| x.feature == "azure-ml").unwrap();
         assert_eq!(ml.target_fqdns, ["acct1.blob.core.windows.net"]);
-        assert_eq!(ml.requirement, "required");
+        assert_eq!(ml.requirement, RuleRequirement::Required);
 
         // --no-recommended moves Ubuntu updates to `known`.
         let o = Options {
@@ -1093,8 +1138,12 @@ mod tests {
             ..Options::default()
         };
         let r = rec(&gs, &[], &o);
-        assert!(r.rules.iter().all(|x| x.requirement != "recommended"));
-        assert!(r.known.iter().any(|k| k.verdict == "excluded"));
+        assert!(
+            r.rules
+                .iter()
+                .all(|x| x.requirement != RuleRequirement::Recommended)
+        );
+        assert!(r.known.iter().any(|k| k.verdict == Verdict::Excluded));
     }
 
     #[test]
