@@ -558,3 +558,101 @@ pub fn fill_row<'a>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of `(field, value)` pairs through [`to_row`].
+    fn row(values: &[(Field, Val<'static>)]) -> Result<Row<'static>, RowProblem> {
+        let values = values.to_vec();
+        to_row(
+            &move |f| values.iter().find(|(g, _)| *g == f).map(|(_, v)| *v),
+            None,
+        )
+    }
+
+    const TIME: (Field, Val<'static>) = (Field::Time, Val::Str("2026-01-01T00:00:00Z"));
+
+    #[test]
+    fn values_of_the_wrong_sort_are_problems_naming_the_field() {
+        // JSON with an integer Fqdn or an object Action: each was read as absent before.
+        let e = row(&[
+            TIME,
+            (Field::Fqdn, Val::Int(42)),
+            (Field::Action, Val::Str("Deny")),
+        ])
+        .unwrap_err();
+        assert_eq!(e, RowProblem::WrongType(Field::Fqdn, "an integer"));
+        assert_eq!(e.to_string(), "Fqdn holds an integer, expected text");
+        let e = row(&[
+            TIME,
+            (Field::Fqdn, Val::Str("a.example")),
+            (Field::Action, Val::Nested),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Action holds a list or object, expected text"
+        );
+        let e = row(&[TIME, (Field::Msg, Val::Bool(true))]).unwrap_err();
+        assert_eq!(e, RowProblem::WrongType(Field::Msg, "a boolean"));
+        let e = row(&[(Field::Time, Val::Float(1.5e15))]).unwrap_err();
+        assert_eq!(e, RowProblem::WrongType(Field::Time, "a number"));
+    }
+
+    #[test]
+    fn ports_counts_and_times_are_checked_by_range() {
+        let dst = (Field::Fqdn, Val::Str("a.example"));
+        let port = |v| row(&[TIME, dst, (Field::DestinationPort, v)]).map(|r| r.destination_port);
+        assert_eq!(port(Val::Int(443)), Ok(Some(443)));
+        assert_eq!(port(Val::Str(" 8080 ")), Ok(Some(8080)));
+        assert_eq!(port(Val::Float(53.0)), Ok(Some(53)));
+        assert_eq!(port(Val::Str("")), Ok(None));
+        assert_eq!(port(Val::Int(0)), Ok(Some(0)));
+        assert_eq!(port(Val::Int(65535)), Ok(Some(65535)));
+        for (v, shown) in [
+            (Val::Int(70000), "70000"),
+            (Val::Int(-1), "-1"),
+            (Val::Str("70000"), "70000"),
+            (Val::Str("https"), "https"),
+            (Val::Float(443.5), "443.5"),
+        ] {
+            assert_eq!(
+                port(v),
+                Err(RowProblem::BadPort(Field::DestinationPort, shown.into())),
+                "{v:?}"
+            );
+        }
+        let hits = |v| row(&[TIME, dst, (Field::Count, v)]).map(|r| r.hits);
+        assert_eq!(hits(Val::Int(5)), Ok(5));
+        assert_eq!(hits(Val::Str("7")), Ok(7));
+        assert!(matches!(
+            hits(Val::Int(-5)),
+            Err(RowProblem::BadCount(Field::Count, _))
+        ));
+        assert!(matches!(
+            hits(Val::Float(1e19)),
+            Err(RowProblem::BadCount(..))
+        ));
+        let time = |v| row(&[(Field::Time, v), dst]).map(|r| r.time_us);
+        assert_eq!(time(Val::Int(MIN_TIME_US)), Ok(Some(MIN_TIME_US)));
+        assert_eq!(
+            time(Val::Int(MAX_TIME_US)),
+            Err(RowProblem::TimeOutOfRange(MAX_TIME_US))
+        );
+        // Seconds read as microseconds: 1970, refused instead of printed.
+        assert_eq!(
+            time(Val::Int(1_692_776_050)),
+            Err(RowProblem::TimeOutOfRange(1_692_776_050))
+        );
+        assert_eq!(
+            time(Val::Str("1970-01-01T00:00:00Z")),
+            Err(RowProblem::TimeOutOfRange(0))
+        );
+        assert_eq!(
+            RowProblem::TimeOutOfRange(0).to_string(),
+            "TimeGenerated 1970-01-01T00:00:00Z is outside 2000-01-01..2100-01-01"
+        );
+    }
+}
