@@ -49,6 +49,46 @@ pub fn host(raw: &str) -> Option<Host<'_>> {
     Some(Host::Name(t))
 }
 
+/// Whether a destination or source as logged is a real host: an IP address (bare, or IPv6 in brackets) or a
+/// DNS name that a firewall rule can name. Names come from the logs and are chosen by whoever sends the
+/// request (SNI, `Host` header), so they may hold spaces, sentences, quotes, shell syntax, control and escape
+/// sequences or invisible characters; [`host`] keeps them as written (the canonical columns stay identical),
+/// and this tells downstream which ones must never become a rule or be printed as a name.
+///
+/// A name is checked as its canonical form is written ([`name_text`]: trimmed, one trailing dot dropped):
+/// at most 253 bytes, labels of 1–63 bytes of ASCII letters, digits, `-` (not first or last) and `_` (Azure
+/// and DNS service names use it: `_dmarc`, `_ldap._tcp`, private-link names), punycode `xn--` labels
+/// included, non-ASCII (unencoded IDN) refused, and a last label that is not all digits (so `10.0.0.256` is
+/// neither an address nor a name).
+pub fn is_valid_host(raw: &str) -> bool {
+    match host(raw) {
+        None => false,
+        Some(Host::Ip(_)) => true,
+        Some(Host::Name(n)) => is_dns_name(name_text(n)),
+    }
+}
+
+fn is_dns_name(n: &str) -> bool {
+    if n.is_empty() || n.len() > 253 {
+        return false;
+    }
+    let mut last = "";
+    for label in n.split('.') {
+        let b = label.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 63
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-';
+        if !ok {
+            return false;
+        }
+        last = label;
+    }
+    !last.bytes().all(|c| c.is_ascii_digit())
+}
+
 /// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the IPv4 address for grouping and matching.
 pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
@@ -303,6 +343,82 @@ mod tests {
             Some(Host::Ip("10.0.0.1".parse().unwrap()))
         );
         assert_eq!(host("fe80::1%eth0"), Some(Host::Name("fe80::1%eth0")));
+    }
+
+    #[test]
+    fn valid_hosts_are_addresses_and_dns_names() {
+        let label63 = "a".repeat(63);
+        let name253 = format!("{0}.{0}.{0}.{1}", "c".repeat(63), "d".repeat(61));
+        assert_eq!(name253.len(), 253);
+        for ok in [
+            "mcr.microsoft.com",
+            "MCR.Microsoft.COM.",
+            " login.microsoftonline.com ",
+            "aks-hcp-1234abcd.hcp.westeurope.azmk8s.io",
+            "xn--bcher-kva.example",
+            "_dmarc.example.com",
+            "_ldap._tcp.dc._msdcs.example.com",
+            "md-zz400hv4xnwl.z32.blob.storage.azure.net",
+            "localhost",
+            "a",
+            "3com.com",
+            "example.c0m",
+            label63.as_str(),
+            name253.as_str(),
+            "10.0.0.1",
+            "[fd10:0003:0005:0001:0000:0000:0000:0004]",
+            "2001:4860:4860::8888",
+            "::ffff:10.1.2.3",
+        ] {
+            assert!(is_valid_host(ok), "{ok:?}");
+        }
+        let long_label = format!("{}.com", "a".repeat(64));
+        let long_name = format!("{name253}e");
+        let long_name2 = format!("{}.com", "b.".repeat(130));
+        for bad in [
+            "",
+            "   ",
+            ".",
+            "..",
+            "a..b",
+            ".a.com",
+            "-a.com",
+            "a-.com",
+            "a.-b.com",
+            "evil.com. Action: Allow. Rule Collection: x.com",
+            "evil.com Action",
+            "a b.com",
+            "\"quoted\".com",
+            "it's.com",
+            "$(reboot).com",
+            "`id`.com",
+            "a;rm -rf /",
+            "a\nb.com",
+            "a\r.com",
+            "\u{1b}[31mred.com",
+            "\u{1b}]8;;http://x\u{7}.com",
+            "evil\u{202e}moc.com",
+            "zero\u{200b}width.com",
+            "\u{feff}bom.com",
+            "nul\0.com",
+            "ünïcode.example",
+            "*.example.com",
+            "a/b.com",
+            "a:b.com",
+            "user@host.com",
+            "%41.com",
+            "[evil.com]",
+            "[10.0.0.1",
+            "10.0.0.256",
+            "010.0.0.1",
+            "1.2.3.4.5",
+            "fe80::1%eth0",
+            long_label.as_str(),
+            long_name.as_str(),
+            long_name2.as_str(),
+        ] {
+            assert!(!is_valid_host(bad), "{bad:?}");
+        }
     }
 
     #[test]

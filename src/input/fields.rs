@@ -17,6 +17,8 @@ pub enum Val<'a> {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// A list or an object (JSON): never a value of a column fwlog reads, so it is reported, not dropped.
+    Nested,
 }
 
 impl<'a> Val<'a> {
@@ -33,6 +35,17 @@ impl<'a> Val<'a> {
             Val::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u32::MAX as f64 => Some(f as u32),
             Val::Str(s) => normalize::port_str(s).or_else(|| s.trim().parse().ok()),
             _ => None,
+        }
+    }
+
+    /// What sort of value this is, for messages.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Val::Str(_) => "text",
+            Val::Int(_) => "an integer",
+            Val::Float(_) => "a number",
+            Val::Bool(_) => "a boolean",
+            Val::Nested => "a list or object",
         }
     }
 
@@ -103,6 +116,58 @@ fields! {
     Kind => ["kind"],
     Hits => ["hits"],
 }
+
+/// What values a column of a [`Field`] may hold. Readers with typed columns (Parquet) check each column once
+/// per file against this; readers without (JSON) get [`RowProblem::WrongType`] from [`fill_row`] per value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Text only: names, addresses, actions, rule names, the legacy message.
+    Text,
+    /// A number or text holding one: ports, counts, severity, signature ids.
+    Number,
+    /// A timestamp, an integer (microseconds since 1970) or text in one of the export forms.
+    Time,
+}
+
+impl Expect {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Expect::Text => "text",
+            Expect::Number => "numbers (or text holding numbers)",
+            Expect::Time => "timestamps (or text or integer microseconds)",
+        }
+    }
+}
+
+impl Field {
+    /// The column's name in Log Analytics, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Count => "ApplicationRuleCount/NetworkRuleCount/NatRuleCount",
+            f => f.aliases()[0],
+        }
+    }
+
+    pub fn expects(self) -> Expect {
+        match self {
+            Field::Time => Expect::Time,
+            Field::SourcePort
+            | Field::DestinationPort
+            | Field::TranslatedPort
+            | Field::Severity
+            | Field::SignatureId
+            | Field::Count
+            | Field::Hits => Expect::Number,
+            _ => Expect::Text,
+        }
+    }
+}
+
+/// Earliest and latest time fwlog accepts (2000-01-01 and 2100-01-01, UTC, in microseconds): Azure Firewall did
+/// not log before 2000, and a time outside is a unit mix-up (seconds read as microseconds) or a corrupt value
+/// that would otherwise print as 1970 or overflow date arithmetic downstream.
+pub const MIN_TIME_US: i64 = 946_684_800_000_000;
+pub const MAX_TIME_US: i64 = 4_102_444_800_000_000;
 
 /// For each [`Field`], the position of the column that carries it (first one wins), so a reader of a table
 /// resolves its columns once and every row lookup is an array index.
@@ -203,6 +268,14 @@ pub fn kind_from_columns(has: impl Fn(Field) -> bool) -> Kind {
 pub enum RowProblem {
     MissingTime,
     BadTime(String),
+    /// A time that parsed, outside [`MIN_TIME_US`]..[`MAX_TIME_US`] (microseconds).
+    TimeOutOfRange(i64),
+    /// A port that is not a whole number from 0 to 65535 (the value as found).
+    BadPort(Field, String),
+    /// An event count that is not a whole number from 0 to [`MAX_HITS`] (the value as found).
+    BadCount(Field, String),
+    /// A value of the wrong sort for its field (what was found).
+    WrongType(Field, &'static str),
 }
 
 impl std::fmt::Display for RowProblem {
@@ -213,7 +286,120 @@ impl std::fmt::Display for RowProblem {
                 f,
                 "time {t:?} is not RFC 3339 or the portal's M/D/YYYY, h:mm:ss AM/PM form"
             ),
+            RowProblem::TimeOutOfRange(us) => match chrono::DateTime::from_timestamp_micros(*us) {
+                Some(_) => write!(
+                    f,
+                    "TimeGenerated {} is outside 2000-01-01..2100-01-01",
+                    normalize::format_time_us(*us)
+                ),
+                None => write!(
+                    f,
+                    "TimeGenerated {us} (microseconds since 1970) is outside 2000-01-01..2100-01-01"
+                ),
+            },
+            RowProblem::BadPort(field, v) => write!(
+                f,
+                "{} {v:?} is not a port (a whole number from 0 to 65535)",
+                field.name()
+            ),
+            RowProblem::BadCount(field, v) => write!(
+                f,
+                "{} {v:?} is not an event count (a whole number from 0 to {MAX_HITS})",
+                field.name()
+            ),
+            RowProblem::WrongType(field, found) => write!(
+                f,
+                "{} holds {found}, expected {}",
+                field.name(),
+                field.expects().describe()
+            ),
         }
+    }
+}
+
+/// A port value: `None` when absent or blank, an error naming the field when it is not 0–65535.
+#[inline]
+fn port(field: Field, v: Option<Val<'_>>) -> Result<Option<u32>, RowProblem> {
+    match v {
+        None => Ok(None),
+        Some(Val::Int(i)) => match u16::try_from(i) {
+            Ok(p) => Ok(Some(u32::from(p))),
+            Err(_) => Err(RowProblem::BadPort(field, i.to_string())),
+        },
+        Some(Val::Str(s)) => {
+            if s.trim().is_empty() {
+                Ok(None)
+            } else {
+                normalize::port_str(s)
+                    .map(Some)
+                    .ok_or_else(|| RowProblem::BadPort(field, s.to_string()))
+            }
+        }
+        Some(Val::Float(x)) if x.fract() == 0.0 && (0.0..=65535.0).contains(&x) => {
+            Ok(Some(x as u32))
+        }
+        Some(Val::Float(x)) => Err(RowProblem::BadPort(field, x.to_string())),
+        Some(other) => Err(RowProblem::WrongType(field, other.type_name())),
+    }
+}
+
+/// Most events one aggregated row may stand for. Counts are summed over every row read, so an unbounded count
+/// (a corrupt or hostile value near `u64::MAX`) overflowed the sums: a panic the Parquet mutation test found.
+/// Four billion events of one source, destination and rule in one aggregation interval is beyond any firewall.
+pub const MAX_HITS: u64 = u32::MAX as u64;
+
+/// The event count of an aggregated row: `None` when absent or blank, an error naming the field when it is not
+/// a whole number from 0 to [`MAX_HITS`].
+#[inline]
+fn count(field: Field, v: Val<'_>) -> Result<Option<u64>, RowProblem> {
+    let bad = |t: String| RowProblem::BadCount(field, t);
+    match v {
+        Val::Str(t) if t.trim().is_empty() => Ok(None),
+        Val::Int(_) | Val::Float(_) | Val::Str(_) => match v.as_u64() {
+            Some(n) if n <= MAX_HITS => Ok(Some(n)),
+            _ => Err(bad(match v {
+                Val::Str(t) => t.to_string(),
+                Val::Int(i) => i.to_string(),
+                Val::Float(x) => x.to_string(),
+                _ => String::new(),
+            })),
+        },
+        other => Err(RowProblem::WrongType(field, other.type_name())),
+    }
+}
+
+/// A time in microseconds, checked to lie in [`MIN_TIME_US`]..[`MAX_TIME_US`].
+#[inline]
+fn time_in_range(us: i64) -> Result<i64, RowProblem> {
+    if (MIN_TIME_US..MAX_TIME_US).contains(&us) {
+        Ok(us)
+    } else {
+        Err(RowProblem::TimeOutOfRange(us))
+    }
+}
+
+/// The first text, or the second when there is none (the second is only looked at, and checked, then).
+#[inline]
+fn or_text<'a>(
+    first: Option<&'a str>,
+    second: impl FnOnce() -> Result<Option<&'a str>, RowProblem>,
+) -> Result<Option<&'a str>, RowProblem> {
+    match first {
+        Some(t) => Ok(Some(t)),
+        None => second(),
+    }
+}
+
+/// The untrimmed text of a text field (the legacy message), or the error for a value of another sort.
+#[inline]
+fn s_raw<'a>(
+    get: &impl Fn(Field) -> Option<Val<'a>>,
+    f: Field,
+) -> Result<Option<&'a str>, RowProblem> {
+    match get(f) {
+        None => Ok(None),
+        Some(Val::Str(v)) => Ok(Some(v)),
+        Some(other) => Err(RowProblem::WrongType(f, other.type_name())),
     }
 }
 
@@ -240,27 +426,38 @@ pub fn fill_row<'a>(
     legacy: &mut LegacyEvent<'a>,
     core: bool,
 ) -> Result<(), RowProblem> {
-    let s = |f: Field| get(f).and_then(Val::as_str).and_then(|v| text(Some(v)));
+    // Text of a text field; a value of another sort is an error naming the field, never a silent "absent"
+    // (an integer `Fqdn` column read as absent turned every deny into "no SNI").
+    let s = |f: Field| -> Result<Option<&'a str>, RowProblem> {
+        match get(f) {
+            None => Ok(None),
+            Some(Val::Str(v)) => Ok(text(Some(v))),
+            Some(other) => Err(RowProblem::WrongType(f, other.type_name())),
+        }
+    };
     row.clear();
     row.time_us = match get(Field::Time) {
         None => return Err(RowProblem::MissingTime),
         Some(Val::Str(t)) if t.trim().is_empty() => return Err(RowProblem::MissingTime),
-        Some(Val::Str(t)) => {
-            Some(normalize::time_us(t).ok_or_else(|| RowProblem::BadTime(t.to_string()))?)
-        }
-        Some(Val::Int(us)) => Some(us),
-        Some(other) => return Err(RowProblem::BadTime(format!("{other:?}"))),
+        Some(Val::Str(t)) => Some(time_in_range(
+            normalize::time_us(t).ok_or_else(|| RowProblem::BadTime(t.to_string()))?,
+        )?),
+        Some(Val::Int(us)) => Some(time_in_range(us)?),
+        Some(other) => return Err(RowProblem::WrongType(Field::Time, other.type_name())),
     };
-    row.firewall = s(Field::ResourceId);
-    if let Some(n) = get(Field::Count)
-        .and_then(Val::as_u64)
-        .or_else(|| get(Field::Hits).and_then(Val::as_u64))
-    {
+    row.firewall = s(Field::ResourceId)?;
+    let counted = match get(Field::Count) {
+        Some(v) => count(Field::Count, v)?,
+        None => match get(Field::Hits) {
+            Some(v) => count(Field::Hits, v)?,
+            None => None,
+        },
+    };
+    if let Some(n) = counted {
         row.hits = n;
     }
 
-    if let Some(msg) = get(Field::Msg)
-        .and_then(Val::as_str)
+    if let Some(msg) = s_raw(get, Field::Msg)?
         // A message starting with a visible character is not blank; trimming every row here (even with
         // `normalize::trim`) measured ~1 G more cycles on 10M rows.
         .filter(|m| m.as_bytes().first().is_some_and(u8::is_ascii_graphic) || !m.trim().is_empty())
@@ -281,57 +478,67 @@ pub fn fill_row<'a>(
         return Ok(());
     }
 
-    let kind = s(Field::Kind)
-        .and_then(Kind::parse)
-        .or_else(|| table.and_then(kind_for_table))
-        .or_else(|| s(Field::Table).and_then(kind_for_table))
-        .or_else(|| s(Field::Category).and_then(kind_for_table))
-        .unwrap_or_else(|| kind_from_columns(|f| get(f).is_some()));
+    let kind = match s(Field::Kind)?.and_then(Kind::parse) {
+        Some(k) => k,
+        None => match table.and_then(kind_for_table) {
+            Some(k) => k,
+            None => match s(Field::Table)?.and_then(kind_for_table) {
+                Some(k) => k,
+                None => s(Field::Category)?
+                    .and_then(kind_for_table)
+                    .unwrap_or_else(|| kind_from_columns(|f| get(f).is_some())),
+            },
+        },
+    };
     row.kind = Some(kind);
-    row.protocol = s(Field::Protocol);
-    row.source = s(Field::SourceIp).and_then(normalize::host);
-    row.source_port = get(Field::SourcePort).and_then(Val::as_u32);
-    row.destination_port = get(Field::DestinationPort).and_then(Val::as_u32);
+    row.protocol = s(Field::Protocol)?;
+    row.source = s(Field::SourceIp)?.and_then(normalize::host);
+    row.source_port = port(Field::SourcePort, get(Field::SourcePort))?;
+    row.destination_port = port(Field::DestinationPort, get(Field::DestinationPort))?;
     row.destination = match kind {
-        Kind::Dns => s(Field::QueryName)
-            .or_else(|| s(Field::Fqdn))
-            .or_else(|| s(Field::DestinationIp)),
-        _ => s(Field::Fqdn).or_else(|| s(Field::DestinationIp)),
+        Kind::Dns => match s(Field::QueryName)? {
+            Some(q) => Some(q),
+            None => or_text(s(Field::Fqdn)?, || s(Field::DestinationIp))?,
+        },
+        _ => or_text(s(Field::Fqdn)?, || s(Field::DestinationIp))?,
     }
     .and_then(normalize::host);
-    row.url = s(Field::TargetUrl);
-    row.action = s(Field::Action).and_then(normalize::action);
-    row.policy = s(Field::Policy);
-    row.rule_collection_group = s(Field::RuleCollectionGroup);
-    row.rule_collection = s(Field::RuleCollection);
-    row.rule = s(Field::Rule);
-    row.reason_text = s(Field::ActionReason);
-    row.web_category = s(Field::WebCategory);
+    row.url = s(Field::TargetUrl)?;
+    row.action = s(Field::Action)?.and_then(normalize::action);
+    row.policy = s(Field::Policy)?;
+    row.rule_collection_group = s(Field::RuleCollectionGroup)?;
+    row.rule_collection = s(Field::RuleCollection)?;
+    row.rule = s(Field::Rule)?;
+    row.reason_text = s(Field::ActionReason)?;
+    row.web_category = s(Field::WebCategory)?;
     match kind {
         Kind::ThreatIntel => {
-            row.threat = s(Field::ThreatDescription);
+            row.threat = s(Field::ThreatDescription)?;
             row.reason = Some(crate::event::Reason::ThreatIntel);
         }
         Kind::Idps => {
-            row.signature_id = s(Field::SignatureId);
-            row.signature = s(Field::Description);
-            row.classification = s(Field::Category).filter(|c| kind_for_table(c).is_none());
+            row.signature_id = match get(Field::SignatureId) {
+                Some(Val::Int(_) | Val::Float(_)) => None,
+                _ => s(Field::SignatureId)?,
+            };
+            row.signature = s(Field::Description)?;
+            row.classification = s(Field::Category)?.filter(|c| kind_for_table(c).is_none());
             row.severity = get(Field::Severity).and_then(Val::as_u32);
             row.reason = Some(crate::event::Reason::IdpsSignature);
         }
         Kind::Nat => {
-            row.translated = s(Field::TranslatedIp).and_then(normalize::host);
-            row.translated_port = get(Field::TranslatedPort).and_then(Val::as_u32);
+            row.translated = s(Field::TranslatedIp)?.and_then(normalize::host);
+            row.translated_port = port(Field::TranslatedPort, get(Field::TranslatedPort))?;
         }
         Kind::Dns => {
-            row.dns_query_type = s(Field::QueryType);
-            row.dns_response_code = s(Field::ResponseCode);
-            row.reason_text = s(Field::ErrorMessage);
+            row.dns_query_type = s(Field::QueryType)?;
+            row.dns_response_code = s(Field::ResponseCode)?;
+            row.reason_text = s(Field::ErrorMessage)?;
         }
         Kind::ResolveFailure => {
-            row.reason_text = s(Field::ErrorMessage);
+            row.reason_text = s(Field::ErrorMessage)?;
             row.reason = Some(crate::event::Reason::ResolveFailure);
-            row.destination = s(Field::Fqdn).and_then(normalize::host);
+            row.destination = s(Field::Fqdn)?.and_then(normalize::host);
         }
         _ => {}
     }
@@ -350,4 +557,102 @@ pub fn fill_row<'a>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of `(field, value)` pairs through [`to_row`].
+    fn row(values: &[(Field, Val<'static>)]) -> Result<Row<'static>, RowProblem> {
+        let values = values.to_vec();
+        to_row(
+            &move |f| values.iter().find(|(g, _)| *g == f).map(|(_, v)| *v),
+            None,
+        )
+    }
+
+    const TIME: (Field, Val<'static>) = (Field::Time, Val::Str("2026-01-01T00:00:00Z"));
+
+    #[test]
+    fn values_of_the_wrong_sort_are_problems_naming_the_field() {
+        // JSON with an integer Fqdn or an object Action: each was read as absent before.
+        let e = row(&[
+            TIME,
+            (Field::Fqdn, Val::Int(42)),
+            (Field::Action, Val::Str("Deny")),
+        ])
+        .unwrap_err();
+        assert_eq!(e, RowProblem::WrongType(Field::Fqdn, "an integer"));
+        assert_eq!(e.to_string(), "Fqdn holds an integer, expected text");
+        let e = row(&[
+            TIME,
+            (Field::Fqdn, Val::Str("a.example")),
+            (Field::Action, Val::Nested),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Action holds a list or object, expected text"
+        );
+        let e = row(&[TIME, (Field::Msg, Val::Bool(true))]).unwrap_err();
+        assert_eq!(e, RowProblem::WrongType(Field::Msg, "a boolean"));
+        let e = row(&[(Field::Time, Val::Float(1.5e15))]).unwrap_err();
+        assert_eq!(e, RowProblem::WrongType(Field::Time, "a number"));
+    }
+
+    #[test]
+    fn ports_counts_and_times_are_checked_by_range() {
+        let dst = (Field::Fqdn, Val::Str("a.example"));
+        let port = |v| row(&[TIME, dst, (Field::DestinationPort, v)]).map(|r| r.destination_port);
+        assert_eq!(port(Val::Int(443)), Ok(Some(443)));
+        assert_eq!(port(Val::Str(" 8080 ")), Ok(Some(8080)));
+        assert_eq!(port(Val::Float(53.0)), Ok(Some(53)));
+        assert_eq!(port(Val::Str("")), Ok(None));
+        assert_eq!(port(Val::Int(0)), Ok(Some(0)));
+        assert_eq!(port(Val::Int(65535)), Ok(Some(65535)));
+        for (v, shown) in [
+            (Val::Int(70000), "70000"),
+            (Val::Int(-1), "-1"),
+            (Val::Str("70000"), "70000"),
+            (Val::Str("https"), "https"),
+            (Val::Float(443.5), "443.5"),
+        ] {
+            assert_eq!(
+                port(v),
+                Err(RowProblem::BadPort(Field::DestinationPort, shown.into())),
+                "{v:?}"
+            );
+        }
+        let hits = |v| row(&[TIME, dst, (Field::Count, v)]).map(|r| r.hits);
+        assert_eq!(hits(Val::Int(5)), Ok(5));
+        assert_eq!(hits(Val::Str("7")), Ok(7));
+        assert!(matches!(
+            hits(Val::Int(-5)),
+            Err(RowProblem::BadCount(Field::Count, _))
+        ));
+        assert!(matches!(
+            hits(Val::Float(1e19)),
+            Err(RowProblem::BadCount(..))
+        ));
+        let time = |v| row(&[(Field::Time, v), dst]).map(|r| r.time_us);
+        assert_eq!(time(Val::Int(MIN_TIME_US)), Ok(Some(MIN_TIME_US)));
+        assert_eq!(
+            time(Val::Int(MAX_TIME_US)),
+            Err(RowProblem::TimeOutOfRange(MAX_TIME_US))
+        );
+        // Seconds read as microseconds: 1970, refused instead of printed.
+        assert_eq!(
+            time(Val::Int(1_692_776_050)),
+            Err(RowProblem::TimeOutOfRange(1_692_776_050))
+        );
+        assert_eq!(
+            time(Val::Str("1970-01-01T00:00:00Z")),
+            Err(RowProblem::TimeOutOfRange(0))
+        );
+        assert_eq!(
+            RowProblem::TimeOutOfRange(0).to_string(),
+            "TimeGenerated 1970-01-01T00:00:00Z is outside 2000-01-01..2100-01-01"
+        );
+    }
 }

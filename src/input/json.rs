@@ -42,7 +42,9 @@ pub fn val(v: &Value) -> Option<Val<'_>> {
                 .unwrap_or_else(|| Val::Float(n.as_f64().unwrap_or(f64::NAN))),
         ),
         Value::Bool(b) => Some(Val::Bool(*b)),
-        _ => None,
+        // Reported by `fields::fill_row` as a value of the wrong sort instead of read as absent.
+        Value::Array(_) | Value::Object(_) => Some(Val::Nested),
+        Value::Null => None,
     }
 }
 

@@ -2,6 +2,8 @@
 //! fwlog's own canonical files (`fwlog fetch`). Only the columns fwlog maps are decoded, a row group (or a
 //! slice of one, [`PART_BYTES`]) at a time, so memory stays bounded whatever the file size.
 
+mod guard;
+
 use std::io::Cursor;
 
 use polars::prelude::*;
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use super::batcher::RowBatcher;
-use super::fields::{self, Field, FieldIndex, Val};
+use super::fields::{self, Expect, Field, FieldIndex, Val};
 use crate::error::user;
 
 /// Decoded bytes (of the columns read) per part: parts of a few tens of MiB keep two workers and the parts
@@ -91,18 +93,126 @@ impl Data {
                 .ok_or_else(|| polars_err!(ComputeError: "a decoded column has no data"))
         }
         let s = c.as_materialized_series();
+        // Strict casts: a value that does not fit (a UInt64 past i64::MAX, bytes that are not UTF-8) is an
+        // error naming the file, not a null.
         Ok(match s.dtype() {
             DataType::String => Data::Str(one(s.str()?)?),
-            DataType::Datetime(_, _) => {
-                let us = s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
-                Data::Int(one(us.cast(&DataType::Int64)?.i64()?)?)
+            DataType::Datetime(_, _) | DataType::Date => {
+                let us = s.strict_cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
+                Data::Int(one(us.strict_cast(&DataType::Int64)?.i64()?)?)
             }
             DataType::Boolean => Data::Bool(one(s.bool()?)?),
             DataType::Float32 | DataType::Float64 => {
                 Data::Float(one(s.cast(&DataType::Float64)?.f64()?)?)
             }
-            dt if dt.is_integer() => Data::Int(one(s.cast(&DataType::Int64)?.i64()?)?),
-            _ => Data::Str(one(s.cast(&DataType::String)?.str()?)?),
+            dt if dt.is_integer() => Data::Int(one(s.strict_cast(&DataType::Int64)?.i64()?)?),
+            _ => Data::Str(one(s.strict_cast(&DataType::String)?.str()?)?),
+        })
+    }
+}
+
+/// Why a column of this type cannot carry `field`, or `None` when it can. Checked once per file: a column of
+/// the wrong type used to read as all-absent (an integer `Fqdn` made every deny "no SNI", a struct `Action`
+/// gave no denies at all) without a word.
+fn type_mismatch(field: Field, dt: &DataType) -> Option<String> {
+    let text = matches!(
+        dt,
+        DataType::String
+            | DataType::Categorical(_, _)
+            | DataType::Enum(_, _)
+            | DataType::Binary
+            | DataType::BinaryOffset
+    );
+    let number = dt.is_integer() || dt.is_float();
+    let time = matches!(dt, DataType::Datetime(_, _) | DataType::Date);
+    let fits = matches!(dt, DataType::Null)
+        || match field.expects() {
+            Expect::Text => text,
+            Expect::Number => number || text,
+            Expect::Time => time || dt.is_integer() || text,
+        };
+    (!fits).then(|| {
+        format!(
+            "{dt} values, but fwlog reads it as {} ({})",
+            field.name(),
+            field.expects().describe()
+        )
+    })
+}
+
+/// Decoding under `catch_unwind`, with the panic message kept off stderr.
+///
+/// polars-parquet panics on some corrupt page contents (an assertion in `Bitmap::sliced` when definition
+/// levels and values disagree) that no check of the headers can foresee. The panic is caught and becomes an
+/// error naming the file. The default hook would still print the panic message and a backtrace hint first,
+/// so while a thread decodes, a hook installed here stays silent for that thread (polars decodes on the
+/// calling thread with `ParallelStrategy::None`) and hands every other panic to the previous hook. The hook
+/// is installed by the first decoding thread and the previous one put back by the last.
+mod quiet {
+    use std::cell::Cell;
+    use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+    use std::sync::{Arc, Mutex};
+
+    type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Threads inside [`catch`] and the hook that was installed before the first of them.
+    static STATE: Mutex<(usize, Option<Arc<Hook>>)> = Mutex::new((0, None));
+
+    struct Installed;
+
+    impl Installed {
+        fn new() -> Self {
+            let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
+            if st.0 == 0 {
+                let previous = Arc::new(panic::take_hook());
+                let inner = Arc::clone(&previous);
+                panic::set_hook(Box::new(move |info| {
+                    if !QUIET.try_with(Cell::get).unwrap_or(false) {
+                        inner(info);
+                    }
+                }));
+                st.1 = Some(previous);
+            }
+            st.0 += 1;
+            Installed
+        }
+    }
+
+    impl Drop for Installed {
+        fn drop(&mut self) {
+            let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
+            st.0 -= 1;
+            // The hook cannot be changed while this thread panics; the silent one then stays, and it hands
+            // every panic outside a decode to the previous hook anyway.
+            if st.0 == 0 && !std::thread::panicking() {
+                // Dropping the installed hook drops its reference to the previous one.
+                drop(panic::take_hook());
+                if let Some(previous) = st.1.take() {
+                    match Arc::try_unwrap(previous) {
+                        Ok(hook) => panic::set_hook(hook),
+                        Err(shared) => panic::set_hook(Box::new(move |info| shared(info))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run `f`; a panic in it becomes `Err` with the panic message, printed by no hook.
+    pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+        let _installed = Installed::new();
+        QUIET.with(|q| q.set(true));
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        QUIET.with(|q| q.set(false));
+        result.map_err(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the decoder panicked".to_string())
         })
     }
 }
@@ -143,15 +253,30 @@ pub fn read(
     release: Option<&dyn Fn(std::ops::Range<usize>)>,
     batcher: &mut RowBatcher<'_>,
 ) -> anyhow::Result<()> {
-    let bad = |e: PolarsError| user(format!("{name}: unreadable or corrupt Parquet: {e}"));
-    let mut reader = ParquetReader::new(Cursor::new(bytes));
-    let schema = reader.schema().map_err(bad)?;
+    let corrupt = |e: &dyn std::fmt::Display| {
+        user(format!("{name}: unreadable or corrupt Parquet file: {e}"))
+    };
+    let bad = |e: PolarsError| corrupt(&e);
+    // Checked before polars reads anything: some corrupt numbers make polars abort the process.
+    let footer = guard::footer(bytes).map_err(|e| corrupt(&e))?;
+    let (schema, metadata) = quiet::catch(|| -> PolarsResult<_> {
+        let mut reader = ParquetReader::new(Cursor::new(bytes));
+        let schema = reader.schema()?;
+        let metadata = reader.get_metadata()?.clone();
+        Ok((schema, metadata))
+    })
+    .map_err(|p| corrupt(&format_args!("the footer decoder failed: {p}")))?
+    .map_err(bad)?;
     let mut mapped: Vec<(String, Field)> = Vec::new();
-    for (col, _) in schema.iter() {
-        if let Some(f) = super::json::field_of(col.as_str())
-            && !mapped.iter().any(|(_, g)| *g == f)
+    for (col, f) in schema.iter() {
+        if let Some(field) = super::json::field_of(col.as_str())
+            && !mapped.iter().any(|(_, g)| *g == field)
         {
-            mapped.push((col.to_string(), f));
+            let dt = DataType::from_arrow_field(f);
+            if let Some(why) = type_mismatch(field, &dt) {
+                return Err(user(format!("{name}: column {col} holds {why}")));
+            }
+            mapped.push((col.to_string(), field));
         }
     }
     if !fields::has_event_columns(|f| mapped.iter().any(|(_, g)| *g == f)) {
@@ -161,13 +286,15 @@ pub fn read(
             fields::found_columns(schema.iter_names().map(|n| n.as_str()))
         )));
     }
+    let roots: Vec<&str> = mapped.iter().map(|(c, _)| c.as_str()).collect();
+    footer.check_pages(bytes, &roots).map_err(|e| corrupt(&e))?;
     // Parts are whole row groups, or equal slices of a row group whose decoded columns exceed PART_BYTES: a
     // slice of a group re-reads its dictionary and the pages before it, so fewer, larger parts are cheaper
     // (10M legacy rows in 500k-row groups: 2.54 s with 192k-row slices, 2.27 s with whole groups), and the
     // byte budget keeps memory bounded whatever the group size. Each part also says which row group's bytes
     // can be released once it is taken (its group's last part).
     let parts = {
-        let md = reader.get_metadata().map_err(bad)?;
+        let md = &metadata;
         plan_parts(md.row_groups.iter().map(|rg| {
             let bytes: i64 = mapped
                 .iter()
@@ -194,24 +321,39 @@ pub fn read(
         .iter()
         .cloned()
         .partition(|(_, f)| !(has_msg && by_msg_only(f)));
+    // The footer is decoded once and shared: every part used to decode it again. Decoding runs on the worker
+    // thread (`ParallelStrategy::None`; the workers already keep every core busy) so that a panic in it is
+    // caught here silently (see `quiet`).
     let decode = |columns: &[(String, Field)], offset: usize, len: usize| {
-        let df = ParquetReader::new(Cursor::new(bytes))
-            .with_columns(Some(columns.iter().map(|(c, _)| c.clone()).collect()))
-            .with_slice(Some((offset, len)))
-            .finish()?;
-        columns
-            .iter()
-            .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
-            .collect::<PolarsResult<Vec<(Field, Data)>>>()
+        quiet::catch(|| {
+            let mut reader = ParquetReader::new(Cursor::new(bytes))
+                .with_columns(Some(columns.iter().map(|(c, _)| c.clone()).collect()))
+                .with_slice(Some((offset, len)))
+                .read_parallel(ParallelStrategy::None);
+            reader.set_metadata(metadata.clone());
+            let df = reader.finish()?;
+            columns
+                .iter()
+                .map(|(c, f)| Ok((*f, Data::from_column(df.column(c)?)?)))
+                .collect::<PolarsResult<Vec<(Field, Data)>>>()
+        })
+        .map_err(|p| {
+            corrupt(&format_args!(
+                "the decoder failed on rows {}..{}: {p}",
+                offset + 1,
+                offset + len
+            ))
+        })?
+        .map_err(bad)
     };
     // Parts are decoded and built on every core; the batcher takes them in input order as they complete, so the
     // main thread's merging overlaps the workers and at most a few parts are in memory at once.
     let config = batcher.part_config();
     let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::batcher::Part> {
-        let mut cols = decode(&first, offset, len).map_err(bad)?;
+        let mut cols = decode(&first, offset, len)?;
         let msg_everywhere = cols.iter().any(|(f, d)| *f == Field::Msg && d.all_text());
         if !extra.is_empty() && !msg_everywhere {
-            cols.extend(decode(&extra, offset, len).map_err(bad)?);
+            cols.extend(decode(&extra, offset, len)?);
         }
         let height = cols.first().map_or(0, |(_, d)| d.len());
         let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
@@ -233,7 +375,10 @@ pub fn read(
         part.take()
     };
     let parts = &parts;
-    batcher.expect_rows(parts.iter().map(|p| p.1).sum());
+    // A hint that sizes the duplicate table up front. Run-length encoding lets a small file declare far more
+    // rows than it holds bytes (legitimately for repeated values, or as a decompression bomb), so the hint is
+    // capped at the file size: past it the table grows as rows really arrive.
+    batcher.expect_rows(footer.rows.min(bytes.len() as u64) as usize);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(parts.len())
@@ -287,6 +432,26 @@ pub fn read(
 mod tests {
     use super::*;
 
+    /// 2026-01-01T00:00:00Z in microseconds.
+    const T0: i64 = 1_767_225_600_000_000;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// Read `bytes` as a Parquet file named `name`: the rows' frames and the statistics, or the error.
+    fn read_all(name: &str, bytes: &[u8]) -> anyhow::Result<(DataFrame, crate::input::ReadStats)> {
+        let mut frames = Vec::new();
+        let mut on = |df| {
+            frames.push(df);
+            Ok(())
+        };
+        let mut batcher = RowBatcher::new(1000, false, true, &mut on);
+        read(name, bytes, None, &mut batcher)?;
+        let st = batcher.finish()?;
+        Ok((crate::input::concat_frames(frames)?, st))
+    }
+
     fn parquet_bytes(mut df: DataFrame) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
         ParquetWriter::new(&mut buf)
@@ -300,7 +465,7 @@ mod tests {
     fn resource_specific_columns_with_typed_time_and_counts() {
         let times = Int64Chunked::from_vec(
             "TimeGenerated".into(),
-            vec![1_000_000, 2_000_000, 3_000_000],
+            vec![T0 + 1_000_000, T0 + 2_000_000, T0 + 3_000_000],
         )
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_series();
@@ -344,7 +509,7 @@ mod tests {
             .as_materialized_series()
             .cast(&DataType::Int64)
             .unwrap();
-        assert_eq!(t.i64().unwrap().get(2), Some(3_000_000));
+        assert_eq!(t.i64().unwrap().get(2), Some(T0 + 3_000_000));
         assert_eq!(
             out.column("origin_line").unwrap().u64().unwrap().get(2),
             Some(3)
@@ -424,5 +589,336 @@ mod tests {
             "{e}"
         );
         assert_eq!(crate::error::exit_code(&e), 2);
+    }
+
+    #[test]
+    fn repro_files_are_errors_naming_the_file_not_crashes() {
+        // `abort-sigabrt.parquet` aborted the process (a page header's value count of -1024 became a 2^61-byte
+        // bitmap); `panic-bitmap.parquet` panicked in the decoder. An abort here kills the test binary, which
+        // fails the run as surely as an assertion.
+        for (file, why) in [
+            ("abort-sigabrt.parquet", "value counts Some(-1024)"),
+            (
+                "panic-bitmap.parquet",
+                "more values (1002) than the column chunk declares (1000)",
+            ),
+        ] {
+            let e = read_all(file, &fixture(&format!("bad/{file}"))).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with(&format!("{file}: unreadable or corrupt Parquet file: ")),
+                "{msg}"
+            );
+            assert!(msg.contains(why), "{msg}");
+            assert_eq!(crate::error::exit_code(&e), 2);
+        }
+    }
+
+    #[test]
+    fn decoder_panics_become_errors_and_print_nothing() {
+        use std::sync::Mutex;
+        // Panics seen by the hook in force, by thread: the hook installed for decoding must pass none of the
+        // panics it catches on, and the previous hook must be back afterwards.
+        static SEEN: Mutex<Vec<std::thread::ThreadId>> = Mutex::new(Vec::new());
+        let me = std::thread::current().id();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {
+            SEEN.lock().unwrap().push(std::thread::current().id())
+        }));
+        let caught =
+            quiet::catch(|| -> u8 { panic!("assertion failed: offset + length <= self.length") });
+        assert_eq!(
+            caught,
+            Err("assertion failed: offset + length <= self.length".to_string())
+        );
+        assert!(!SEEN.lock().unwrap().contains(&me), "the panic was printed");
+        let _ = std::panic::catch_unwind(|| panic!("outside a decode"));
+        let restored = SEEN.lock().unwrap().contains(&me);
+        std::panic::set_hook(previous);
+        assert!(restored, "the previous hook was not restored");
+        assert_eq!(quiet::catch(|| 7), Ok(7));
+    }
+
+    #[test]
+    fn columns_of_the_wrong_type_are_errors_naming_file_column_and_types() {
+        let times = Int64Chunked::from_vec("TimeGenerated".into(), vec![T0])
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_series();
+        let with = |col: Column| {
+            let df = DataFrame::new(
+                1,
+                vec![
+                    times.clone().into(),
+                    Column::new("SourceIp".into(), ["10.0.0.1"]),
+                    col,
+                ],
+            )
+            .unwrap();
+            read_all("t.parquet", &parquet_bytes(df))
+        };
+        // An integer Fqdn made every deny "no SNI".
+        let e = with(Column::new("Fqdn".into(), [42i64])).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), 2);
+        assert_eq!(
+            e.to_string(),
+            "t.parquet: column Fqdn holds i64 values, but fwlog reads it as Fqdn (text)"
+        );
+        // A struct Action gave 0 denies and no warning.
+        let action = StructChunked::from_series(
+            "Action".into(),
+            1,
+            [Series::new("value".into(), ["Deny"])].iter(),
+        )
+        .unwrap()
+        .into_series();
+        let e = with(action.into()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.parquet: column Action holds struct[1] values, but fwlog reads it as Action (text)"),
+            "{e}"
+        );
+        let e = with(Column::new("DestinationPort".into(), [true])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("column DestinationPort holds bool values"),
+            "{e}"
+        );
+        // Numbers in text, and integer times, still read.
+        assert!(with(Column::new("DestinationPort".into(), ["443"])).is_ok());
+    }
+
+    #[test]
+    fn out_of_range_ports_and_times_skip_the_row_naming_the_field() {
+        let df = DataFrame::new(
+            4,
+            vec![
+                Column::new("TimeGenerated".into(), [T0, T0 + 1, i64::MAX, i64::MIN]),
+                Column::new("SourceIp".into(), ["10.0.0.1"; 4]),
+                Column::new("Fqdn".into(), ["a.example.com"; 4]),
+                Column::new("DestinationPort".into(), [443i64, 70000, 443, 443]),
+                Column::new("Action".into(), ["Deny"; 4]),
+                Column::new("Protocol".into(), ["HTTPS"; 4]),
+            ],
+        )
+        .unwrap();
+        let (out, st) = read_all("t.parquet", &parquet_bytes(df)).unwrap();
+        assert_eq!(out.height(), 1);
+        assert_eq!(st.skipped, 3);
+        let reasons: Vec<_> = st
+            .skip_examples
+            .iter()
+            .map(|s| (s.line, s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    2,
+                    "bad row: DestinationPort \"70000\" is not a port (a whole number from 0 to 65535)"
+                ),
+                (
+                    3,
+                    "bad row: TimeGenerated 9223372036854775807 (microseconds since 1970) is outside 2000-01-01..2100-01-01"
+                ),
+                (
+                    4,
+                    "bad row: TimeGenerated -9223372036854775808 (microseconds since 1970) is outside 2000-01-01..2100-01-01"
+                ),
+            ]
+        );
+    }
+
+    /// splitmix64: a deterministic generator for the mutation cases (no seed from the environment unless
+    /// asked, so a failure reproduces).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// The valid Parquet fixtures every mutation starts from.
+    const FUZZ_BASES: [&str; 4] = [
+        "shapes/AZFWApplicationRule.parquet",
+        "shapes/AZFWApplicationRuleAggregation.parquet",
+        "shapes/AZFWNetworkRule.parquet",
+        "shapes/AzureDiagnostics.parquet",
+    ];
+
+    /// Mutation `case` of the fixtures: a byte flip in a page (header, dictionary or data), in the footer,
+    /// a varint pushed to an extreme, a copied run of bytes, or a truncation.
+    fn mutation(bases: &[Vec<u8>], seed: u64, case: u64) -> (String, Vec<u8>) {
+        let mut rng = Rng(seed ^ case.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let bi = rng.below(bases.len());
+        let mut b = bases[bi].clone();
+        let len = b.len();
+        let meta_len = u32::from_le_bytes(b[len - 8..len - 4].try_into().unwrap()) as usize;
+        let footer = len - 8 - meta_len..len - 8;
+        // Column chunks start with their dictionary page or first data page header: most mutations go there.
+        let starts: Vec<usize> = guard::chunk_starts(&b);
+        let kind = rng.below(7);
+        let what = match kind {
+            0 | 1 => {
+                // Flip bits near a chunk start (page header, dictionary) or anywhere in the data.
+                let at = if kind == 0 && !starts.is_empty() {
+                    (starts[rng.below(starts.len())] + rng.below(48)).min(footer.start - 1)
+                } else {
+                    4 + rng.below(footer.start - 4)
+                };
+                let n = 1 + rng.below(4);
+                for i in 0..n {
+                    let j = (at + i).min(len - 1);
+                    b[j] ^= 1 << rng.below(8);
+                }
+                format!("flip {n} byte(s) at {at}")
+            }
+            2 => {
+                let at = footer.start + rng.below(footer.len());
+                let x = 1 + rng.below(255) as u8;
+                b[at] ^= x;
+                format!("footer byte {at} ^= {x:#x}")
+            }
+            3 => {
+                // Overwrite with a long varint: huge or negative counts and sizes.
+                let at = if rng.below(2) == 0 && !starts.is_empty() {
+                    starts[rng.below(starts.len())] + rng.below(24)
+                } else {
+                    footer.start + rng.below(footer.len())
+                };
+                let pat: &[u8] = match rng.below(3) {
+                    0 => &[0xff, 0xff, 0xff, 0xff, 0x0f],
+                    1 => &[0xfe, 0xff, 0xff, 0xff, 0x0f],
+                    _ => &[0x80, 0x80, 0x80, 0x80, 0x08],
+                };
+                for (i, p) in pat.iter().enumerate() {
+                    if at + i < len - 8 {
+                        b[at + i] = *p;
+                    }
+                }
+                format!("varint {pat:x?} at {at}")
+            }
+            4 => {
+                // Copy a run of bytes over another place (a page header over data, data over a header).
+                let n = 1 + rng.below(64);
+                let from = 4 + rng.below(len - 12 - n);
+                let to = 4 + rng.below(len - 12 - n);
+                b.copy_within(from..from + n, to);
+                format!("copy {n} bytes from {from} to {to}")
+            }
+            5 => {
+                // Truncate, keeping the tail so that the footer length and magic still look right.
+                let cut = 4 + rng.below(len - 12);
+                let tail = b[len - 8..].to_vec();
+                b.truncate(cut);
+                b.extend(tail);
+                format!("truncate to {cut} + tail")
+            }
+            _ => {
+                let cut = rng.below(len);
+                b.truncate(cut);
+                format!("truncate to {cut}")
+            }
+        };
+        (format!("{} {what}", FUZZ_BASES[bi]), b)
+    }
+
+    /// Child half of [`parquet_mutations_never_panic_or_abort`]: runs the cases in this process and prints
+    /// each before reading it, so the parent can name the one that killed it. Does nothing unless the parent
+    /// asked for it.
+    #[test]
+    fn parquet_mutation_child() {
+        let Ok(spec) = std::env::var("FWLOG_PARQUET_FUZZ_CHILD") else {
+            return;
+        };
+        let (seed, cases) = spec.split_once(':').unwrap();
+        let (seed, cases): (u64, u64) = (seed.parse().unwrap(), cases.parse().unwrap());
+        let bases: Vec<Vec<u8>> = FUZZ_BASES.iter().map(|f| fixture(f)).collect();
+        let mut panics = Vec::new();
+        let mut errors = 0;
+        let repros = ["bad/abort-sigabrt.parquet", "bad/panic-bitmap.parquet"];
+        for case in 0..cases + repros.len() as u64 {
+            let (what, bytes) = match repros.get(case as usize) {
+                Some(f) => (f.to_string(), fixture(f)),
+                None => mutation(&bases, seed, case - repros.len() as u64),
+            };
+            println!("fuzz case {case}: {what}");
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+            match std::panic::catch_unwind(|| read_all("m.parquet", &bytes).map(|_| ())) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    errors += 1;
+                    if std::env::var_os("FWLOG_PARQUET_FUZZ_VERBOSE").is_some() {
+                        println!("  error: {e}");
+                    }
+                    assert_eq!(crate::error::exit_code(&e), 2, "case {case} ({what}): {e}");
+                    assert!(e.to_string().starts_with("m.parquet: "), "case {case}: {e}");
+                }
+                Err(_) => panics.push(format!("case {case}: {what}")),
+            }
+        }
+        println!(
+            "fuzz: {cases} mutations, {errors} errors, {} panics",
+            panics.len()
+        );
+        assert!(panics.is_empty(), "panics escaped the reader: {panics:#?}");
+    }
+
+    /// Mutation fuzzing of the Parquet reader: a few hundred deterministic mutations of the valid fixtures
+    /// (byte flips in page headers, dictionaries, data and the footer, extreme varints, copied runs,
+    /// truncations) must each read or fail with an error, never panic and never abort. The cases run in a
+    /// child process (this test binary again), because an abort cannot be caught in-process: a child killed by
+    /// a signal fails this test and names the last case it started.
+    ///
+    /// Longer runs: `FWLOG_PARQUET_FUZZ_CASES=20000 FWLOG_PARQUET_FUZZ_SEED=7 cargo test --release --lib
+    /// parquet_mutations -- --nocapture` (default: 300 cases, seed 1).
+    #[test]
+    fn parquet_mutations_never_panic_or_abort() {
+        let num = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let (seed, cases) = (
+            num("FWLOG_PARQUET_FUZZ_SEED", 1),
+            num("FWLOG_PARQUET_FUZZ_CASES", 300),
+        );
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "input::parquet::tests::parquet_mutation_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("FWLOG_PARQUET_FUZZ_CHILD", format!("{seed}:{cases}"))
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout
+            .lines()
+            .rfind(|l| l.starts_with("fuzz case"))
+            .unwrap_or("no case started");
+        assert!(
+            out.status.success(),
+            "the fuzz child failed ({}), last case started: {last}\n{}\n{}",
+            out.status,
+            stdout.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("fuzz: {cases} mutations")),
+            "the child ran no cases:\n{stdout}"
+        );
     }
 }

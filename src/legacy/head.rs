@@ -213,7 +213,29 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) 
 
     let mut unknown: Option<&str> = None;
     let mut explicit_reason: Option<(Reason, &str)> = None;
+    // The shape checks of "Forged sentences" in the module docs: how many `Action:` sentences, whether one
+    // other than `Url:` came before the first (that only matters when an action follows: garbage after a head
+    // without one is kept as an unrecognised reason), and the previous sentence.
+    let mut actions = 0u32;
+    let mut before_action = false;
+    let mut previous: Option<Key> = None;
     for (key, raw) in Sentences::new(rest) {
+        match key {
+            Key::Action => {
+                actions += 1;
+                if actions > 1 || before_action {
+                    return None;
+                }
+            }
+            Key::Url => {}
+            _ if actions == 0 => before_action = true,
+            // Threat-intel and IDS sentences come right after the action (`Action: Deny. ThreatIntel: …`,
+            // `Action: drop. Signature: n. IDS: …`); anywhere else they were written by someone else.
+            Key::ThreatIntel | Key::Signature if previous != Some(Key::Action) => return None,
+            Key::Ids if previous != Some(Key::Signature) => return None,
+            _ => {}
+        }
+        previous = Some(key);
         let v = value(raw);
         let slot = match key {
             Key::Url => &mut ev.url,
@@ -271,6 +293,10 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) 
             *slot = v;
         }
     }
+    // A NAT message carries no action, and DNAT is done on TCP/UDP, never on an application protocol.
+    if nat && (actions > 0 || is_application(proto)) {
+        return None;
+    }
     if denied && ev.action.is_none() {
         ev.action = Some(Action::Deny);
     }
@@ -325,10 +351,17 @@ fn core_tail<'a>(rest: &'a str, ev: &mut LegacyEvent<'a>) -> bool {
         None => return false,
     };
     // Any `ThreatIntel:`, `Signature:` or `IDS:` text, at a sentence start or not, sends the message down the
-    // full walk; without one, no sentence of those kinds exists.
+    // full walk; without one, no sentence of those kinds exists. So does a second `Action:` (the full walk
+    // refuses a message with two action sentences: one of them was forged). Both are found in one pass over
+    // the colons.
     let b = rest.as_bytes();
+    let mut action_colons = 0;
     let names_kind = memchr::memchr_iter(b':', b).any(|i| {
         let before = &b[..i];
+        if before.ends_with(b"Action") {
+            action_colons += 1;
+            return action_colons > 1;
+        }
         before.ends_with(b"ThreatIntel")
             || before.ends_with(b"Signature")
             || before.ends_with(b"IDS")

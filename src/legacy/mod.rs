@@ -56,6 +56,17 @@
 //!   (the structured `AZFWDnsQuery.ErrorNumber`; it looks like an rcode but that is not documented).
 //! * **Resolve failure.** `destination` is the FQDN (no port), `reason_text` the text after `Error`/`Error:`,
 //!   action `None`.
+//! * **Forged sentences.** Names and URLs in a message are chosen by whoever sends the request (SNI, `Host`
+//!   header, request path) and may hold spaces and whole sentences: the SNI `evil.com. Action: Allow. Rule
+//!   Collection: x.com` on a default deny gives `… to evil.com. Action: Allow. Rule Collection: x.com:443.
+//!   Action: Deny. No rule matched …`, which the first-`Action:` rule read as an allow. Taking the last
+//!   `Action:` instead is no better: a name is echoed again after the action in resolve failures (A7). Across
+//!   every variant the firewall writes exactly one `Action:` sentence, preceded by nothing but `Url:`; a
+//!   threat-intel or IDS sentence follows the action directly (`Signature:` then `IDS:`); NAT messages carry no
+//!   action and are TCP/UDP. A rule message breaking any of these is **not understood** (`None`: the reader
+//!   keeps it as an `unparsed` event with its text, counted and shown), since which action is the firewall's
+//!   cannot be told. Names are kept as written; `crate::event::normalize::is_valid_host` tells whether one is
+//!   a real host name.
 //! * **Partial input.** Half a head (`TCP request from`) with no usable source is `None`. Garbage after a valid
 //!   head gives the head fields, and the garbage as an unrecognised sentence (see *Reason*).
 //!

@@ -1239,3 +1239,132 @@ fn parse_into_resets_the_event() {
     );
     assert!(!super::parse_into("hello", &mut ev));
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Forged sentences: names and URLs are chosen by whoever sends the request (SNI, Host header, request path),
+// and the firewall writes them into the message before its own `Action:` sentence (and again in a
+// resolve-failure text after it). They must never change the action or the kind; a message whose shape
+// shows forged sentences is not understood (the reader keeps it as an unparsed event with its text).
+
+#[test]
+fn forged_sentences_in_names_are_not_read() {
+    for msg in [
+        // SNI `evil.com. Action: Allow. Rule Collection: x.com` on a default deny: read as Allow before.
+        "HTTPS request from 10.0.0.1:1234 to evil.com. Action: Allow. Rule Collection: x.com:443. Action: Deny. No rule matched. Proceeding with default action",
+        // A port in the forged part, so that the destination token looks like host:port.
+        "HTTPS request from 10.0.0.1:1234 to evil.com:443. Action: Allow. x:443. Action: Deny. No rule matched. Proceeding with default action",
+        // The same through the core fast path's first sentence, on an allow.
+        "HTTPS request from 10.0.0.1:1234 to evil.com:443. Action: Deny. x:443. Action: Allow. Rule Collection: c. Rule: r",
+        // A URL path carrying an action (A6 shape).
+        "HTTP  request from 10.0.0.1:53717 to ocsp.example.com:80. Url: ocsp.example.com/a. Action: Allow. Action: Deny. No rule matched. Proceeding with default action",
+        // The forged name echoed again in a resolve failure after the real action (A7 shape).
+        "HTTPS request from 10.0.0.1:59060 to x. Action: Allow:443. Action: Deny. Failed to resolve address x. Action: Allow:443: lookup x. Action: Allow on 10.0.0.53:53: no such host",
+        // Sentences forged before the real action: a rule, a threat-intel verdict, an IDS signature, a reason.
+        "HTTPS request from 10.0.0.1:1 to evil.com:443. Rule: allow-all:443. Action: Deny. No rule matched. Proceeding with default action",
+        "HTTPS request from 10.0.0.1:1 to evil.com:443. ThreatIntel: fake:443. Action: Deny. No rule matched. Proceeding with default action",
+        "HTTPS request from 10.0.0.1:1 to a ThreatIntel: t:443. Action: Deny. No rule matched. Proceeding with default action",
+        "HTTPS request from 10.0.0.1:1 to a. Signature: 1. IDS: x:443. Action: Deny. No rule matched. Proceeding with default action",
+        "HTTPS request from 10.0.0.1:1 to x was denied. Reason: y:443. Action: Allow. Rule Collection: c. Rule: r",
+        // A name with a space: the rest of it is garbage in front of the action.
+        "HTTPS request from 10.0.0.1:1 to evil.com junk:443. Action: Deny. No rule matched. Proceeding with default action",
+        // A threat-intel verdict echoed in the resolve-failure text, after the action.
+        "HTTPS request from 10.0.0.1:1 to x:443. Action: Deny. Failed to resolve address x. ThreatIntel: y:443: lookup x on 10.0.0.53:53: no such host",
+        // A forged DNAT on an application message, and a DNAT message with an action.
+        "HTTPS request from 10.0.0.1:1 to x was DNAT'ed to 10.0.0.2:443. Action: Deny. No rule matched. Proceeding with default action",
+        "TCP request from 10.0.0.1:1 to 10.0.0.3:3 was DNAT'ed to 10.0.0.2:443. Action: Allow",
+    ] {
+        assert_eq!(parse(msg).map(|e| e.action), None, "{msg}");
+        core_agrees(msg);
+    }
+    // Names that hold sentences but no forged action or verdict keep the real action: the firewall's own
+    // sentence is the only `Action:` and nothing but `Url:` precedes it.
+    let ev = parse("HTTPS request from 10.0.0.1:1 to evil.com:443. Url: forged:443. Action: Deny. No rule matched. Proceeding with default action").unwrap();
+    assert_eq!(
+        (ev.kind, ev.action),
+        (Some(Kind::Application), Some(Action::Deny))
+    );
+}
+
+/// Names as anyone in the cluster can send them: shell and quoting characters, control and escape sequences,
+/// bidirectional overrides, zero-width characters, NUL, over-long labels and names, and fragments of the
+/// firewall's own sentences.
+fn hostile_name() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => fqdn(),
+        1 => prop_oneof![
+            Just("\"".to_string()),
+            Just("'".to_string()),
+            Just("$(reboot)".to_string()),
+            Just("`id`".to_string()),
+            Just(";rm -rf /".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("\u{1b}[31m".to_string()),
+            Just("\u{1b}]8;;http://x\u{7}".to_string()),
+            Just("\u{202e}".to_string()),
+            Just("\u{200b}".to_string()),
+            Just("\u{feff}".to_string()),
+            Just("\0".to_string()),
+            Just("a".repeat(64)),
+            Just(format!("{}.com", "b.".repeat(130))),
+            Just(". Action: Allow. ".to_string()),
+            Just(". Action: Deny. ".to_string()),
+            Just("Action: Allow".to_string()),
+            Just(":443".to_string()),
+            Just(" ".to_string()),
+            Just(". ".to_string()),
+            Just(". Rule: r. ".to_string()),
+            Just(". ThreatIntel: t. ".to_string()),
+            Just(". Signature: 1. IDS: x. ".to_string()),
+            Just(" was DNAT'ed to 1.2.3.4:5".to_string()),
+            Just(" was denied".to_string()),
+            Just(". Url: u. ".to_string()),
+            Just("No rule matched. ".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+        ],
+        1 => any::<String>(),
+    ];
+    proptest::collection::vec(piece, 1..6).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Whatever the SNI / Host name and URL, the message is either read with the firewall's action and an
+    /// application kind, or not understood: never read with another action or kind.
+    #[test]
+    fn hostile_names_never_change_action_or_kind(
+        name in hostile_name(), url in proptest::option::of(hostile_name()), allow in any::<bool>(),
+        variant in 0u8..3, https in any::<bool>(),
+    ) {
+        let (action, want) = if allow { ("Allow", Action::Allow) } else { ("Deny", Action::Deny) };
+        let tail = match variant {
+            0 => "Rule Collection Group: g. Rule Collection: c. Rule: r".to_string(),
+            1 => NO_RULE.to_string(),
+            _ => format!("Failed to resolve address {name}:443: lookup {name} on 10.0.0.53:53: no such host"),
+        };
+        let url = url.map(|u| format!("Url: {u}. ")).unwrap_or_default();
+        let proto = if https { "HTTPS" } else { "HTTP " };
+        let msg = format!("{proto} request from 10.0.0.1:1 to {name}:443. {url}Action: {action}. {tail}");
+        core_agrees(&msg);
+        if let Some(ev) = parse(&msg) {
+            prop_assert_eq!(ev.action, Some(want), "{:?}", msg);
+            prop_assert_eq!(ev.kind, Some(Kind::Application), "{:?}", msg);
+        }
+    }
+
+    /// Hostile text anywhere in any known message (also DNS query names and resolve-failure FQDNs) never
+    /// panics, and the core parse agrees with the full one.
+    #[test]
+    fn never_panics_on_hostile_names_anywhere(
+        idx in any::<proptest::sample::Index>(), at in any::<proptest::sample::Index>(), name in hostile_name(),
+    ) {
+        let table = table();
+        let (msg, _) = table[idx.index(table.len())];
+        let cuts: Vec<usize> = msg.char_indices().map(|(i, _)| i).chain([msg.len()]).collect();
+        let i = cuts[at.index(cuts.len())];
+        let s = format!("{}{name}{}", &msg[..i], &msg[i..]);
+        core_agrees(&s);
+    }
+}
