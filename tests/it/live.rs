@@ -1,14 +1,14 @@
 //! The live Log Analytics source end to end: the real binary, its real credential chain (managed identity via
-//! the `IDENTITY_ENDPOINT` seam) and a fake Query API (tests/support/fake_la.rs).
-
-mod support;
+//! the `IDENTITY_ENDPOINT` seam) and a fake Query API (tests/it/fake_la.rs).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::Value;
-use support::fake_la::{FakeLa, IDENTITY_SECRET, Scripted, TOKEN};
+
+use crate::fake_la::{FakeLa, IDENTITY_SECRET, Scripted, TOKEN};
+use crate::util::json_of;
 
 const WS: &str = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
 const WS2: &str = "1b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
@@ -47,26 +47,28 @@ fn fwlog(fake: Option<&FakeLa>, cfg_home: &Path) -> Command {
     c
 }
 
-fn json_of(out: &[u8]) -> Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+/// `fwlog COMMAND --workspace WS --auth msi --from FROM --to TO --format json` against the fake.
+fn on_workspace(fake: &FakeLa, home: &Path, command: &str) -> Command {
+    let mut c = fwlog(Some(fake), home);
+    c.args([
+        command,
+        "--workspace",
+        WS,
+        "--auth",
+        "msi",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--format",
+        "json",
+    ]);
+    c
 }
 
 fn live_report(fake: &FakeLa, extra: &[&str]) -> (Value, String) {
     let home = tempfile::tempdir().unwrap();
-    let out = fwlog(Some(fake), home.path())
-        .args([
-            "deny-report",
-            "--workspace",
-            WS,
-            "--auth",
-            "msi",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--format",
-            "json",
-        ])
+    let out = on_workspace(fake, home.path(), "deny-report")
         .args(extra)
         .output()
         .unwrap();
@@ -246,22 +248,9 @@ fn a_stalled_request_times_out_and_is_retried() {
     let fake = FakeLa::start(&fixture());
     fake.script("sources", Scripted::Stall(Duration::from_secs(4)));
     let home = tempfile::tempdir().unwrap();
-    let out = fwlog(Some(&fake), home.path())
+    let out = on_workspace(&fake, home.path(), "deny-report")
         .env("FWLOG_HTTP_TIMEOUT_SECS", "1")
-        .args([
-            "deny-report",
-            "--workspace",
-            WS,
-            "--auth",
-            "msi",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--format",
-            "json",
-            "-v",
-        ])
+        .args(["-v"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

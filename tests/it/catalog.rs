@@ -2,12 +2,8 @@
 
 use std::io::Write;
 
-use assert_cmd::Command;
+use crate::util::fwlog;
 use predicates::prelude::*;
-
-fn fwlog() -> Command {
-    Command::cargo_bin("fwlog").unwrap()
-}
 
 fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.path().join(name);

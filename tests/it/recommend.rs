@@ -1,31 +1,13 @@
 //! End-to-end tests of `fwlog recommend`: the exact rule set for the provisioning-failure fixture, every IaC
 //! format parsed or validated structurally, snapshots, determinism and the guardrails.
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
+use crate::util::{MAIN, fwlog, root, stdout_of};
 use serde_json::Value;
 
-const FIXTURE: &str = "fixtures/aks-provision-failure";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+const FIXTURE: &str = MAIN;
 
 fn run(args: &[&str]) -> String {
-    let out = Command::cargo_bin("fwlog")
-        .unwrap()
-        .current_dir(root())
-        .arg("recommend")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "fwlog recommend {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(&[&["recommend"], args].concat())
 }
 
 fn json(args: &[&str]) -> Value {
@@ -306,9 +288,7 @@ fn names_and_priorities_follow_the_flags() {
         .collect();
     assert_eq!(prios.first(), Some(&1000));
     assert_eq!(prios.last(), Some(&1020));
-    Command::cargo_bin("fwlog")
-        .unwrap()
-        .current_dir(root())
+    fwlog()
         .args([
             "recommend",
             "-i",

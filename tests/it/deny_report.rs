@@ -1,14 +1,8 @@
 //! End-to-end tests of `fwlog deny-report` on the fixtures of every input shape.
 
-use assert_cmd::Command;
+use crate::util::{MAIN, fwlog};
 use predicates::prelude::*;
 use serde_json::Value;
-
-const MAIN: &str = "fixtures/aks-provision-failure";
-
-fn fwlog() -> Command {
-    Command::cargo_bin("fwlog").unwrap()
-}
 
 fn report(args: &[&str]) -> Value {
     let out = fwlog()

@@ -1,0 +1,10 @@
+//! End-to-end tests of the fwlog binary, in one integration-test binary (each such binary links polars again):
+//! one module per command, the fake Log Analytics service, and shared helpers in [`util`].
+
+mod catalog;
+mod deny_report;
+mod fake_la;
+mod kql_check;
+mod live;
+mod recommend;
+mod util;
