@@ -455,7 +455,7 @@ fn storage_service(dest: &str) -> Option<&'static str> {
 /// What to do with one deny group, decided from its catalog matches.
 enum Decision<'m, 'c> {
     /// Allow it with a rule drafted from a catalog entry.
-    Rule(RuleDraft),
+    Rule(Box<RuleDraft>),
     /// No rule: the catalog explains why (`m` is the entry that says so).
     Known {
         verdict: Verdict,
@@ -477,7 +477,7 @@ fn decide<'m, 'c>(
         return decide_without_destination(ms, o, region);
     }
     if let Some(d) = api_server_address(g, ms, o, region) {
-        return Decision::Rule(d);
+        return Decision::Rule(Box::new(d));
     }
     let Some(m) = explaining(ms) else {
         return match ms.first() {
@@ -515,7 +515,7 @@ fn decide<'m, 'c>(
             ),
             m,
         },
-        Class::Required | Class::Recommended => Decision::Rule(draft_for(m, region)),
+        Class::Required | Class::Recommended => Decision::Rule(Box::new(draft_for(m, region))),
     }
 }
 
@@ -555,7 +555,7 @@ fn decide_without_destination<'m, 'c>(
             );
             d.targets = BTreeSet::from([ip.to_string()]);
             d.requirement = RuleRequirement::Required;
-            Decision::Rule(d)
+            Decision::Rule(Box::new(d))
         }
         None => Decision::Known {
             verdict: Verdict::NeedsInput,
@@ -645,6 +645,7 @@ impl Folded {
     fn add(&mut self, g: &Group, decision: Decision<'_, '_>) {
         match decision {
             Decision::Rule(d) => {
+                let d = *d;
                 let key = RuleKey {
                     order: collection_order(d.requirement, &d.feature),
                     collection: collection_name(&d.feature, d.kind),
