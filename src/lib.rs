@@ -12,6 +12,7 @@ pub mod input;
 pub mod legacy;
 pub mod live;
 pub mod output;
+pub mod policy;
 pub mod recommend;
 pub mod report;
 

@@ -1,0 +1,1 @@
+//! Fixture-based tests (filled in below).
