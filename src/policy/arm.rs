@@ -174,6 +174,7 @@ fn resource(
         "microsoft.network/firewallpolicies" => {
             let mut head = PolicyHead {
                 name: name.clone(),
+                dns_proxy: Some(false),
                 ..PolicyHead::default()
             };
             if let Some(p) = &props {
@@ -184,6 +185,8 @@ fn resource(
                         head.base = Some(resource_name(id).to_string());
                     }
                 }
+                // A policy deployed without dnsSettings has the DNS proxy off.
+                head.dns_proxy = Some(false);
                 if let Some(d) = p.get("dnsSettings") {
                     let v = resolve(&d, cx)?;
                     head.dns_proxy = Some(J::at(&v, d.path.clone()).bool_or("enableProxy", false)?);
@@ -564,7 +567,9 @@ fn apply(e: &Expr, cx: &mut Ctx<'_>) -> Result<Value, String> {
                         [rg] => format!("/resourceGroups/{rg}"),
                         [sub, rg] => format!("/subscriptions/{sub}/resourceGroups/{rg}"),
                         _ => {
-                            return Err("resourceId() has too many arguments before the type".into());
+                            return Err(
+                                "resourceId() has too many arguments before the type".into()
+                            );
                         }
                     };
                     let (ns, types) = parts[ti]

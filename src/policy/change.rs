@@ -156,13 +156,13 @@ fn spec_for(flow: &Flow) -> RuleSpec {
         .port
         .map(|p| p.to_string())
         .unwrap_or_else(|| "*".into());
-    let app = match (&q.dest, &q.proto) {
+    let app = matches!(
+        (&q.dest, &q.proto),
         (
             Dest::Name(_) | Dest::Suffix(_),
-            Proto::Http | Proto::Https | Proto::Mssql | Proto::Tcp,
-        ) => true,
-        _ => false,
-    };
+            Proto::Http | Proto::Https | Proto::Mssql | Proto::Tcp
+        )
+    );
     let dest = flow.destination.clone().unwrap_or_default();
     if app {
         let kind = match q.proto {
@@ -413,10 +413,15 @@ fn unique_name(g: &RuleCollectionGroup, base: &str) -> String {
         .unwrap_or(base)
 }
 
-/// How well a collection's rules fit the flow: (same destination, same sources).
-fn fit(c: &RuleCollection, q: &Query, env: &Env<'_>) -> (usize, usize) {
+/// How well a collection's rules fit the flow: (same destination, same sources, names destinations itself).
+/// The last part prefers a collection of explicit target FQDNs over one holding only FQDN tag rules.
+fn fit(c: &RuleCollection, q: &Query, env: &Env<'_>) -> (usize, usize, usize) {
     let mut dest = 0;
     let mut src = 0;
+    let explicit = usize::from(c.rules.iter().any(|r| match r {
+        Rule::Application(a) => !a.target_fqdns.is_empty(),
+        _ => true,
+    }));
     for r in &c.rules {
         let d = match (r, &q.dest) {
             (Rule::Application(a), Dest::Name(n)) => a
@@ -459,7 +464,7 @@ fn fit(c: &RuleCollection, q: &Query, env: &Env<'_>) -> (usize, usize) {
         };
         src = src.max(s);
     }
-    (dest, src)
+    (dest, src, explicit)
 }
 
 fn place(
@@ -470,7 +475,26 @@ fn place(
     env: &Env<'_>,
 ) -> Placement {
     let q = Query::of_flow(flow);
-    if let Some(r) = preferred {
+    let mut best: Option<((usize, usize, usize), &RuleCollectionGroup, &RuleCollection)> = None;
+    for g in &policy.groups {
+        for c in &g.collections {
+            if c.action != Action::Allow || c.kind != kind {
+                continue;
+            }
+            let f = fit(c, &q, env);
+            if (f.0, f.1) == (0, 0) {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(bf, _, _)| f > *bf) {
+                best = Some((f, g, c));
+            }
+        }
+    }
+    // The collection of the rule the explanation is about (an FQDN tag rule), unless another collection already
+    // names this domain.
+    if let Some(r) = preferred
+        && best.as_ref().is_none_or(|((d, _, _), _, _)| *d == 0)
+    {
         let (p, g, c, _) = locate(policy, r);
         return Placement {
             policy: p.name.clone(),
@@ -486,22 +510,7 @@ fn place(
             ),
         };
     }
-    let mut best: Option<((usize, usize), &RuleCollectionGroup, &RuleCollection)> = None;
-    for g in &policy.groups {
-        for c in &g.collections {
-            if c.action != Action::Allow || c.kind != kind {
-                continue;
-            }
-            let f = fit(c, &q, env);
-            if f == (0, 0) {
-                continue;
-            }
-            if best.as_ref().is_none_or(|(bf, _, _)| f > *bf) {
-                best = Some((f, g, c));
-            }
-        }
-    }
-    if let Some(((d, s), g, c)) = best {
+    if let Some(((d, s, _), g, c)) = best {
         let reason = match (d > 0, s > 0) {
             (true, true) => {
                 "an allow collection whose rules already name this domain and these sources"
@@ -587,11 +596,19 @@ fn place(
 }
 
 /// The candidate rules the policy does not already allow, in input order. A candidate is dropped only when every
-/// flow it describes (each source × target × protocol/port) is allowed; anything unknown keeps it.
+/// flow it describes (each source × target × protocol/port) is allowed by a rule that names it (an address, a
+/// target FQDN, a service tag, an IP Group); anything unknown, and a match only through fwlog's model of the
+/// `AzureKubernetesService` FQDN tag, keeps it.
 pub fn missing_rules(policy: &Policy, env: &Env<'_>, candidates: &[RuleSpec]) -> Vec<RuleSpec> {
+    // Candidates come from observed denies: fwlog's model of the FQDN tag is no proof that the firewall allows a
+    // name (the deny says it did not), so tag rules count as unknown here; a later explicit rule still decides.
+    let env = Env {
+        use_tag_model: false,
+        ..*env
+    };
     candidates
         .iter()
-        .filter(|c| !allowed(policy, env, c))
+        .filter(|c| !allowed(policy, &env, c))
         .cloned()
         .collect()
 }

@@ -85,6 +85,9 @@ pub struct Env<'a> {
     /// fwlog's AKS catalog: its model of the `AzureKubernetesService` FQDN tag (entries with `in_fqdn_tag`).
     pub catalog: &'a Catalog,
     pub context: &'a Context,
+    /// Whether an `AzureKubernetesService` tag rule matches the names fwlog's catalog documents as part of the tag.
+    /// `false` makes every such check unknown: used where only proof counts (see [`super::missing_rules`]).
+    pub use_tag_model: bool,
 }
 
 impl<'a> Env<'a> {
@@ -94,6 +97,7 @@ impl<'a> Env<'a> {
             service_tags: inputs.service_tags.as_ref(),
             catalog,
             context,
+            use_tag_model: true,
         }
     }
 }
@@ -101,8 +105,9 @@ impl<'a> Env<'a> {
 /// The FQDN tag fwlog has a model of, through its catalog.
 pub const AKS_FQDN_TAG: &str = "AzureKubernetesService";
 
-/// Where a rule sits, for messages and for finding it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Where a rule sits, for messages and for finding it again. Equality ignores the internal position: names are
+/// unique per level in Azure (policy, group, collection, rule).
+#[derive(Debug, Clone, Eq, Serialize)]
 pub struct RuleRef {
     pub policy: String,
     /// The rule comes from a base (parent) policy of the policy evaluated.
@@ -117,6 +122,20 @@ pub struct RuleRef {
     pub rule: String,
     #[serde(skip)]
     pub(crate) pos: Pos,
+}
+
+impl PartialEq for RuleRef {
+    fn eq(&self, o: &Self) -> bool {
+        self.policy == o.policy
+            && self.inherited == o.inherited
+            && self.group == o.group
+            && self.group_priority == o.group_priority
+            && self.collection == o.collection
+            && self.collection_priority == o.collection_priority
+            && self.action == o.action
+            && self.kind == o.kind
+            && self.rule == o.rule
+    }
 }
 
 /// Indices: policy in [`Policy::chain`], group, collection, rule.
@@ -1132,7 +1151,9 @@ fn app_dest(a: &ApplicationRule, q: &Query, env: &Env<'_>) -> DestCheck {
                 }
                 // A wildcard is covered only by a catalog entry with the very same pattern.
                 let entry = env.catalog.entries().iter().find(|e| {
-                    e.pattern == pattern && tag_says(e.in_fqdn_tag.as_deref(), tag) == Some(true)
+                    env.use_tag_model
+                        && e.pattern == pattern
+                        && tag_says(e.in_fqdn_tag.as_deref(), tag) == Some(true)
                 });
                 match entry {
                     Some(e) => {
@@ -1154,7 +1175,7 @@ fn app_dest(a: &ApplicationRule, q: &Query, env: &Env<'_>) -> DestCheck {
             if let Some(u) = unknown {
                 return DestCheck::Unknown { because: u };
             }
-            return other_app_unknowns(a).map_or(
+            return other_app_unknowns(a, None).map_or(
                 DestCheck::Miss {
                     why: DestMiss::NoTarget,
                 },
@@ -1181,6 +1202,13 @@ fn app_dest(a: &ApplicationRule, q: &Query, env: &Env<'_>) -> DestCheck {
     for tag in &a.fqdn_tags {
         if !tag.eq_ignore_ascii_case(AKS_FQDN_TAG) {
             unknown.get_or_insert(Unknown::FqdnTagNotModelled { tag: tag.clone() });
+            continue;
+        }
+        if !env.use_tag_model {
+            unknown.get_or_insert(Unknown::FqdnTagUnclear {
+                tag: tag.clone(),
+                entry: None,
+            });
             continue;
         }
         let matches = env.catalog.lookup(Some(name), None, None, env.context);
@@ -1210,7 +1238,7 @@ fn app_dest(a: &ApplicationRule, q: &Query, env: &Env<'_>) -> DestCheck {
             });
         }
     }
-    if let Some(u) = unknown.or_else(|| other_app_unknowns(a)) {
+    if let Some(u) = unknown.or_else(|| other_app_unknowns(a, Some(name))) {
         return DestCheck::Unknown { because: u };
     }
     if let Some(p) = a.target_fqdns.iter().find(|p| p.misses_only_apex(name)) {
@@ -1248,11 +1276,22 @@ fn tag_says(value: Option<&str>, tag: &str) -> Option<bool> {
     }
 }
 
-fn other_app_unknowns(a: &ApplicationRule) -> Option<Unknown> {
-    if !a.target_urls.is_empty() {
-        return Some(Unknown::TargetUrls {
-            urls: a.target_urls.clone(),
-        });
+/// Web categories and target URLs, which fwlog cannot check offline. A URL is only in doubt when its host part
+/// matches the name (the path is what fwlog does not know); `name` is `None` for a wildcard candidate.
+fn other_app_unknowns(a: &ApplicationRule, name: Option<&str>) -> Option<Unknown> {
+    let urls: Vec<String> = a
+        .target_urls
+        .iter()
+        .filter(|u| {
+            let t = u.trim();
+            let t = t.split_once("://").map_or(t, |(_, rest)| rest);
+            let host = t.split(['/', '?']).next().unwrap_or(t);
+            name.is_none_or(|n| FqdnPattern::parse(host).matches(n))
+        })
+        .cloned()
+        .collect();
+    if !urls.is_empty() {
+        return Some(Unknown::TargetUrls { urls });
     }
     if !a.web_categories.is_empty() {
         return Some(Unknown::WebCategories {

@@ -196,6 +196,11 @@ pub fn explain_evaluation(policy: &Policy, e: &Evaluation) -> Explanation {
                 && rule.action == Action::Allow
                 && find(rule).is_some_and(RuleCheck::matches_besides_destination)
             {
+                // A rule that names the destination itself and misses on one field says more than the tag's
+                // unpublished contents (both are true: the tag did not cover the name, and that rule missed).
+                if let Some(x) = explicit_near_miss(policy, e) {
+                    return x;
+                }
                 return Explanation::FqdnTagNotCovering {
                     rule: rule.clone(),
                     tag: tag.clone(),
@@ -227,51 +232,70 @@ fn nearest_miss(policy: &Policy, e: &Evaluation) -> Explanation {
             .map(|c| c.rule.clone());
         return Explanation::NoSni { nearest };
     }
+    if let Some(x) = explicit_near_miss(policy, e) {
+        return x;
+    }
     let destination = dest_text(flow);
-    if let Some(c) = allows
-        .iter()
-        .find(|c| matches!(c.destination, DestCheck::Match { .. }))
-    {
-        if let ProtoCheck::Miss { flow: f, rule } = &c.protocol {
-            return Explanation::ProtocolMismatch {
-                rule: c.rule.clone(),
-                destination,
-                flow: f.clone(),
-                rule_protocols: rule.clone(),
-            };
-        }
-        if let PortCheck::Miss { flow: p, rule } = &c.port {
-            return Explanation::PortMismatch {
-                rule: c.rule.clone(),
-                destination,
-                port: p.clone(),
-                rule_ports: rule.clone(),
-            };
-        }
-        let (covered, missing) = match &c.source {
-            SourceCheck::Part { covered, missing } => (covered.clone(), missing.clone()),
-            _ => (Vec::new(), vec![flow.source]),
-        };
-        let (_, _, _, rule) = locate(policy, &c.rule);
-        let mut rule_sources: Vec<String> = rule
-            .source_addresses()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        rule_sources.extend(
-            rule.source_ip_groups()
-                .iter()
-                .map(|g| resource_name(g).to_string()),
-        );
-        return Explanation::SourceNotCovered {
+    nearest_by_destination_miss(policy, e, &allows, destination)
+}
+
+/// The first allow rule, in processing order, whose destination matches and which misses the flow on protocol,
+/// port or source.
+fn explicit_near_miss(policy: &Policy, e: &Evaluation) -> Option<Explanation> {
+    let flow = &e.flow;
+    let destination = dest_text(flow);
+    let c = e.checks.iter().find(|c| {
+        c.rule.action == Action::Allow
+            && c.state() == State::Miss
+            && matches!(c.destination, DestCheck::Match { .. })
+    })?;
+    if let ProtoCheck::Miss { flow: f, rule } = &c.protocol {
+        return Some(Explanation::ProtocolMismatch {
             rule: c.rule.clone(),
             destination,
-            source: flow.source,
-            rule_sources,
-            covered,
-            missing,
-        };
+            flow: f.clone(),
+            rule_protocols: rule.clone(),
+        });
     }
+    if let PortCheck::Miss { flow: p, rule } = &c.port {
+        return Some(Explanation::PortMismatch {
+            rule: c.rule.clone(),
+            destination,
+            port: p.clone(),
+            rule_ports: rule.clone(),
+        });
+    }
+    let (covered, missing) = match &c.source {
+        SourceCheck::Part { covered, missing } => (covered.clone(), missing.clone()),
+        _ => (Vec::new(), vec![flow.source]),
+    };
+    let (_, _, _, rule) = locate(policy, &c.rule);
+    let mut rule_sources: Vec<String> = rule
+        .source_addresses()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    rule_sources.extend(
+        rule.source_ip_groups()
+            .iter()
+            .map(|g| resource_name(g).to_string()),
+    );
+    Some(Explanation::SourceNotCovered {
+        rule: c.rule.clone(),
+        destination,
+        source: flow.source,
+        rule_sources,
+        covered,
+        missing,
+    })
+}
+
+fn nearest_by_destination_miss(
+    policy: &Policy,
+    e: &Evaluation,
+    allows: &[&RuleCheck],
+    destination: String,
+) -> Explanation {
     let by_miss = |pred: &dyn Fn(&DestMiss) -> bool| {
         allows
             .iter()

@@ -242,8 +242,8 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 /// A short rendering of a value for error messages.
 pub(crate) fn show(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 {
-        format!("{}…", &s[..s.floor_char_boundary(57)])
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(57).collect::<String>())
     } else {
         s
     }
