@@ -626,14 +626,38 @@ fn apply(e: &Expr, cx: &mut Ctx<'_>) -> Result<Value, String> {
                         _ => Err("if() needs a boolean condition".into()),
                     }
                 }
-                _ => Err(format!(
-                    "the template function {name}() is not supported offline (it depends on a deployment); \
-                     export the deployed policy with `az network firewall policy rule-collection-group list` instead"
-                )),
+                _ => {
+                    let deployment = [
+                        "resourcegroup",
+                        "subscription",
+                        "tenant",
+                        "managementgroup",
+                        "deployment",
+                        "environment",
+                        "reference",
+                        "uniquestring",
+                        "newguid",
+                        "utcnow",
+                    ]
+                    .contains(&lname.as_str())
+                        || lname.starts_with("list");
+                    let why = if deployment {
+                        "it depends on a deployment".to_string()
+                    } else {
+                        format!("fwlog evaluates only {SUPPORTED}")
+                    };
+                    Err(format!(
+                        "the template function {name}() is not supported offline ({why}); export the deployed \
+                         policy with `az network firewall policy rule-collection-group list` instead"
+                    ))
+                }
             }
         }
     }
 }
+
+const SUPPORTED: &str = "parameters, variables, concat, format, resourceId, toLower, toUpper, string, replace, \
+                         createArray, if, equals, true and false";
 
 fn parameter(name: &str, cx: &mut Ctx<'_>) -> Result<Value, String> {
     if let Some(v) = cx.overrides.get(&name.to_ascii_lowercase()) {

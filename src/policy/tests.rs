@@ -627,6 +627,56 @@ fn arm_parameters_file_supplies_values_without_default() {
     );
 }
 
+#[test]
+fn arm_nested_children_and_symbolic_resources() {
+    // Groups nested in the policy resource (short type and name), and Bicep `languageVersion` 2.0 templates, whose
+    // resources are an object keyed by symbolic name.
+    let nested = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [{"type": "Microsoft.Network/firewallPolicies", "apiVersion": "2024-05-01", "name": "fwpol-a",
+          "location": "[resourceGroup().location]", "properties": {},
+          "resources": [{"type": "ruleCollectionGroups", "apiVersion": "2024-05-01", "name": "aks", "dependsOn": ["fwpol-a"],
+            "properties": {"priority": 300, "ruleCollections": []}}]}]}"#;
+    let i = load_texts(&[("nested.json".into(), nested.into())], None).unwrap();
+    assert_eq!(i.policy.name, "fwpol-a");
+    assert_eq!(i.policy.dns_proxy, Some(false));
+    assert_eq!(
+        (
+            i.policy.groups[0].name.as_str(),
+            i.policy.groups[0].priority
+        ),
+        ("aks", 300)
+    );
+    let symbolic = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "languageVersion": "2.0", "contentVersion": "1.0.0.0",
+        "parameters": {"policyName": {"type": "string", "defaultValue": "fwpol-b"}},
+        "resources": {
+          "policy": {"type": "Microsoft.Network/firewallPolicies", "apiVersion": "2024-05-01",
+            "name": "[parameters('policyName')]", "properties": {"dnsSettings": {"enableProxy": true}}},
+          "group": {"type": "Microsoft.Network/firewallPolicies/ruleCollectionGroups", "apiVersion": "2024-05-01",
+            "name": "[format('{0}/{1}', parameters('policyName'), 'egress')]",
+            "properties": {"priority": "[add(100, 100)]", "ruleCollections": []}}}}"#;
+    let e = load_texts(&[("main.json".into(), symbolic.into())], None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "main.json: $.resources.group.properties.priority: the template function add() is not supported offline \
+         (fwlog evaluates only parameters, variables, concat, format, resourceId, toLower, toUpper, string, replace, \
+         createArray, if, equals, true and false); export the deployed policy with `az network firewall policy \
+         rule-collection-group list` instead"
+    );
+    let i = load_texts(
+        &[(
+            "main.json".into(),
+            symbolic.replace("[add(100, 100)]", "200"),
+        )],
+        None,
+    )
+    .unwrap();
+    assert_eq!(i.policy.name, "fwpol-b");
+    assert_eq!(i.policy.dns_proxy, Some(true));
+    assert_eq!(i.policy.groups[0].name, "egress");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Processing order
 
