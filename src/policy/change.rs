@@ -1,7 +1,7 @@
 //! The smallest policy change that allows a denied flow, and filtering candidate rules down to what is missing.
 //!
 //! A rule collection group is replaced whole on every update (a PUT of the group,
-//! <https://learn.microsoft.com/rest/api/firewall/firewall-policy-rule-collection-groups/create-or-update>), so a
+//! <https://learn.microsoft.com/rest/api/virtualnetwork/firewall-policy-rule-collection-groups/create-or-update>), so a
 //! change is always expressed against the user's real group, collection and rule: widen the rule that nearly
 //! matched, or add a rule to an existing collection, or add a collection to an existing group, in that order of
 //! preference. Renderers turn the data into Bicep, Terraform, ARM or az CLI.

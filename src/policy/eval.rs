@@ -587,10 +587,7 @@ pub fn evaluate(policy: &Policy, flow: &Flow, env: &Env<'_>) -> Evaluation {
 }
 
 /// Rules in processing order with where they sit.
-pub(crate) fn ordered<'p>(
-    policy: &'p Policy,
-    phases: &[RuleKind],
-) -> Vec<(RuleRef, &'p Rule, bool)> {
+pub(crate) fn ordered<'p>(policy: &'p Policy, phases: &[RuleKind]) -> Vec<(RuleRef, &'p Rule)> {
     let chain = policy.chain();
     let last = chain.len() - 1;
     let mut out = Vec::new();
@@ -620,7 +617,7 @@ pub(crate) fn ordered<'p>(
                                 rule: ri,
                             },
                         };
-                        out.push((rr, r, ci == last));
+                        out.push((rr, r));
                     }
                 }
             }
@@ -685,10 +682,12 @@ pub(crate) fn evaluate_query(
     if app_phase {
         phases.push(RuleKind::Application);
     }
+    // The firewall resolves network-rule FQDNs with the DNS proxy of the policy it runs, the evaluated (child) one,
+    // for inherited rules too.
     let dns_proxy = policy.dns_proxy;
     let checks: Vec<RuleCheck> = ordered(policy, &phases)
         .into_iter()
-        .map(|(rr, rule, _)| check(rr, rule, q, env, dns_proxy))
+        .map(|(rr, rule)| check(rr, rule, q, env, dns_proxy))
         .collect();
 
     let mut pending: Vec<&RuleCheck> = Vec::new();

@@ -51,12 +51,15 @@ pub enum Explanation {
     ProtocolMismatch {
         rule: RuleRef,
         destination: String,
+        /// How the rule's destination matched (a target FQDN, fwlog's model of an FQDN tag, an address, …).
+        via: Via,
         flow: String,
         rule_protocols: Vec<String>,
     },
     PortMismatch {
         rule: RuleRef,
         destination: String,
+        via: Via,
         port: String,
         rule_ports: Vec<String>,
     },
@@ -64,6 +67,7 @@ pub enum Explanation {
     SourceNotCovered {
         rule: RuleRef,
         destination: String,
+        via: Via,
         #[serde(serialize_with = "super::addr::ser_net")]
         source: IpNet,
         rule_sources: Vec<String>,
@@ -132,11 +136,23 @@ pub struct Explained {
 pub fn explain(policy: &Policy, flow: &Flow, env: &Env<'_>) -> Explained {
     let e = evaluate(policy, flow, env);
     let explanation = explain_evaluation(policy, &e);
+    let mut notes = e.notes;
+    // The outcome was in doubt but another rule explains the deny better: keep the doubt visible.
+    if let Outcome::Unknown { rule, because } = &e.outcome
+        && !matches!(
+            explanation,
+            Explanation::Unknown { .. } | Explanation::FqdnTagNotCovering { .. }
+        )
+    {
+        notes.push(format!(
+            "{rule} could also have allowed it ({because}); the deny shows it did not, if the policy given is the one in force"
+        ));
+    }
     Explained {
         flow: e.flow,
         outcome: e.outcome,
         explanation,
-        notes: e.notes,
+        notes,
     }
 }
 
@@ -244,15 +260,17 @@ fn nearest_miss(policy: &Policy, e: &Evaluation) -> Explanation {
 fn explicit_near_miss(policy: &Policy, e: &Evaluation) -> Option<Explanation> {
     let flow = &e.flow;
     let destination = dest_text(flow);
-    let c = e.checks.iter().find(|c| {
-        c.rule.action == Action::Allow
-            && c.state() == State::Miss
-            && matches!(c.destination, DestCheck::Match { .. })
+    let (c, via) = e.checks.iter().find_map(|c| match &c.destination {
+        DestCheck::Match { via } if c.rule.action == Action::Allow && c.state() == State::Miss => {
+            Some((c, via.clone()))
+        }
+        _ => None,
     })?;
     if let ProtoCheck::Miss { flow: f, rule } = &c.protocol {
         return Some(Explanation::ProtocolMismatch {
             rule: c.rule.clone(),
             destination,
+            via,
             flow: f.clone(),
             rule_protocols: rule.clone(),
         });
@@ -261,6 +279,7 @@ fn explicit_near_miss(policy: &Policy, e: &Evaluation) -> Option<Explanation> {
         return Some(Explanation::PortMismatch {
             rule: c.rule.clone(),
             destination,
+            via,
             port: p.clone(),
             rule_ports: rule.clone(),
         });
@@ -283,6 +302,7 @@ fn explicit_near_miss(policy: &Policy, e: &Evaluation) -> Option<Explanation> {
     Some(Explanation::SourceNotCovered {
         rule: c.rule.clone(),
         destination,
+        via,
         source: flow.source,
         rule_sources,
         covered,
@@ -362,6 +382,16 @@ fn list(v: &[String]) -> String {
     }
 }
 
+/// The destination, and how it matched when that is only fwlog's model (an FQDN tag).
+fn matched(destination: &str, via: &Via) -> String {
+    match via {
+        Via::FqdnTag { tag, .. } => {
+            format!("{destination} (through FQDN tag {tag}, in fwlog's model of the tag)")
+        }
+        _ => destination.to_string(),
+    }
+}
+
 fn nets(v: &[IpNet]) -> String {
     v.iter()
         .map(|n| net_text(*n))
@@ -382,26 +412,31 @@ impl fmt::Display for Explanation {
             Explanation::ProtocolMismatch {
                 rule,
                 destination,
+                via,
                 flow,
                 rule_protocols,
             } => write!(
                 f,
-                "{rule} matches {destination} but not the protocol: it allows {}, the flow is {flow}",
+                "{rule} matches {} but not the protocol: it allows {}, the flow is {flow}",
+                matched(destination, via),
                 list(rule_protocols)
             ),
             Explanation::PortMismatch {
                 rule,
                 destination,
+                via,
                 port,
                 rule_ports,
             } => write!(
                 f,
-                "{rule} matches {destination} but not port {port}: it allows {}",
+                "{rule} matches {} but not port {port}: it allows {}",
+                matched(destination, via),
                 list(rule_ports)
             ),
             Explanation::SourceNotCovered {
                 rule,
                 destination,
+                via,
                 source,
                 rule_sources,
                 covered,
@@ -410,14 +445,16 @@ impl fmt::Display for Explanation {
                 if covered.is_empty() {
                     write!(
                         f,
-                        "{rule} matches {destination} but not the source: {} is not in its sources ({})",
+                        "{rule} matches {} but not the source: {} is not in its sources ({})",
+                        matched(destination, via),
                         net_text(*source),
                         list(rule_sources)
                     )
                 } else {
                     write!(
                         f,
-                        "{rule} matches {destination} but covers only {} of source {}: {} is not in its sources ({})",
+                        "{rule} matches {} but covers only {} of source {}: {} is not in its sources ({})",
+                        matched(destination, via),
                         nets(covered),
                         net_text(*source),
                         nets(missing),

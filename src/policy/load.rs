@@ -93,7 +93,15 @@ pub fn load_texts(files: &[(String, String)], name: Option<&str>) -> Result<Poli
         }
         let before = set.contributions();
         read_one(&j, file, &overrides, &mut set).map_err(|e| at(file, e))?;
-        if set.contributions() == before {
+        // An empty list is a real export (a resource group without IP Groups, a policy without groups).
+        let empty_list = match v {
+            Value::Array(a) => a.is_empty(),
+            Value::Object(_) => j
+                .get("value")
+                .is_some_and(|x| x.v.as_array().is_some_and(Vec::is_empty)),
+            _ => false,
+        };
+        if set.contributions() == before && !empty_list {
             return Err(user(format!(
                 "{file}: holds no firewall policy, rule collection group, classic firewall rules, IP Group or service tag"
             )));

@@ -538,9 +538,24 @@ fn malformed_files_name_the_file_and_json_path() {
          policy's export (`az network firewall policy rule-collection-group list --policy-name pol -g <resource group>`)"
     );
     assert_eq!(
-        load_err("ipg.json", "[]"),
-        "ipg.json: holds no firewall policy, rule collection group, classic firewall rules, IP Group or service tag"
+        load_err(
+            "state.json",
+            r#"{"format_version": "1.0", "values": {"root_module": {"resources": []}}}"#
+        ),
+        "state.json: holds no firewall policy, rule collection group, classic firewall rules, IP Group or service tag"
     );
+    assert_eq!(
+        load_err("ipg.json", "[]"),
+        "the files given hold no firewall policy and no classic firewall rules (IP Groups and service tags alone \
+         cannot be evaluated)"
+    );
+    // An empty list next to a policy is fine (a resource group without IP Groups).
+    let mut files: Vec<(String, String)> = AZ
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read_to_string(fixture(n)).unwrap()))
+        .collect();
+    files.push(("ipg.json".into(), "[]".into()));
+    assert_eq!(load_texts(&files, None).unwrap().ip_groups.len(), 0);
 }
 
 #[test]
@@ -688,7 +703,7 @@ fn processing_order_is_type_then_base_then_group_then_collection() {
         &[RuleKind::Nat, RuleKind::Network, RuleKind::Application],
     )
     .into_iter()
-    .map(|(r, _, _)| format!("{}/{}", r.collection, r.rule))
+    .map(|(r, _)| format!("{}/{}", r.collection, r.rule))
     .collect();
     assert_eq!(
         order,
@@ -986,6 +1001,9 @@ fn protocol_mismatch_http_rule_for_https_traffic() {
         Explanation::ProtocolMismatch {
             rule: aks_app("allow-mcr"),
             destination: "westeurope.mcr.microsoft.com".into(),
+            via: Via::TargetFqdn {
+                pattern: "*.mcr.microsoft.com".into()
+            },
             flow: "HTTPS:443".into(),
             rule_protocols: vec!["Http:80".into()],
         }
@@ -996,6 +1014,14 @@ fn protocol_mismatch_http_rule_for_https_traffic() {
          westeurope.mcr.microsoft.com but not the protocol: it allows Http:80, the flow is HTTPS:443"
     );
     assert_eq!(
+        x.notes,
+        [
+            "rule aks-tag in allow collection aks-fqdn-tag (priority 200) of group aks-egress (priority 200) could also \
+          have allowed it (fwlog's catalog (entry azure-backup.any-microsoft-com) does not document whether FQDN tag \
+          AzureKubernetesService covers this name); the deny shows it did not, if the policy given is the one in force"
+        ]
+    );
+    assert_eq!(
         serde_json::to_value(&x.explanation).unwrap(),
         serde_json::json!({
             "verdict": "protocol_mismatch",
@@ -1003,6 +1029,7 @@ fn protocol_mismatch_http_rule_for_https_traffic() {
                      "collection": "aks-app", "collection_priority": 300, "action": "Allow", "kind": "application",
                      "rule": "allow-mcr"},
             "destination": "westeurope.mcr.microsoft.com",
+            "via": {"via": "target_fqdn", "pattern": "*.mcr.microsoft.com"},
             "flow": "HTTPS:443",
             "rule_protocols": ["Http:80"]
         })
@@ -1027,6 +1054,9 @@ fn port_mismatch() {
         Explanation::PortMismatch {
             rule: aks_app("allow-partner-api"),
             destination: "api.partner.example.com".into(),
+            via: Via::TargetFqdn {
+                pattern: "api.partner.example.com".into()
+            },
             port: "443".into(),
             rule_ports: vec!["Https:8443".into()],
         }
@@ -1056,6 +1086,9 @@ fn source_not_covered_new_node_subnet() {
         Explanation::SourceNotCovered {
             rule: aks_app("allow-keyvault"),
             destination: "kv-aks-prod.vault.azure.net".into(),
+            via: Via::TargetFqdn {
+                pattern: "*.vault.azure.net".into()
+            },
             source: net("10.10.2.7/32"),
             rule_sources: vec!["10.240.0.0/24".into()],
             covered: vec![],
@@ -1087,6 +1120,9 @@ fn source_subnet_partly_covered() {
         Explanation::SourceNotCovered {
             rule: aks_app("allow-keyvault"),
             destination: "kv-aks-prod.vault.azure.net".into(),
+            via: Via::TargetFqdn {
+                pattern: "*.vault.azure.net".into()
+            },
             source: net("10.240.0.0/23"),
             rule_sources: vec!["10.240.0.0/24".into()],
             covered: vec![net("10.240.0.0/24")],
@@ -1125,6 +1161,9 @@ fn source_from_an_ip_group_widens_the_group() {
         Explanation::SourceNotCovered {
             rule: aks_app("allow-ubuntu-updates"),
             destination: "security.ubuntu.com".into(),
+            via: Via::TargetFqdn {
+                pattern: "security.ubuntu.com".into()
+            },
             source: net("10.242.0.5/32"),
             rule_sources: vec!["ipg-aks-nodes".into()],
             covered: vec![],
@@ -1853,6 +1892,9 @@ fn tls_inspected_requests_logged_as_http_match_https_entries() {
         Explanation::ProtocolMismatch {
             rule: the_rule(),
             destination: "example.com".into(),
+            via: Via::TargetFqdn {
+                pattern: "example.com".into()
+            },
             flow: "HTTP:443".into(),
             rule_protocols: vec!["Https:443".into()]
         }
@@ -1929,6 +1971,7 @@ fn network_rules_with_addresses_do_not_judge_application_flows() {
                 "any"
             ),
             destination: "mcr.microsoft.com".into(),
+            via: Via::AnyDestination,
             source: net("10.240.0.1/32"),
             rule_sources: vec!["10.99.0.0/24".into()],
             covered: vec![],
@@ -2247,6 +2290,9 @@ fn a_rule_missing_on_two_fields_gets_a_sibling_rule() {
         Explanation::PortMismatch {
             rule: aks_app("allow-partner-api"),
             destination: "api.partner.example.com".into(),
+            via: Via::TargetFqdn {
+                pattern: "api.partner.example.com".into()
+            },
             port: "443".into(),
             rule_ports: vec!["Https:8443".into()],
         }
@@ -2313,4 +2359,16 @@ fn a_policy_without_groups_gets_a_new_group() {
         }
     );
     assert_eq!(rule.name, "allow-20-50-1-2-udp-1194");
+}
+
+#[test]
+fn a_match_through_the_tag_model_says_so() {
+    let i = inputs(true, true);
+    let x = explain_with(&i, &app("mcr.microsoft.com", "10.244.1.7/32"));
+    assert_eq!(
+        x.explanation.to_string(),
+        "rule aks-tag in allow collection aks-fqdn-tag (priority 200) of group aks-egress (priority 200) matches \
+         mcr.microsoft.com (through FQDN tag AzureKubernetesService, in fwlog's model of the tag) but not the \
+         source: 10.244.1.7 is not in its sources (10.240.0.0/24)"
+    );
 }
