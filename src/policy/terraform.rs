@@ -62,6 +62,13 @@ pub(crate) fn terraform(j: &J<'_>) -> Res<TemplateParts> {
                     },
                 };
                 policy_ids.push((id.clone(), name.clone()));
+                // The provider reads back the ids of every group of the policy, wherever they are managed: a
+                // group missing from this file would make answers wrong, so it is checked like az's listing.
+                let listed_groups = v
+                    .string_list("rule_collection_groups")?
+                    .iter()
+                    .map(|g| resource_name(g).to_string())
+                    .collect();
                 out.policies.push(PolicyHead {
                     name,
                     id,
@@ -69,7 +76,7 @@ pub(crate) fn terraform(j: &J<'_>) -> Res<TemplateParts> {
                         .opt_str("base_policy_id")?
                         .map(|b| resource_name(b).to_string()),
                     dns_proxy,
-                    listed_groups: Vec::new(),
+                    listed_groups,
                 });
             }
             "azurerm_firewall_policy_rule_collection_group" => groups.push(v),

@@ -343,6 +343,26 @@ fn every_export_shape_gives_the_same_policy() {
 }
 
 #[test]
+fn terraform_state_missing_a_listed_group_is_an_error() {
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("terraform-state.json")).unwrap())
+            .unwrap();
+    let resources = state["values"]["root_module"]["child_modules"][0]["resources"]
+        .as_array_mut()
+        .unwrap();
+    resources.retain(|r| {
+        r["address"] != "module.hub_firewall.azurerm_firewall_policy_rule_collection_group.hub_deny"
+    });
+    let e = load_texts(&[("state.json".into(), state.to_string())], None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "state.json: policy fwpol-hub-weu has rule collection group hub-deny, but no file given holds its rules: add \
+         the output of `az network firewall policy rule-collection-group list --policy-name fwpol-hub-weu -g \
+         <resource group>`"
+    );
+}
+
+#[test]
 fn rule_collection_group_show_output_loads_alone() {
     // `… rule-collection-group show` prints one group object: the first item of the list fixture.
     let list: serde_json::Value =
