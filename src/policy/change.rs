@@ -251,6 +251,9 @@ fn widen(policy: &Policy, x: &Explained, r: &RuleRef, env: &Env<'_>) -> Change {
     };
     let (_, _, _, rule) = locate(policy, r);
     let mut edits: Vec<Change> = Vec::new();
+    // A miss no single field edit fixes (a destination the rule does not name, a source behind an IP Group fwlog
+    // cannot see) rules widening out.
+    let mut inexpressible = false;
     if let DestCheck::Miss { why } = &c.destination {
         let add = match why {
             DestMiss::ApexOnly { .. } | DestMiss::RejectedPattern { .. } => {
@@ -264,9 +267,7 @@ fn widen(policy: &Policy, x: &Explained, r: &RuleRef, env: &Env<'_>) -> Change {
                 field: RuleField::TargetFqdns,
                 add: vec![d],
             }),
-            None => edits.push(Change::Undecided {
-                reason: "destination".into(),
-            }),
+            None => inexpressible = true,
         }
     }
     let proto_miss = matches!(c.protocol, ProtoCheck::Miss { .. });
@@ -312,9 +313,7 @@ fn widen(policy: &Policy, x: &Explained, r: &RuleRef, env: &Env<'_>) -> Change {
     if let Some(missing) = missing {
         let add: Vec<String> = missing.iter().map(|n| net_text(*n)).collect();
         if add.is_empty() {
-            edits.push(Change::Undecided {
-                reason: "source".into(),
-            });
+            inexpressible = true;
         } else if rule.source_addresses().is_empty()
             && let Some(g) = rule
                 .source_ip_groups()
@@ -334,8 +333,7 @@ fn widen(policy: &Policy, x: &Explained, r: &RuleRef, env: &Env<'_>) -> Change {
             });
         }
     }
-    let single = edits.len() == 1 && !matches!(edits[0], Change::Undecided { .. });
-    if single {
+    if edits.len() == 1 && !inexpressible {
         return edits.remove(0);
     }
     let (p, g, col, _) = locate(policy, r);

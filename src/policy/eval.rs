@@ -690,7 +690,7 @@ pub(crate) fn evaluate_query(
         .map(|(rr, rule)| check(rr, rule, q, env, dns_proxy))
         .collect();
 
-    let mut pending: Vec<&RuleCheck> = Vec::new();
+    let mut pending: Vec<(&RuleCheck, &Unknown)> = Vec::new();
     let mut decided: Option<&RuleCheck> = None;
     for c in &checks {
         match c.state() {
@@ -698,7 +698,7 @@ pub(crate) fn evaluate_query(
                 decided = Some(c);
                 break;
             }
-            State::Unknown => pending.push(c),
+            State::Unknown => pending.extend(c.unknown().map(|u| (c, u))),
             State::Miss => {}
             State::NotApplicable => {
                 if c.matches_besides_destination() {
@@ -713,11 +713,11 @@ pub(crate) fn evaluate_query(
     let want = decided
         .map(|d| effect(d.rule.action))
         .unwrap_or(Action::Deny);
-    let conflicting = pending.iter().find(|p| effect(p.rule.action) != want);
+    let conflicting = pending.iter().find(|(p, _)| effect(p.rule.action) != want);
     let outcome = match (conflicting, decided) {
-        (Some(u), _) => Outcome::Unknown {
-            rule: u.rule.clone(),
-            because: u.unknown().cloned().unwrap_or(Unknown::PortNotLogged),
+        (Some((p, because)), _) => Outcome::Unknown {
+            rule: p.rule.clone(),
+            because: (*because).clone(),
         },
         (None, Some(d)) => match d.rule.action {
             Action::Allow => Outcome::Allowed {
@@ -733,13 +733,11 @@ pub(crate) fn evaluate_query(
         (None, None) => Outcome::DefaultDeny,
     };
     if !matches!(outcome, Outcome::Unknown { .. }) {
-        for p in &pending {
-            if let Some(u) = p.unknown() {
-                notes.push(format!(
-                    "{} may also match ({u}); the result is the same",
-                    p.rule
-                ));
-            }
+        for (p, u) in &pending {
+            notes.push(format!(
+                "{} may also match ({u}); the result is the same",
+                p.rule
+            ));
         }
     }
     (outcome, checks, notes)
@@ -1298,4 +1296,61 @@ fn other_app_unknowns(a: &ApplicationRule, name: Option<&str>) -> Option<Unknown
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_as_logged() {
+        assert_eq!(Proto::parse("HTTPS"), Proto::Https);
+        assert_eq!(Proto::parse("http/1.1"), Proto::Http);
+        assert_eq!(Proto::parse("ICMPv6"), Proto::Icmp);
+        assert_eq!(Proto::parse("gre"), Proto::Other("GRE".into()));
+        assert!(Proto::Https.is_tcp() && !Proto::Udp.is_tcp());
+    }
+
+    #[test]
+    fn flows_become_queries() {
+        let f = |d: Option<&str>| Flow {
+            kind: FlowKind::Application,
+            protocol: "HTTPS".into(),
+            source: "10.0.0.1/32".parse().unwrap(),
+            destination: d.map(str::to_string),
+            port: Some(443),
+            last_seen_us: None,
+        };
+        assert_eq!(Query::of_flow(&f(None)).dest, Dest::NoSni);
+        assert_eq!(Query::of_flow(&f(Some(" "))).dest, Dest::NoSni);
+        assert_eq!(
+            Query::of_flow(&f(Some("MCR.Microsoft.com."))).dest,
+            Dest::Name("mcr.microsoft.com".into())
+        );
+        assert_eq!(
+            Query::of_flow(&f(Some("*.data.mcr.microsoft.com"))).dest,
+            Dest::Suffix(".data.mcr.microsoft.com".into())
+        );
+        assert_eq!(
+            Query::of_flow(&f(Some("[fd10:0003:0000:0000:0000:0000:0000:0004]"))).dest,
+            Dest::Net("fd10:3::4/128".parse().unwrap())
+        );
+        assert_eq!(
+            Query::of_flow(&f(Some("20.50.1.2"))).ports,
+            Some(PortRange::single(443))
+        );
+    }
+
+    #[test]
+    fn catalog_tag_values() {
+        assert_eq!(tag_says(Some("yes"), AKS_FQDN_TAG), Some(true));
+        assert_eq!(
+            tag_says(Some("AzureKubernetesService"), AKS_FQDN_TAG),
+            Some(true)
+        );
+        assert_eq!(tag_says(Some("no"), AKS_FQDN_TAG), Some(false));
+        assert_eq!(tag_says(Some("unclear"), AKS_FQDN_TAG), None);
+        assert_eq!(tag_says(Some("n/a"), AKS_FQDN_TAG), None);
+        assert_eq!(tag_says(None, AKS_FQDN_TAG), None);
+    }
 }
