@@ -317,7 +317,16 @@ impl fmt::Display for Via {
             Via::FqdnTag { tag, entry } => {
                 write!(f, "FQDN tag {tag} (fwlog's catalog entry {entry})")
             }
-            Via::NetworkFqdn { fqdn, .. } => write!(f, "destination FQDN {fqdn}"),
+            Via::NetworkFqdn { fqdn, dns_proxy } => match dns_proxy {
+                Some(true) => write!(
+                    f,
+                    "destination FQDN {fqdn} (resolved by the policy's DNS proxy)"
+                ),
+                _ => write!(
+                    f,
+                    "destination FQDN {fqdn} (network-rule FQDNs need the policy's DNS proxy, which the files given do not show)"
+                ),
+            },
             Via::Address { address } => write!(f, "destination {address}"),
             Via::ServiceTag { tag } => write!(f, "service tag {tag}"),
             Via::IpGroup { group } => write!(f, "IP group {}", resource_name(group)),

@@ -1764,6 +1764,21 @@ fn network_rule_fqdn_needs_the_dns_proxy() {
             last_seen: None
         }
     );
+    assert_eq!(
+        x.explanation.to_string(),
+        "the policy given allows it by rule ntp in allow collection aks-net (priority 100) of group aks-egress \
+         (priority 200) through destination FQDN ntp.ubuntu.com (resolved by the policy's DNS proxy): the log is \
+         older than the rule, or the policy given is not the one in force"
+    );
+    // A group export alone does not say whether the DNS proxy is on: the answer says the FQDN depends on it.
+    let groups_only = load_fx(&["az-rcg-list.json"]).unwrap();
+    assert_eq!(
+        explain_with(&groups_only, &named).explanation.to_string(),
+        "the policy given allows it by rule ntp in allow collection aks-net (priority 100) of group aks-egress \
+         (priority 200) through destination FQDN ntp.ubuntu.com (network-rule FQDNs need the policy's DNS proxy, \
+         which the files given do not show): the log is older than the rule, or the policy given is not the one in \
+         force"
+    );
 }
 
 #[test]
