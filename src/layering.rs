@@ -24,19 +24,29 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("engine", &["query", "event", "error", "messages"]),
+    // The user's firewall policy: read from exports, evaluated against flows.
+    (
+        "policy",
+        &["catalog", "query", "event", "error", "messages"],
+    ),
     (
         "report",
-        &["engine", "catalog", "query", "event", "error", "messages"],
+        &[
+            "engine", "policy", "catalog", "query", "event", "error", "messages",
+        ],
     ),
     (
         "recommend",
-        &["engine", "catalog", "query", "event", "error", "messages"],
+        &[
+            "engine", "policy", "catalog", "query", "event", "error", "messages",
+        ],
     ),
     (
         "render",
         &[
             "report",
             "recommend",
+            "policy",
             "engine",
             "catalog",
             "query",
@@ -55,6 +65,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "engine",
             "input",
             "live",
+            "policy",
             "catalog",
             "query",
             "legacy",

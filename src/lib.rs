@@ -5,7 +5,8 @@
 //!
 //! 1. [`cli`] — commands on top: arguments → plan → source → engine → report/recommend → render → output.
 //! 2. [`render`] — every output format; [`output`] writes atomically.
-//! 3. [`report`], [`recommend`] — pure functions over groups and the [`catalog`].
+//! 3. [`report`], [`recommend`], [`policy`] — pure functions over groups, the [`catalog`] and the user's
+//!    firewall policy.
 //! 4. [`engine`] — canonical batches + a [`query`] → groups (polars).
 //! 5. Sources: [`input`] (files) and [`live`] (Log Analytics) push canonical batches and read statistics.
 //! 6. Below everything that runs: the [`query`] vocabulary, the canonical [`event`] schema, the [`legacy`]
@@ -23,6 +24,7 @@ pub mod legacy;
 pub mod live;
 pub mod messages;
 pub mod output;
+pub mod policy;
 pub mod query;
 pub mod recommend;
 pub mod render;

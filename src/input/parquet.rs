@@ -151,59 +151,30 @@ fn type_mismatch(field: Field, dt: &DataType) -> Option<String> {
 mod quiet {
     use std::cell::Cell;
     use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
-    use std::sync::{Arc, Mutex};
-
-    type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+    use std::sync::Once;
 
     thread_local! {
         static QUIET: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Threads inside [`catch`] and the hook that was installed before the first of them.
-    static STATE: Mutex<(usize, Option<Arc<Hook>>)> = Mutex::new((0, None));
-
-    struct Installed;
-
-    impl Installed {
-        fn new() -> Self {
-            let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
-            if st.0 == 0 {
-                let previous = Arc::new(panic::take_hook());
-                let inner = Arc::clone(&previous);
-                panic::set_hook(Box::new(move |info| {
-                    if !QUIET.try_with(Cell::get).unwrap_or(false) {
-                        inner(info);
-                    }
-                }));
-                st.1 = Some(previous);
-            }
-            st.0 += 1;
-            Installed
-        }
-    }
-
-    impl Drop for Installed {
-        fn drop(&mut self) {
-            let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
-            st.0 -= 1;
-            // The hook cannot be changed while this thread panics; the silent one then stays, and it hands
-            // every panic outside a decode to the previous hook anyway.
-            if st.0 == 0 && !std::thread::panicking() {
-                // Dropping the installed hook drops its reference to the previous one.
-                drop(panic::take_hook());
-                if let Some(previous) = st.1.take() {
-                    match Arc::try_unwrap(previous) {
-                        Ok(hook) => panic::set_hook(hook),
-                        Err(shared) => panic::set_hook(Box::new(move |info| shared(info))),
-                    }
+    /// Put a hook in front of the one in force, once: it hands every panic to that hook except those on a
+    /// thread inside [`catch`]. Installed once and never taken down, so concurrent decodes (and tests that run
+    /// in parallel) never race to swap hooks.
+    fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let previous = panic::take_hook();
+            panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+                if !QUIET.try_with(Cell::get).unwrap_or(false) {
+                    previous(info);
                 }
-            }
-        }
+            }));
+        });
     }
 
     /// Run `f`; a panic in it becomes `Err` with the panic message, printed by no hook.
     pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-        let _installed = Installed::new();
+        install();
         QUIET.with(|q| q.set(true));
         let result = panic::catch_unwind(AssertUnwindSafe(f));
         QUIET.with(|q| q.set(false));
@@ -616,27 +587,36 @@ mod tests {
 
     #[test]
     fn decoder_panics_become_errors_and_print_nothing() {
-        use std::sync::Mutex;
-        // Panics seen by the hook in force, by thread: the hook installed for decoding must pass none of the
-        // panics it catches on, and the previous hook must be back afterwards.
-        static SEEN: Mutex<Vec<std::thread::ThreadId>> = Mutex::new(Vec::new());
-        let me = std::thread::current().id();
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {
-            SEEN.lock().unwrap().push(std::thread::current().id())
-        }));
+        // The panic hook is process-wide, so the check runs in a child copy of this test binary where nothing
+        // else touches it: a panic inside `catch` prints nothing; one outside still reaches the default hook.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "input::parquet::tests::quiet_child", "--nocapture"])
+            .env("FWLOG_QUIET_CHILD", "1")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("caught: assertion failed: offset + length <= self.length"),
+            "{stdout}"
+        );
+        assert!(!stderr.contains("offset + length"), "printed: {stderr}");
+        assert!(stderr.contains("outside a decode"), "{stderr}");
+    }
+
+    /// The child of [`decoder_panics_become_errors_and_print_nothing`]; does nothing unless asked.
+    #[test]
+    fn quiet_child() {
+        if std::env::var_os("FWLOG_QUIET_CHILD").is_none() {
+            return;
+        }
         let caught =
             quiet::catch(|| -> u8 { panic!("assertion failed: offset + length <= self.length") });
-        assert_eq!(
-            caught,
-            Err("assertion failed: offset + length <= self.length".to_string())
-        );
-        assert!(!SEEN.lock().unwrap().contains(&me), "the panic was printed");
-        let _ = std::panic::catch_unwind(|| panic!("outside a decode"));
-        let restored = SEEN.lock().unwrap().contains(&me);
-        std::panic::set_hook(previous);
-        assert!(restored, "the previous hook was not restored");
+        println!("caught: {}", caught.unwrap_err());
         assert_eq!(quiet::catch(|| 7), Ok(7));
+        let _ = std::panic::catch_unwind(|| panic!("outside a decode"));
     }
 
     #[test]
