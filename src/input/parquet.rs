@@ -590,7 +590,11 @@ mod tests {
         // The panic hook is process-wide, so the check runs in a child copy of this test binary where nothing
         // else touches it: a panic inside `catch` prints nothing; one outside still reaches the default hook.
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "input::parquet::tests::quiet_child", "--nocapture"])
+            .args([
+                "--exact",
+                "input::parquet::tests::quiet_child",
+                "--nocapture",
+            ])
             .env("FWLOG_QUIET_CHILD", "1")
             .env_remove("RUST_BACKTRACE")
             .output()
