@@ -20,7 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "live",
         &[
-            "input", "query", "event", "legacy", "catalog", "error", "messages",
+            "input", "query", "event", "legacy", "catalog", "output", "error", "messages",
         ],
     ),
     ("engine", &["query", "event", "error", "messages"]),

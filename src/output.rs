@@ -1,46 +1,220 @@
-//! Writing results: to stdout, or atomically to a file (a temporary file in the same folder, renamed into
-//! place), so a reader never sees a half-written rule file or report.
+//! Writing results: to stdout, to a device or FIFO as it is, or atomically to a file (a temporary file in the
+//! same folder, renamed into place), so a reader never sees a half-written rule file or report.
+//!
+//! fwlog runs as root in pipelines, so `-o` must never replace what it does not own: `-o /dev/null` or a FIFO
+//! is written through, a symlink keeps pointing where it did (its target is replaced atomically), an existing
+//! file keeps its permissions, and an output that is also one of the inputs is refused before any work.
+//! A temporary file left by a killed run carries the process id in its name and is removed by the next write
+//! to the same output once that process is gone.
 
+use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::error::user;
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+/// Where `-o PATH` leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    /// A character device or FIFO: written through, never replaced.
+    Device(PathBuf),
+    /// A regular file (existing or not), after following symlinks: replaced atomically.
+    File(PathBuf),
+}
+
+/// Resolve `-o`: `None` or `-` is stdout; symlinks are followed to the file they name.
+pub fn target(path: Option<&Path>) -> anyhow::Result<Target> {
+    let Some(path) = path else {
+        return Ok(Target::Stdout);
     };
-    if !dir.is_dir() {
-        return Err(user(format!(
-            "{}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        )));
+    if path.as_os_str() == "-" {
+        return Ok(Target::Stdout);
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fwlog-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write: {}", path.display(), e.error))?;
+    let resolved = resolve_links(path)?;
+    match fs::metadata(&resolved) {
+        Ok(m) => {
+            use std::os::unix::fs::FileTypeExt;
+            let t = m.file_type();
+            if t.is_char_device() || t.is_fifo() {
+                Ok(Target::Device(resolved))
+            } else if t.is_file() {
+                Ok(Target::File(resolved))
+            } else {
+                Err(user(format!(
+                    "{}: not a file fwlog can write (a folder, socket or block device)",
+                    path.display()
+                )))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::File(resolved)),
+        Err(e) => Err(user(format!("{}: cannot write: {e}", path.display()))),
+    }
+}
+
+/// Follow a chain of symlinks to the path they name (which may not exist yet); a loop is an error.
+fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(&p)
+                    .map_err(|e| user(format!("{}: cannot read the link: {e}", p.display())))?;
+                p = match p.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(user(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// Refuse an output that is one of the inputs (the same file, however it is named): writing it would destroy
+/// the data being read.
+pub fn check_not_input(out: Option<&Path>, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(Target::File(out)) = target(out) else {
+        return Ok(());
+    };
+    let Ok(o) = fs::metadata(&out) else {
+        return Ok(());
+    };
+    for i in inputs {
+        if let Ok(m) = fs::metadata(i)
+            && m.dev() == o.dev()
+            && m.ino() == o.ino()
+        {
+            return Err(user(format!(
+                "{}: the output is also an input ({}); choose another --output",
+                out.display(),
+                i.display()
+            )));
+        }
+    }
     Ok(())
 }
 
-/// Write to `path` atomically, or to stdout when there is none.
+/// A file being written that appears under its name only when committed.
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+    permissions: Option<fs::Permissions>,
+}
+
+impl AtomicFile {
+    /// Start writing `dest` (a regular file's path, symlinks already followed; see [`target`]).
+    pub fn create(dest: &Path) -> anyhow::Result<AtomicFile> {
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(user(format!(
+                "{}: the folder {} does not exist",
+                dest.display(),
+                dir.display()
+            )));
+        }
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        remove_stale(dir, &name);
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.fwlog-{}-", std::process::id()))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            permissions: fs::metadata(dest).ok().map(|m| m.permissions()),
+        })
+    }
+
+    /// Flush to disk and rename into place, keeping an existing file's permissions.
+    pub fn commit(self) -> anyhow::Result<()> {
+        let f = self.tmp.as_file();
+        if let Some(p) = self.permissions {
+            f.set_permissions(p)?;
+        }
+        f.sync_all()?;
+        self.tmp
+            .persist(&self.dest)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write: {}", self.dest.display(), e.error))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tmp.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
+}
+
+/// Remove `.NAME.fwlog-PID-*.tmp` files whose process is gone (left by a killed run).
+fn remove_stale(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.fwlog-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !file.ends_with(".tmp") || pid == std::process::id() as i32 {
+            continue;
+        }
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Write `bytes` atomically to `path` (a regular file).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes)?;
+    f.commit()
+}
+
+/// Write to `path` as [`target`] resolves it, or to stdout when there is none. A closed pipe on stdout is not
+/// an error (`fwlog … | head`); any other failure to write is.
 pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
-    match path {
-        Some(p) => write_atomic(p, bytes),
-        None => {
+    match target(path)? {
+        Target::File(p) => write_atomic(&p, bytes),
+        Target::Device(p) => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| user(format!("{}: cannot write: {e}", p.display())))?;
+            f.write_all(bytes)
+                .and_then(|_| f.flush())
+                .map_err(|e| user(format!("{}: cannot write: {e}", p.display())))
+        }
+        Target::Stdout => {
             let mut out = std::io::stdout().lock();
             match out.write_all(bytes).and_then(|_| out.flush()) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => Ok(other?),
+                Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+                Ok(()) => Ok(()),
             }
         }
     }
@@ -48,15 +222,82 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
     #[test]
     fn atomic_write_replaces_whole_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("out.json");
-        super::write_atomic(&p, b"one").unwrap();
-        super::write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
-        assert!(super::write_atomic(&dir.path().join("no/such/dir/x"), b"").is_err());
+        assert!(write_atomic(&dir.path().join("no/such/dir/x"), b"").is_err());
+    }
+
+    #[test]
+    fn devices_are_written_through_and_links_keep_pointing() {
+        assert_eq!(
+            target(Some(Path::new("/dev/null"))).unwrap(),
+            Target::Device("/dev/null".into())
+        );
+        emit(Some(Path::new("/dev/null")), b"x").unwrap();
+        assert!(
+            fs::metadata("/dev/null").unwrap().permissions().mode() & 0o170000 == 0o020000,
+            "/dev/null is still a character device"
+        );
+        assert_eq!(target(Some(Path::new("-"))).unwrap(), Target::Stdout);
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.tf");
+        fs::write(&real, "old").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.tf");
+        std::os::unix::fs::symlink("real.tf", &link).unwrap();
+        emit(Some(&link), b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&real).unwrap(), "new");
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert!(emit(Some(&a), b"x").is_err());
+    }
+
+    #[test]
+    fn an_output_that_is_an_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("logs.json");
+        fs::write(&input, "{}").unwrap();
+        let link = dir.path().join("out.json");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        let e = check_not_input(Some(&link), std::slice::from_ref(&input)).unwrap_err();
+        assert!(e.to_string().contains("also an input"), "{e}");
+        assert!(check_not_input(Some(&dir.path().join("new.json")), &[input]).is_ok());
+    }
+
+    #[test]
+    fn stale_temporary_files_of_dead_runs_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // PIDs are below 2^22 on Linux: this one cannot be running.
+        let stale = dir.path().join(".out.json.fwlog-99999999-abc.tmp");
+        let mine = dir
+            .path()
+            .join(format!(".out.json.fwlog-{}-abc.tmp", std::process::id()));
+        fs::write(&stale, "").unwrap();
+        fs::write(&mine, "").unwrap();
+        write_atomic(&dir.path().join("out.json"), b"x").unwrap();
+        assert!(!stale.exists());
+        assert!(mine.exists(), "a live run's file is left alone");
     }
 }

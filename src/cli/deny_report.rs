@@ -81,7 +81,7 @@ pub fn run(args: DenyReportArgs) -> anyhow::Result<ExitCode> {
             "--format parquet writes binary data: give --output FILE",
         ));
     }
-    let denies = deny_groups(&source, query, now)?;
+    let denies = deny_groups(&source, query, now, to_file)?;
     let report = crate::report::build(
         &denies.window,
         args.group.top,
@@ -111,6 +111,5 @@ pub fn print_summary_kql(
         kql::sources(window, firewall)?,
         kql::deny_summary(window, &opts)?,
     ];
-    print!("{}", kql::join_for_print(&qs));
-    Ok(())
+    crate::output::emit(None, kql::join_for_print(&qs).as_bytes())
 }

@@ -46,13 +46,19 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
             kql::hourly_count(window, args.live.firewall.as_ref())?,
             kql::raw_window(window, args.live.firewall.as_ref())?,
         ];
-        print!("{}", kql::join_for_print(&qs));
+        crate::output::emit(None, kql::join_for_print(&qs).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let out = args
         .out
         .clone()
         .ok_or_else(|| user("fetch needs --out FILE"))?;
+    let crate::output::Target::File(out) = crate::output::target(Some(&out))? else {
+        return Err(user(format!(
+            "{}: fetch writes a Parquet file: --out must name a file, not a device or standard output",
+            out.display()
+        )));
+    };
     let Some(cfg) = crate::live::config::resolve(&args.live.request(), args.cloud, false)? else {
         return Err(user(
             "fetch needs a workspace: --workspace GUID, FWLOG_WORKSPACE, or `workspaces` in the config file",

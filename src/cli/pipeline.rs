@@ -1,6 +1,7 @@
 //! The part of `deny-report` and `recommend` that is the same: choose the source (files or Log Analytics), read
 //! it into the engine, and tell the user what was read.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::args::{InputArgs, LiveArgs};
@@ -43,16 +44,22 @@ pub struct Denies {
     pub window: Window,
 }
 
-/// Read the source and group its denies.
-pub fn deny_groups(source: &Source, query: Query, now_us: i64) -> anyhow::Result<Denies> {
+/// Read the source and group its denies; `output` (the command's `-o`) must not be one of the inputs.
+pub fn deny_groups(
+    source: &Source,
+    query: Query,
+    now_us: i64,
+    output: Option<&Path>,
+) -> anyhow::Result<Denies> {
     match source {
-        Source::Files(input) => from_files(input, query),
+        Source::Files(input) => from_files(input, query, output),
         Source::Live(cfg) => from_live(cfg, query, now_us),
     }
 }
 
-fn from_files(input: &InputArgs, query: Query) -> anyhow::Result<Denies> {
+fn from_files(input: &InputArgs, query: Query, output: Option<&Path>) -> anyhow::Result<Denies> {
     let files = FileSource::open(&input.inputs, input.input_format, input.keep_duplicates)?;
+    crate::output::check_not_input(output, &files.files)?;
     let mut agg = DenyAggregator::new(query.clone());
     let pushdown = Pushdown {
         from_us: query.window.from_us,

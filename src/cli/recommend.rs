@@ -123,7 +123,7 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<ExitCode> {
     }
     let (catalog, ctx) = args.cluster.resolve()?;
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
-    let denies = deny_groups(&source, query, now)?;
+    let denies = deny_groups(&source, query, now, args.output.as_deref())?;
     print_diagnostics(&denies.stats, &denies.sources);
     let rec = crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();

@@ -68,7 +68,8 @@ pub fn is_valid_host(raw: &str) -> bool {
     }
 }
 
-fn is_dns_name(n: &str) -> bool {
+/// A DNS name as [`is_valid_host`] accepts it (already canonical: no trailing dot, no surrounding space).
+pub fn is_dns_name(n: &str) -> bool {
     if n.is_empty() || n.len() > 253 {
         return false;
     }

@@ -369,19 +369,11 @@ pub async fn fetch(
         crate::note!("{skipped} row(s) could not be read and were skipped");
     }
     // Combine in window order into a temporary file beside the output, then rename into place.
-    let out_dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let mut ordered = manifest.windows.clone();
     ordered.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    let tmp = tempfile::Builder::new()
-        .prefix(".fwlog-")
-        .suffix(".parquet.tmp")
-        .tempfile_in(out_dir)
-        .with_context(|| format!("creating a temporary file in {}", out_dir.display()))?;
+    let mut file = crate::output::AtomicFile::create(out)?;
     let schema = crate::event::schema();
-    let mut w = ParquetWriter::new(tmp.reopen()?).batched(&schema)?;
+    let mut w = ParquetWriter::new(&mut file).batched(&schema)?;
     let mut rows = 0u64;
     for (ws, f, t, _) in &ordered {
         let df = read_parquet(&part_path(&parts, ws, *f, *t))?;
@@ -391,9 +383,8 @@ pub async fn fetch(
         }
     }
     w.finish()?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(out)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write: {}", out.display(), e.error))?;
+    drop(w);
+    file.commit()?;
     std::fs::remove_dir_all(&parts).ok();
     Ok(FetchSummary {
         rows,

@@ -152,18 +152,10 @@ impl fmt::Display for DestinationPattern {
     }
 }
 
-/// Letters, digits, `-` and `_` in dot-separated labels of 1–63 bytes, 253 bytes at most.
+/// Letters, digits, `-` and `_` in dot-separated labels of 1–63 bytes, 253 bytes at most, the last label not
+/// all digits: the one definition of a host name (`crate::event::normalize::is_dns_name`).
 pub fn is_dns_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
+    crate::event::normalize::is_dns_name(name)
 }
 
 /// An RFC 3339 time as microseconds since the epoch.

@@ -173,6 +173,18 @@ pub struct Unmatched {
     pub candidate_features: Vec<String>,
 }
 
+/// A deny whose destination is neither a valid host name nor an address. Anyone in a cluster chooses the names
+/// that reach the logs (SNI, Host header), so such a name never becomes a rule in any format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidName {
+    pub kind: String,
+    pub protocol: Option<String>,
+    pub destination: String,
+    pub destination_port: Option<u32>,
+    pub hits: u64,
+    pub source_subnets: Vec<String>,
+}
+
 /// A rule collection as the IaC renderers need it: rules of one kind, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection<'a> {
@@ -189,6 +201,8 @@ pub struct Recommendation {
     pub rules: Vec<Rule>,
     pub unmatched: Vec<Unmatched>,
     pub known: Vec<Known>,
+    /// Denies to names that are not valid host names: never a rule.
+    pub invalid_names: Vec<InvalidName>,
     /// Denies read and covered, for the summary line.
     pub denies: u64,
     pub denies_covered: u64,

@@ -19,7 +19,8 @@ use ipnet::IpNet;
 
 use super::guard;
 use super::model::{
-    Evidence, Known, Recommendation, Rule, RuleKind, RuleRequirement, Unmatched, Verdict,
+    Evidence, InvalidName, Known, Recommendation, Rule, RuleKind, RuleRequirement, Unmatched,
+    Verdict,
 };
 use super::options::ScopeItem;
 use crate::catalog::pattern::{Label, Pattern, Proto};
@@ -464,6 +465,8 @@ enum Decision<'m, 'c> {
     },
     /// No catalog entry explains it; `candidates` are features whose conditional entries would.
     Unmatched { candidates: BTreeSet<String> },
+    /// The destination is not a valid host name or address: never a rule, never matched to the catalog.
+    Invalid,
 }
 
 /// The decision for one group (see the module docs).
@@ -473,8 +476,11 @@ fn decide<'m, 'c>(
     o: &Options,
     region: Option<&str>,
 ) -> Decision<'m, 'c> {
-    if g.destination.is_none() {
+    let Some(dest) = g.destination.as_deref() else {
         return decide_without_destination(ms, o, region);
+    };
+    if !crate::event::normalize::is_valid_host(dest) {
+        return Decision::Invalid;
     }
     if let Some(d) = api_server_address(g, ms, o, region) {
         return Decision::Rule(Box::new(d));
@@ -624,6 +630,7 @@ struct Folded {
     drafts: BTreeMap<RuleKey, RuleDraft>,
     known: BTreeMap<(Verdict, Option<String>, Option<u32>, String), KnownAcc>,
     unmatched: BTreeMap<UnmatchedKey, UnmatchedAcc>,
+    invalid: BTreeMap<UnmatchedKey, (InvalidName, Obs)>,
 }
 
 struct KnownAcc {
@@ -701,6 +708,28 @@ impl Folded {
                 acc.candidates.extend(candidates);
                 acc.g.get_or_insert_with(|| g.clone());
             }
+            Decision::Invalid => {
+                let key = (
+                    g.kind.clone(),
+                    g.protocol.clone(),
+                    g.destination_port,
+                    g.destination.clone(),
+                );
+                let (_, obs) = self.invalid.entry(key).or_insert_with(|| {
+                    (
+                        InvalidName {
+                            kind: g.kind.clone(),
+                            protocol: g.protocol.clone(),
+                            destination: g.destination.clone().unwrap_or_default(),
+                            destination_port: g.destination_port,
+                            hits: 0,
+                            source_subnets: Vec::new(),
+                        },
+                        Obs::default(),
+                    )
+                });
+                obs.add(g);
+            }
         }
     }
 }
@@ -730,10 +759,16 @@ pub fn recommend(
         folded.add(g, decide(g, ms, o, region.as_deref()));
     }
     let mut rules = Vec::new();
+    let mut not_written = Vec::new();
     let mut covered = 0;
     for d in folded.drafts.into_values() {
-        covered += d.obs.hits;
-        rules.push(finish(d, o));
+        match finish(d, o) {
+            Ok(r) => {
+                covered += r.evidence.hits;
+                rules.push(r);
+            }
+            Err(k) => not_written.push(*k),
+        }
     }
     let unmatched = unmatched_rows(folded.unmatched, o);
     if o.include_unmatched {
@@ -752,8 +787,23 @@ pub fn recommend(
             source_subnets: acc.obs.subnets(o),
             ..acc.row
         })
+        .chain(not_written)
         .collect();
     known.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then_with(|| a.destination.cmp(&b.destination))
+    });
+    let mut invalid_names: Vec<InvalidName> = folded
+        .invalid
+        .into_values()
+        .map(|(row, obs)| InvalidName {
+            hits: obs.hits,
+            source_subnets: obs.subnets(o),
+            ..row
+        })
+        .collect();
+    invalid_names.sort_by(|a, b| {
         b.hits
             .cmp(&a.hits)
             .then_with(|| a.destination.cmp(&b.destination))
@@ -765,6 +815,7 @@ pub fn recommend(
         rules,
         unmatched,
         known,
+        invalid_names,
         denies: groups.iter().map(|g| g.hits).sum(),
         denies_covered: covered,
         catalog_version: catalog.version(),
@@ -812,8 +863,9 @@ fn collection_order(
     (requirement, feature != "core", feature.to_string())
 }
 
-/// Turn a draft into a rule: targets (narrowed when needed), sources, description.
-fn finish(mut d: RuleDraft, o: &Options) -> Rule {
+/// Turn a draft into a rule: targets (narrowed when needed), sources, description. A rule that would have no
+/// target or no source is never written: the denies are listed as needing input instead.
+fn finish(mut d: RuleDraft, o: &Options) -> Result<Rule, Box<Known>> {
     let mut target_fqdns = Vec::new();
     let mut destination_addresses = Vec::new();
     let observed_hosts: Vec<String> = d
@@ -868,13 +920,43 @@ fn finish(mut d: RuleDraft, o: &Options) -> Rule {
     }
     name.truncate(80);
     let description = describe(&d, &evidence);
-    Rule {
+    let source_addresses = source_addresses(&d.obs.sources, o);
+    let missing = if target_fqdns.is_empty() && destination_addresses.is_empty() {
+        Some("no valid target was observed for the catalog pattern".to_string())
+    } else if source_addresses.is_empty() && o.source_ip_group.is_none() {
+        Some(
+            "no usable source address was observed; pass --source-scope CIDR or --source-ip-group NAME"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        return Err(Box::new(Known {
+            protocol: None,
+            destination: evidence.destinations.first().cloned(),
+            destination_port: None,
+            hits: evidence.hits,
+            source_subnets: evidence.source_subnets.clone(),
+            verdict: Verdict::NeedsInput,
+            summary: format!(
+                "{} ({}): no rule written: {why}",
+                d.pattern.as_deref().unwrap_or("-"),
+                d.feature
+            ),
+            feature: d.feature,
+            pattern: d.pattern.unwrap_or_default(),
+            reason: Some(why),
+            source: d.source.unwrap_or_default(),
+        }));
+    }
+    Ok(Rule {
         kind: d.kind,
         collection: collection_name(&d.feature, d.kind),
         priority: 0,
         name,
         description,
-        source_addresses: source_addresses(&d.obs.sources, o),
+        source_addresses,
         source_ip_groups: o.source_ip_group.iter().cloned().collect(),
         protocols: d.protocols,
         target_fqdns: if d.kind == RuleKind::Application || !target_fqdns.is_empty() {
@@ -892,7 +974,7 @@ fn finish(mut d: RuleDraft, o: &Options) -> Rule {
         source: d.source,
         notes: d.notes.into_iter().collect(),
         evidence,
-    }
+    })
 }
 
 /// The one-line evidence every rule carries in its description / comment.
@@ -963,6 +1045,9 @@ fn unmatched_rule(u: &Unmatched, o: &Options) -> Option<Rule> {
     } else {
         source_addresses
     };
+    if source_addresses.is_empty() && o.source_ip_group.is_none() {
+        return None;
+    }
     let app = !is_ip && matches!(proto.as_str(), "HTTP" | "HTTPS");
     if !is_ip && !app {
         return None;

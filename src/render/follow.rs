@@ -40,8 +40,7 @@ pub fn changes(changes: &[Change], format: ReportFormat, now: &str) -> anyhow::R
                 None => "new  ".to_string(),
                 Some(p) => format!("+{:<4}", g.hits - p),
             };
-            writeln!(
-                out,
+            let line = format!(
                 "{now} {change} {:<12} {:<18} {:<6} {dest}  hits={} sources={} last={}",
                 g.kind,
                 g.source_subnet.as_deref().unwrap_or("-"),
@@ -49,7 +48,8 @@ pub fn changes(changes: &[Change], format: ReportFormat, now: &str) -> anyhow::R
                 g.hits,
                 g.distinct_sources,
                 g.last_seen
-            )?;
+            );
+            writeln!(out, "{}", super::escape::terminal(&line))?;
         }
     }
     Ok(out.into_bytes())

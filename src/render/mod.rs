@@ -9,6 +9,7 @@
 //! * [`table`] — the one terminal-table constructor they share.
 
 pub mod catalog;
+pub mod escape;
 pub mod follow;
 pub mod recommend;
 pub mod report;

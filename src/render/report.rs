@@ -7,6 +7,7 @@ use comfy_table::{Cell, CellAlignment, Color, ColumnConstraint, Width};
 use polars::prelude::*;
 
 use super::ReportFormat;
+use super::escape;
 use super::table::new_table;
 use crate::catalog::Requirement;
 use crate::report::model::{DenyReport, ReportGroup as Group};
@@ -66,6 +67,13 @@ pub fn summary(r: &DenyReport) -> String {
 
 /// What the catalog says about a group, in one short cell.
 pub fn catalog_label(g: &Group) -> String {
+    if g.group
+        .destination
+        .as_deref()
+        .is_some_and(|d| !crate::event::normalize::is_valid_host(d))
+    {
+        return "not a valid host name".to_string();
+    }
     if g.catalog.is_empty() {
         return "not in catalog".to_string();
     }
@@ -136,7 +144,8 @@ fn table(r: &DenyReport, terminal: bool) -> String {
             terminal_cells(g)
         } else {
             cells(g)
-        };
+        }
+        .map(|v| escape::terminal(&v).into_owned());
         t.add_row(c.into_iter().enumerate().map(|(i, v)| {
             let cell = Cell::new(v);
             let cell = if (4..=6).contains(&i) {
@@ -233,10 +242,6 @@ fn requirement_color(g: &Group) -> Option<Color> {
     })
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
 fn markdown(r: &DenyReport) -> String {
     let mut out = String::from("# Denied traffic\n\n");
     out.push_str(&summary(r));
@@ -248,7 +253,7 @@ fn markdown(r: &DenyReport) -> String {
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     out.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
     for g in &r.groups {
-        let c: Vec<String> = cells(g).iter().map(|v| md_escape(v)).collect();
+        let c: Vec<String> = cells(g).iter().map(|v| escape::markdown(v)).collect();
         out.push_str(&format!("| {} |\n", c.join(" | ")));
     }
     out
@@ -270,26 +275,30 @@ fn csv(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
         "catalog",
     ])?;
     for g in &r.groups {
-        w.write_record([
-            g.group.kind.clone(),
-            g.group.source_subnet.clone().unwrap_or_default(),
-            g.group.protocol.clone().unwrap_or_default(),
-            g.group.destination.clone().unwrap_or_default(),
-            g.group
-                .destination_port
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-            g.group.hits.to_string(),
-            g.group.distinct_sources.to_string(),
-            g.group.first_seen.clone(),
-            g.group.last_seen.clone(),
-            g.group.example_sources.join(" "),
-            if g.catalog.is_empty() {
-                String::new()
-            } else {
-                catalog_label(g)
-            },
-        ])?;
+        w.write_record(
+            [
+                g.group.kind.clone(),
+                g.group.source_subnet.clone().unwrap_or_default(),
+                g.group.protocol.clone().unwrap_or_default(),
+                g.group.destination.clone().unwrap_or_default(),
+                g.group
+                    .destination_port
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                g.group.hits.to_string(),
+                g.group.distinct_sources.to_string(),
+                g.group.first_seen.clone(),
+                g.group.last_seen.clone(),
+                g.group.example_sources.join(" "),
+                if g.catalog.is_empty() {
+                    String::new()
+                } else {
+                    catalog_label(g)
+                },
+            ]
+            .iter()
+            .map(|v| escape::csv_cell(v).into_owned()),
+        )?;
     }
     w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }

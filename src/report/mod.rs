@@ -52,8 +52,16 @@ pub fn build(
     }
 }
 
-/// The catalog entries a group's destination, port and protocol match, most specific first.
+/// The catalog entries a group's destination, port and protocol match, most specific first. A destination
+/// that is not a valid host name matches nothing: a name chosen inside the cluster must not borrow an entry's
+/// standing (`*.evil.microsoft.com` is not Azure Backup's `*.microsoft.com`).
 pub fn labels(g: &Group, catalog: &Catalog, ctx: &Context) -> Vec<Label> {
+    if g.destination
+        .as_deref()
+        .is_some_and(|d| !crate::event::normalize::is_valid_host(d))
+    {
+        return Vec::new();
+    }
     catalog
         .lookup(
             g.destination.as_deref(),

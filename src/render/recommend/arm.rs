@@ -21,13 +21,8 @@ fn ip_group(g: &str) -> Value {
     }
 }
 
-/// ARM treats strings starting with `[` as expressions; `[[` escapes a literal bracket.
 fn lit(s: &str) -> Value {
-    if s.starts_with('[') {
-        json!(format!("[{s}"))
-    } else {
-        json!(s)
-    }
+    json!(crate::render::escape::arm_literal(s))
 }
 
 fn lits(v: &[String]) -> Value {

@@ -9,20 +9,7 @@ use crate::recommend::model::{Recommendation, RuleKind};
 
 /// A Bicep single-quoted string.
 pub fn quote(s: &str) -> String {
-    let mut o = String::from("'");
-    for c in s.chars() {
-        match c {
-            '\\' => o.push_str("\\\\"),
-            '\'' => o.push_str("\\'"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            '$' => o.push_str("\\$"),
-            c => o.push(c),
-        }
-    }
-    o.push('\'');
-    o
+    crate::render::escape::bicep_string(s)
 }
 
 fn list(out: &mut String, indent: &str, key: &str, items: &[String]) {

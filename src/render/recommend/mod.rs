@@ -29,7 +29,7 @@ pub fn render(
         RecommendFormat::Bicep => bicep::render(r).into_bytes(),
         RecommendFormat::Terraform => terraform::render(r).into_bytes(),
         RecommendFormat::Arm => arm::render(r)?.into_bytes(),
-        RecommendFormat::Azcli => azcli::render(r).into_bytes(),
+        RecommendFormat::Azcli => azcli::render(r)?.into_bytes(),
     })
 }
 
@@ -62,14 +62,19 @@ pub fn evidence_lines(rule: &Rule) -> Vec<String> {
         v.push(format!("note: {n}"));
     }
     v.into_iter()
-        .map(|l| l.replace(['\n', '\r'], " "))
+        .map(|l| crate::render::escape::comment(&l).into_owned())
         .collect()
 }
 
 /// A summary line shared by the text formats.
 pub fn summary(r: &Recommendation) -> String {
+    let invalid = if r.invalid_names.is_empty() {
+        String::new()
+    } else {
+        format!(", {} not a valid host name", r.invalid_names.len())
+    };
     format!(
-        "{} rule(s) in {} collection(s) cover {} of {} denies; {} known (no rule needed), {} unmatched; catalog {}",
+        "{} rule(s) in {} collection(s) cover {} of {} denies; {} known (no rule needed), {} unmatched{invalid}; catalog {}",
         r.rules.len(),
         r.collections().len(),
         r.denies_covered,

@@ -4,7 +4,8 @@
 use comfy_table::{Cell, CellAlignment};
 
 use super::summary;
-use crate::recommend::model::{Known, Recommendation, Rule, RuleKind, Unmatched};
+use crate::recommend::model::{InvalidName, Known, Recommendation, Rule, RuleKind, Unmatched};
+use crate::render::escape;
 
 const RULE_HEADERS: [&str; 9] = [
     "Collection",
@@ -78,6 +79,21 @@ fn unmatched_line(u: &Unmatched) -> String {
     )
 }
 
+fn invalid_line(n: &InvalidName) -> String {
+    format!(
+        "{} {}:{} — {} hits from {}",
+        n.protocol.as_deref().unwrap_or("-"),
+        n.destination,
+        n.destination_port
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into()),
+        n.hits,
+        n.source_subnets.join(" "),
+    )
+}
+
+const INVALID_HEADING: &str = "Not a valid host name: no rule written";
+
 pub fn table(r: &Recommendation, terminal: bool) -> String {
     let mut out = String::new();
     if r.rules.is_empty() {
@@ -86,7 +102,7 @@ pub fn table(r: &Recommendation, terminal: bool) -> String {
         let mut t = crate::render::table::new_table(&RULE_HEADERS, terminal);
         for rule in &r.rules {
             t.add_row(rule_cells(rule).into_iter().enumerate().map(|(i, v)| {
-                let c = Cell::new(v);
+                let c = Cell::new(escape::terminal(&v));
                 if i == 1 || i == 7 {
                     c.set_alignment(CellAlignment::Right)
                 } else {
@@ -100,13 +116,22 @@ pub fn table(r: &Recommendation, terminal: bool) -> String {
     if !r.known.is_empty() {
         out.push_str("\nKnown, no rule written:\n");
         for k in &r.known {
-            out.push_str(&format!("  {}\n", known_line(k)));
+            out.push_str(&format!("  {}\n", escape::terminal(&known_line(k))));
         }
     }
     if !r.unmatched.is_empty() {
         out.push_str("\nNot explained by the catalog (no rule written):\n");
         for u in &r.unmatched {
-            out.push_str(&format!("  {}\n", unmatched_line(u)));
+            out.push_str(&format!("  {}\n", escape::terminal(&unmatched_line(u))));
+        }
+    }
+    if !r.invalid_names.is_empty() {
+        out.push_str(&format!(
+            "\n{INVALID_HEADING} ({}):\n",
+            r.invalid_names.len()
+        ));
+        for n in &r.invalid_names {
+            out.push_str(&format!("  {}\n", escape::terminal(&invalid_line(n))));
         }
     }
     out.push('\n');
@@ -116,7 +141,7 @@ pub fn table(r: &Recommendation, terminal: bool) -> String {
 }
 
 fn md(s: &str) -> String {
-    s.replace('|', "\\|")
+    escape::markdown(s)
 }
 
 pub fn markdown(r: &Recommendation) -> String {
@@ -146,6 +171,15 @@ pub fn markdown(r: &Recommendation) -> String {
         out.push_str("\n## Not explained by the catalog\n\n");
         for u in &r.unmatched {
             out.push_str(&format!("- {}\n", md(&unmatched_line(u))));
+        }
+    }
+    if !r.invalid_names.is_empty() {
+        out.push_str(&format!(
+            "\n## {INVALID_HEADING} ({})\n\n",
+            r.invalid_names.len()
+        ));
+        for n in &r.invalid_names {
+            out.push_str(&format!("- {}\n", md(&invalid_line(n))));
         }
     }
     out

@@ -8,24 +8,7 @@ use crate::recommend::model::{Recommendation, RuleKind};
 
 /// An HCL double-quoted string (template sequences escaped).
 pub fn quote(s: &str) -> String {
-    let mut o = String::from("\"");
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => o.push_str("\\\\"),
-            '"' => o.push_str("\\\""),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                o.push(c);
-                o.push(c);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+    crate::render::escape::hcl_string(s)
 }
 
 fn list(items: &[String]) -> String {
