@@ -4,12 +4,59 @@
 //! Verbosity is set once by the command line and read here, so no function takes a `verbose` argument. Every
 //! message is made inert before it reaches the terminal: log content (host names, legacy messages, server
 //! replies) is chosen by whoever sends the traffic, so control characters, escape sequences and bidirectional
-//! overrides are written as `\u{…}` escapes instead of raw.
+//! overrides are written as `\u{…}` escapes instead of raw. Secrets never leave: every token fwlog obtains
+//! and every secret in its environment is registered here ([`register_secret`]) and replaced by `[redacted]`
+//! in any message, as are bearer tokens and JWTs a server echoes back.
 
 use std::borrow::Cow;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
+/// Values that must never be printed (tokens obtained, secrets read from the environment).
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Never print `secret` (ignored when shorter than 8 characters: it would redact ordinary words).
+pub fn register_secret(secret: &str) {
+    if secret.len() < 8 {
+        return;
+    }
+    let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    if !s.iter().any(|x| x == secret) {
+        s.push(secret.to_string());
+    }
+}
+
+/// Register the secrets fwlog may send: the service principal secret and the managed identity header.
+pub fn register_environment_secrets() {
+    for k in ["AZURE_CLIENT_SECRET", "IDENTITY_HEADER", "MSI_SECRET"] {
+        if let Ok(v) = std::env::var(k) {
+            register_secret(&v);
+        }
+    }
+}
+
+/// `text` with every registered secret, every `Bearer …` credential and every JWT replaced by `[redacted]`.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for s in secrets.iter() {
+        if out.contains(s.as_str()) {
+            out = Cow::Owned(out.replace(s.as_str(), "[redacted]"));
+        }
+    }
+    static PATTERNS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+        )
+        .expect("valid pattern")
+    });
+    if PATTERNS.is_match(&out) {
+        out = Cow::Owned(PATTERNS.replace_all(&out, "[redacted]").into_owned());
+    }
+    out
+}
 
 /// Set the verbosity (`-v` count); 0 prints only what always matters.
 pub fn set_verbosity(level: u8) {
@@ -50,10 +97,10 @@ pub fn inert(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Print one line to stderr with the `fwlog:` prefix, made inert.
+/// Print one line to stderr with the `fwlog:` prefix, secrets redacted and made inert.
 pub fn emit(line: std::fmt::Arguments<'_>) {
     let text = line.to_string();
-    eprintln!("fwlog: {}", inert(&text));
+    eprintln!("fwlog: {}", inert(&redact(&text)));
 }
 
 /// Always printed: warnings and outcomes the user must see.
@@ -85,6 +132,26 @@ macro_rules! debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_and_echoed_tokens_are_redacted() {
+        register_secret("s3cr3t-value-123");
+        register_secret("short");
+        assert_eq!(
+            redact("header x-identity-header: s3cr3t-value-123 sent"),
+            "header x-identity-header: [redacted] sent"
+        );
+        assert_eq!(redact("a short word"), "a short word");
+        assert_eq!(
+            redact("Authorization: Bearer abcdefgh.ijkl-mnop_qrs"),
+            "Authorization: [redacted]"
+        );
+        assert_eq!(
+            redact("token eyJhbGciOi.eyJzdWIiOi.sig_part"),
+            "token [redacted]"
+        );
+        assert!(matches!(redact("nothing here"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn control_and_bidi_characters_are_escaped() {

@@ -243,7 +243,7 @@ impl ClusterArgs {
 }
 
 /// Log Analytics options shared by `deny-report`, `recommend` and `fetch`.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LiveArgs {
     /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files; repeatable.
     /// Also FWLOG_WORKSPACE (comma-separated) or `workspaces` in the config file.
@@ -271,6 +271,15 @@ pub struct LiveArgs {
     )]
     pub auth: Option<AuthMethod>,
 
+    /// Give up on Log Analytics after this long in total (all requests, retries and waits of the run).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15m",
+        help_heading = "Log Analytics"
+    )]
+    pub timeout: Duration,
+
     /// Print the KQL queries this command would send (separated by `// ---` lines) and exit; needs no sign-in.
     #[arg(long, help_heading = "Log Analytics")]
     pub print_kql: bool,
@@ -283,6 +292,7 @@ impl LiveArgs {
             firewall: self.firewall.clone(),
             endpoint: self.endpoint.clone(),
             auth: self.auth,
+            timeout: Some(std::time::Duration::from_secs(self.timeout.seconds)),
         }
     }
 }

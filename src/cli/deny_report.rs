@@ -55,12 +55,8 @@ pub fn run(args: DenyReportArgs) -> anyhow::Result<ExitCode> {
         grouping: args.group.grouping(),
     };
     if args.live.print_kql {
-        print_summary_kql(
-            &query.window,
-            &query.filters,
-            args.live.firewall.as_ref(),
-            now,
-        )?;
+        let firewall = crate::live::config::configured_firewall(&args.live.request())?;
+        print_summary_kql(&query.window, &query.filters, firewall.as_ref(), now)?;
         return Ok(ExitCode::SUCCESS);
     }
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;

@@ -42,9 +42,10 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
     }
     let window = Window { from_us, to_us };
     if args.live.print_kql {
+        let firewall = crate::live::config::configured_firewall(&args.live.request())?;
         let qs = vec![
-            kql::hourly_count(window, args.live.firewall.as_ref())?,
-            kql::raw_window(window, args.live.firewall.as_ref())?,
+            kql::hourly_count(window, firewall.as_ref())?,
+            kql::raw_window(window, firewall.as_ref())?,
         ];
         crate::output::emit(None, kql::join_for_print(&qs).as_bytes())?;
         return Ok(ExitCode::SUCCESS);

@@ -135,7 +135,7 @@ mod tests {
     use super::*;
     use crate::live::summary::SummaryRow;
 
-    fn row(ip: &str, hits: u64, bin: &str) -> SummaryRow {
+    fn row(ip: &str, hits: i64, bin: &str) -> SummaryRow {
         SummaryRow {
             table: "AZFWNetworkRule".into(),
             kind: "network".into(),

@@ -67,6 +67,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::messages::set_verbosity(cli.verbose);
+    crate::messages::register_environment_secrets();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

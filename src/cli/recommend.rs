@@ -113,10 +113,11 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<ExitCode> {
         },
     };
     if args.live.print_kql {
+        let firewall = crate::live::config::configured_firewall(&args.live.request())?;
         super::deny_report::print_summary_kql(
             &query.window,
             &query.filters,
-            args.live.firewall.as_ref(),
+            firewall.as_ref(),
             now,
         )?;
         return Ok(ExitCode::SUCCESS);

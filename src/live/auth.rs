@@ -172,7 +172,10 @@ impl Chain {
             None => fut.await,
         };
         res.map(|t| Token {
-            secret: t.token.secret().to_string(),
+            secret: {
+                crate::messages::register_secret(t.token.secret());
+                t.token.secret().to_string()
+            },
             expires_unix: t.expires_on.unix_timestamp(),
         })
         .map_err(|e| first_line(&e.to_string()))

@@ -22,6 +22,16 @@ use crate::error::user;
 
 pub const MAX_IN_FLIGHT: usize = 4;
 
+/// The longest `Retry-After` obeyed: a server (or a proxy) asking for a day would otherwise stall the run.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The largest answer read: the Query API returns at most 64 MB per query, so anything past twice that is not
+/// a Log Analytics answer and is refused rather than held in memory.
+pub const MAX_RESPONSE_BYTES: usize = 128 << 20;
+
+/// Waits from this long on are reported without `-v`: a user should never stare at a silent terminal.
+const REPORT_WAITS_FROM: Duration = Duration::from_secs(5);
+
 /// What one query returned.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -81,6 +91,10 @@ pub struct QueryClient {
     /// Seconds the service may run a query (`Prefer: wait`); the HTTP timeout is this plus a margin.
     pub wait_secs: u64,
     pub http_timeout: Duration,
+    /// No attempt starts after this; the run fails saying so.
+    pub deadline: Option<std::time::Instant>,
+    pub max_retry_after: Duration,
+    pub max_response_bytes: usize,
     pub requests: AtomicU64,
     pub retries: AtomicU64,
 }
@@ -100,6 +114,9 @@ impl QueryClient {
             retry: RetryPolicy::default(),
             wait_secs,
             http_timeout: Duration::from_secs(wait_secs + 30),
+            deadline: None,
+            max_retry_after: MAX_RETRY_AFTER,
+            max_response_bytes: MAX_RESPONSE_BYTES,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
         })
@@ -117,10 +134,18 @@ impl QueryClient {
         let body = json!({"query": query, "timespan": window.timespan()});
         let mut attempt = 0u32;
         let mut renewed = false;
+        let mut last_why = String::new();
         loop {
             attempt += 1;
             let why_retry: String;
             let mut retry_after = None;
+            let timeout = match self.remaining() {
+                Some(left) if left.is_zero() => {
+                    return Err(self.out_of_time(label, &last_why));
+                }
+                Some(left) => self.http_timeout.min(left),
+                None => self.http_timeout,
+            };
             {
                 let _slot = self.slots.acquire().await.expect("semaphore open");
                 let token = self.tokens.token().await?;
@@ -131,7 +156,7 @@ impl QueryClient {
                     .post(&url)
                     .bearer_auth(token.bearer())
                     .header("Prefer", format!("wait={}", self.wait_secs))
-                    .timeout(self.http_timeout)
+                    .timeout(timeout)
                     .json(&body)
                     .send()
                     .await;
@@ -144,7 +169,7 @@ impl QueryClient {
                             ));
                         }
                         why_retry = if e.is_timeout() {
-                            format!("no answer within {}s", self.http_timeout.as_secs())
+                            format!("no answer within {}s", timeout.as_secs())
                         } else {
                             format!("connection failed: {}", without_url(&e))
                         };
@@ -157,16 +182,29 @@ impl QueryClient {
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| v.trim().parse::<u64>().ok())
                             .map(Duration::from_secs);
-                        let text = match resp.text().await {
-                            Ok(t) => t,
+                        if let Some(ra) = retry_after
+                            && ra > self.max_retry_after
+                        {
+                            crate::note!(
+                                "{label}: Log Analytics asked to wait {}s before retrying; waiting at most {}s",
+                                ra.as_secs(),
+                                self.max_retry_after.as_secs()
+                            );
+                            retry_after = Some(self.max_retry_after);
+                        }
+                        let text = match read_capped(resp, label, self.max_response_bytes).await {
+                            Ok(Ok(t)) => t,
+                            Ok(Err(too_big)) => return Err(too_big),
                             Err(e) => {
                                 why_retry =
                                     format!("reading the answer failed: {}", without_url(&e));
-                                self.log_retry(label, attempt, &why_retry);
                                 if attempt >= self.retry.max_attempts {
                                     return Err(self.gave_up(label, attempt, &why_retry));
                                 }
-                                tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                                let wait = self.retry.delay(attempt, None);
+                                self.log_retry(label, attempt, &why_retry, Some(wait));
+                                tokio::time::sleep(wait).await;
+                                last_why = why_retry;
                                 continue;
                             }
                         };
@@ -188,20 +226,48 @@ impl QueryClient {
                     }
                 }
             }
-            self.log_retry(label, attempt, &why_retry);
             if attempt >= self.retry.max_attempts {
+                self.log_retry(label, attempt, &why_retry, None);
                 return Err(self.gave_up(label, attempt, &why_retry));
             }
+            let mut wait = self.retry.delay(attempt, retry_after);
+            if let Some(left) = self.remaining() {
+                wait = wait.min(left);
+            }
+            self.log_retry(label, attempt, &why_retry, Some(wait));
             self.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(self.retry.delay(attempt, retry_after)).await;
+            tokio::time::sleep(wait).await;
+            last_why = why_retry;
         }
     }
 
-    fn log_retry(&self, label: &str, attempt: u32, why: &str) {
-        crate::info!(
-            "{label}: {why}; retrying (attempt {attempt} of {})",
-            self.retry.max_attempts
-        );
+    /// Time left before the deadline, if there is one.
+    fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
+
+    fn out_of_time(&self, label: &str, last: &str) -> anyhow::Error {
+        let last = if last.is_empty() {
+            String::new()
+        } else {
+            format!(" (last: {last})")
+        };
+        user(format!(
+            "Log Analytics did not answer {label} before the deadline{last}; raise --timeout or narrow the window (--since)"
+        ))
+    }
+
+    fn log_retry(&self, label: &str, attempt: u32, why: &str, wait: Option<Duration>) {
+        let max = self.retry.max_attempts;
+        match wait {
+            Some(w) if w >= REPORT_WAITS_FROM => crate::note!(
+                "{label}: {why}; retrying in {}s (attempt {attempt} of {max})",
+                w.as_secs()
+            ),
+            Some(_) => crate::info!("{label}: {why}; retrying (attempt {attempt} of {max})"),
+            None => crate::info!("{label}: {why} (attempt {attempt} of {max})"),
+        }
     }
 
     fn gave_up(&self, label: &str, attempt: u32, why: &str) -> anyhow::Error {
@@ -210,6 +276,32 @@ impl QueryClient {
              try again later or narrow the window (--since)"
         )
     }
+}
+
+/// The body of an answer, read in chunks and refused past [`MAX_RESPONSE_BYTES`] (`Ok(Err(..))`); a transport
+/// failure while reading is `Err` (retried by the caller).
+async fn read_capped(
+    mut resp: reqwest::Response,
+    label: &str,
+    cap: usize,
+) -> Result<anyhow::Result<String>, reqwest::Error> {
+    let too_big = || {
+        Ok(Err(user(format!(
+            "the answer to {label} is larger than {cap} bytes, more than Log Analytics ever returns: check \
+             --endpoint (a proxy?) or narrow the window"
+        ))))
+    };
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return too_big();
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return too_big();
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// reqwest errors print the URL; ours carry no secret, but keep messages short.

@@ -30,7 +30,12 @@ pub struct LiveRequest {
     pub endpoint: Option<String>,
     /// `--auth`: sign in only this way.
     pub auth: Option<AuthMethod>,
+    /// `--timeout`: how long all requests of the run may take together.
+    pub timeout: Option<std::time::Duration>,
 }
+
+/// How long all Log Analytics requests of one run may take together unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Query API base URL of a cloud. Sovereign hosts follow Microsoft's published pattern (reference §5.1 marks
 /// them uncertain); `--endpoint` overrides.
@@ -121,6 +126,8 @@ pub struct LiveConfig {
     pub auth: Option<AuthMethod>,
     /// Where the workspace came from, for messages.
     pub workspace_origin: &'static str,
+    /// How long all requests of the run may take together.
+    pub timeout: std::time::Duration,
 }
 
 pub fn config_path() -> Option<PathBuf> {
@@ -232,7 +239,26 @@ pub fn resolve(
         endpoint,
         auth: args.auth.or(file.auth),
         workspace_origin: origin,
+        timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
     }))
+}
+
+/// The firewall to keep: `--firewall`, else the config file's (for `--print-kql`, which needs no workspace).
+pub fn configured_firewall(args: &LiveRequest) -> anyhow::Result<Option<FirewallId>> {
+    if let Some(f) = &args.firewall {
+        return Ok(Some(f.clone()));
+    }
+    let (path, file) = load_file()?;
+    file.firewall
+        .map(|f| {
+            f.parse().map_err(|e: String| {
+                let at = path
+                    .map(|p| format!("{} (firewall)", p.display()))
+                    .unwrap_or_else(|| "firewall".into());
+                user(format!("{at}: {e}"))
+            })
+        })
+        .transpose()
 }
 
 /// The endpoint must be https, except plain http to this machine (a local proxy or a test double).

@@ -39,11 +39,24 @@ pub fn client_for(cfg: &LiveConfig) -> anyhow::Result<QueryClient> {
     let cloud = (cfg.cloud != config::Cloud::Public).then_some(cfg.cloud);
     let tokens = Tokens::Chain(Chain::new(cloud, config::scope_of(cfg.cloud), cfg.auth));
     let mut c = QueryClient::new(&cfg.endpoint, tokens)?;
+    c.deadline = Some(std::time::Instant::now() + cfg.timeout);
     if let Some(secs) = std::env::var("FWLOG_HTTP_TIMEOUT_SECS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
     {
         c.http_timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    if let Some(ms) = std::env::var("FWLOG_MAX_RETRY_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        c.max_retry_after = std::time::Duration::from_millis(ms);
+    }
+    if let Some(n) = std::env::var("FWLOG_MAX_RESPONSE_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        c.max_response_bytes = n;
     }
     if let Some(ms) = std::env::var("FWLOG_RETRY_BASE_MS")
         .ok()

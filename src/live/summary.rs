@@ -125,7 +125,8 @@ pub struct SummaryRow {
     pub destination: String,
     pub destination_port: Option<i64>,
     pub message: String,
-    pub hits: u64,
+    /// As the service answered: a negative or huge count makes the row a skipped bad row, never a total.
+    pub hits: i64,
     pub first_seen: String,
     pub last_seen: String,
     /// Start of the row's time bucket (`--follow`), when the query was bucketed.
@@ -162,7 +163,7 @@ pub fn parse_summary(body: &Value) -> anyhow::Result<Vec<SummaryRow>> {
             destination: text(c, t.column("Destination")),
             destination_port: number(c, t.column("DestinationPort")).filter(|p| *p >= 0),
             message: text(c, t.column("Message")),
-            hits: number(c, t.column("Hits")).unwrap_or(0).max(0) as u64,
+            hits: number(c, t.column("Hits")).unwrap_or(0),
             first_seen: text(c, t.column("FirstSeen")),
             last_seen: text(c, t.column("LastSeen")),
             bin: time(c, t.column("Bin")),
@@ -303,7 +304,7 @@ pub fn summary_events(rows: &[SummaryRow]) -> anyhow::Result<(Vec<DataFrame>, Re
                     Field::Protocol => Some(Val::Str(&r.protocol)),
                     Field::DestinationIp => Some(Val::Str(&r.destination)),
                     Field::DestinationPort => r.destination_port.map(Val::Int),
-                    Field::Hits => Some(Val::Int(r.hits.min(i64::MAX as u64) as i64)),
+                    Field::Hits => Some(Val::Int(r.hits)),
                     Field::Msg => Some(Val::Str(if legacy { &r.message } else { "" })),
                     _ => None,
                 }
@@ -414,7 +415,7 @@ pub async fn read(
         used.extend(r.used.iter().cloned());
         for row in r.rows.iter().filter(|row| row.is_legacy()) {
             if crate::legacy::parse(&row.message).is_none() {
-                unparsed += row.hits;
+                unparsed = unparsed.saturating_add(row.hits.clamp(0, i64::from(u32::MAX)) as u64);
                 if unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
                     unparsed_examples.push(("log analytics".to_string(), 0, row.message.clone()));
                 }
@@ -541,6 +542,21 @@ mod tests {
             .get(0)
             .map(str::to_string);
         assert_eq!(src.as_deref(), Some("fd10:3:5:1::4"));
+    }
+
+    #[test]
+    fn negative_and_huge_counts_are_skipped_rows_never_totals() {
+        let body = json!({"tables":[{"name":"PrimaryResult","columns":[
+            {"name":"SourceTable"},{"name":"Kind"},{"name":"SourceIp"},{"name":"Protocol"},{"name":"Destination"},
+            {"name":"DestinationPort"},{"name":"Message"},{"name":"Hits"},{"name":"FirstSeen"},{"name":"LastSeen"}],
+            "rows":[
+              ["AZFWNetworkRule","network","10.0.0.1","TCP","20.1.2.3",443,"",-5,"2026-09-07T09:00:00Z","2026-09-07T09:00:00Z"],
+              ["AZFWNetworkRule","network","10.0.0.2","TCP","20.1.2.3",443,"",9223372036854775807u64,"2026-09-07T09:00:00Z","2026-09-07T09:00:00Z"],
+              ["AZFWNetworkRule","network","10.0.0.3","TCP","20.1.2.3",443,"",2,"2026-09-07T09:00:00Z","2026-09-07T09:00:00Z"]]}]});
+        let rows = parse_summary(&body).unwrap();
+        let (frames, stats) = summary_events(&rows).unwrap();
+        assert_eq!(stats.skipped, 2, "{:?}", stats.skip_examples);
+        assert_eq!(frames[0].height(), 1);
     }
 
     #[test]

@@ -816,7 +816,7 @@ pub fn recommend(
         unmatched,
         known,
         invalid_names,
-        denies: groups.iter().map(|g| g.hits).sum(),
+        denies: groups.iter().map(|g| g.hits).fold(0, u64::saturating_add),
         denies_covered: covered,
         catalog_version: catalog.version(),
     }

@@ -24,7 +24,7 @@ pub fn build(
     ctx: &Context,
 ) -> DenyReport {
     let total_groups = groups.len() as u64;
-    let denies = groups.iter().map(|g| g.hits).sum();
+    let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
     if let Some(n) = top {
         groups.truncate(n);
     }

@@ -35,13 +35,19 @@ pub const IDENTITY_SECRET: &str = "fake-identity-header-SECRET-9a8b7c";
 
 #[derive(Debug, Clone)]
 pub enum Scripted {
-    TooMany { retry_after: Option<u64> },
+    TooMany {
+        retry_after: Option<u64>,
+    },
     Unavailable,
     Partial,
     MissingTable,
     NoContent,
     Forbidden,
     Stall(Duration),
+    /// 400 whose message echoes the request's Authorization header (a misbehaving proxy).
+    EchoAuthorization,
+    /// 200 with a body of this many bytes.
+    Huge(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -334,6 +340,15 @@ async fn answer_query(
             Some(Scripted::MissingTable) => (400, vec![], semantic_error()),
             Some(Scripted::NoContent) => (204, vec![], String::new()),
             Some(Scripted::Forbidden) => (403, vec![], r#"{"error":{"code":"InsufficientAccessError","message":"The provided credentials have insufficient access to perform the requested operation"}}"#.into()),
+            Some(Scripted::EchoAuthorization) => (
+                400,
+                vec![],
+                format!(
+                    r#"{{"error":{{"code":"BadRequest","message":"rejected request with header Authorization: {}"}}}}"#,
+                    headers.get("authorization").cloned().unwrap_or_default()
+                ),
+            ),
+            Some(Scripted::Huge(n)) => (200, vec![], format!("{{\"pad\":\"{}\"}}", "x".repeat(n))),
             Some(Scripted::Stall(d)) => {
                 tokio::time::sleep(d).await;
                 (503, vec![], "{}".into())

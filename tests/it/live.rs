@@ -963,3 +963,97 @@ fn live_recommend_equals_offline_recommend() {
     assert_eq!(text.matches("// ---").count(), 1, "{text}");
     assert!(text.contains("fwlog:query=deny-summary"), "{text}");
 }
+
+#[test]
+fn a_token_echoed_by_the_server_is_redacted() {
+    let fake = FakeLa::start(&fixture());
+    fake.script("deny-summary", Scripted::EchoAuthorization);
+    let home = tempfile::tempdir().unwrap();
+    let out = on_workspace(&fake, home.path(), "deny-report")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("Authorization: Bearer [redacted]"), "{err}");
+    assert!(!err.contains(TOKEN), "{err}");
+}
+
+#[test]
+fn a_day_long_retry_after_is_capped_and_said() {
+    let fake = FakeLa::start(&fixture());
+    fake.script(
+        "deny-summary",
+        Scripted::TooMany {
+            retry_after: Some(86_400),
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = on_workspace(&fake, home.path(), "deny-report")
+        .env("FWLOG_MAX_RETRY_AFTER_MS", "300")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("asked to wait 86400s before retrying; waiting at most"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn an_oversized_answer_is_refused() {
+    let fake = FakeLa::start(&fixture());
+    fake.script("deny-summary", Scripted::Huge(4096));
+    let home = tempfile::tempdir().unwrap();
+    let out = on_workspace(&fake, home.path(), "deny-report")
+        .env("FWLOG_MAX_RESPONSE_BYTES", "2048")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the answer to deny summary is larger than 2048 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_run_gives_up_at_its_deadline_and_says_so() {
+    let fake = FakeLa::start(&fixture());
+    for _ in 0..6 {
+        fake.script("sources", Scripted::Stall(Duration::from_secs(3)));
+    }
+    let home = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = on_workspace(&fake, home.path(), "deny-report")
+        .args(["--timeout", "2s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("before the deadline"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+}
+
+#[test]
+fn print_kql_uses_the_config_files_firewall() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("fwlog")).unwrap();
+    let fw = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hub/providers/Microsoft.Network/azureFirewalls/fw-hub";
+    std::fs::write(
+        home.path().join("fwlog/config.toml"),
+        format!("[log_analytics]\nfirewall = \"{fw}\"\n"),
+    )
+    .unwrap();
+    for cmd in ["deny-report", "recommend", "fetch"] {
+        let out = fwlog(None, home.path())
+            .args([cmd, "--print-kql", "--since", "1h"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cmd}");
+        assert!(text.contains(&fw.to_ascii_lowercase()), "{cmd}: {text}");
+    }
+}
