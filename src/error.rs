@@ -1,5 +1,14 @@
-//! Error kinds that decide the exit code. Anything the user can fix (a bad file, a bad argument, a bad catalog)
-//! is a [`UserError`] and exits 2 with one clear message; everything else exits 1.
+//! Exit codes, in one place:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done |
+//! | 1 | `--fail-on` found denies at or above its level (a pipeline gate) |
+//! | 2 | bad input or usage the user can fix: a bad file, argument or catalog ([`UserError`]) |
+//! | 3 | nothing to write: `recommend` found no rule for an IaC format, and wrote no deployable group |
+//! | 4 | could not finish: the service did not answer, an I/O error, an internal error |
+//!
+//! Failures exit 4, not 1, so a pipeline gate on 1 never mistakes a crash for denied traffic.
 
 use std::fmt;
 
@@ -20,11 +29,18 @@ pub fn user(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UserError(msg.into()))
 }
 
-/// Exit code for an error: 2 when any cause in the chain is a [`UserError`], else 1.
+/// `--fail-on` found denies at or above its level.
+pub const EXIT_GATE: u8 = 1;
+/// `recommend` had no rule to write in an IaC format.
+pub const EXIT_NOTHING_TO_WRITE: u8 = 3;
+/// Anything that is not the user's to fix.
+pub const EXIT_FAILED: u8 = 4;
+
+/// Exit code for an error: 2 when any cause in the chain is a [`UserError`], else [`EXIT_FAILED`].
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.downcast_ref::<UserError>().is_some()) {
         2
     } else {
-        1
+        EXIT_FAILED
     }
 }

@@ -13,6 +13,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-q`: no progress and no `-v` detail (warnings and errors still print).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 /// Values that must never be printed (tokens obtained, secrets read from the environment).
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -16,7 +16,7 @@ use crate::input::InputFormat;
 use crate::live::config::{AuthMethod, LiveRequest};
 use crate::live::kql::{FirewallId, WorkspaceId};
 use crate::query::values::{parse_kind, parse_protocol, parse_time};
-use crate::query::{Cidr, DestinationPattern, Duration, Filters, Grouping, Window};
+use crate::query::{Cidr, DestinationPattern, Duration, FailOn, Filters, Grouping, Window};
 use crate::render::{CatalogFormat, RecommendFormat, ReportFormat};
 
 /// `clap::ValueEnum` for a domain enum: its variants, their command-line names and help.
@@ -45,6 +45,7 @@ value_enum!(ReportFormat {
     ReportFormat::Table => "table",
     ReportFormat::Json => "json",
     ReportFormat::Csv => "csv",
+    ReportFormat::Tsv => "tsv",
     ReportFormat::Markdown => "markdown",
     ReportFormat::Parquet => "parquet",
 });
@@ -85,6 +86,59 @@ value_enum!(Requirement {
     Requirement::NonAks => "non-aks": "A known service AKS does not need (Docker Hub, Ubuntu motd/ESM, …)",
     Requirement::NotNeeded => "not-needed": "Only as an effective requirement: the cluster context makes the entry unnecessary",
 });
+
+/// `-o FILE`, refusing a bare format name: `-o json` (az and kubectl's spelling of `--format json`) would
+/// otherwise write a file named `json`. `./json` still names that file.
+pub fn output_file<F: clap::ValueEnum>(s: &str) -> Result<PathBuf, String> {
+    let is_format = F::value_variants()
+        .iter()
+        .filter_map(|v| v.to_possible_value())
+        .any(|p| p.matches(s, true));
+    if is_format {
+        return Err(format!(
+            "{s:?} is a format name, and -o/--output takes a file: use --format {s} (or -o ./{s} for a file named {s})"
+        ));
+    }
+    Ok(PathBuf::from(s))
+}
+
+value_enum!(FailOn {
+    FailOn::Required => "required": "a deny to an endpoint AKS needs (the base cluster, or a feature given with --features)",
+    FailOn::Needed => "needed": "also endpoints of features not given, and recommended ones",
+    FailOn::Any => "any": "any deny",
+});
+
+/// Shell words of the cluster options as given, to repeat them in a suggested command.
+impl ClusterArgs {
+    pub fn as_words(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.cloud != Cloud::Public {
+            w.extend(["--cloud".to_string(), self.cloud.to_string()]);
+        }
+        if let Some(r) = &self.region {
+            w.extend(["--region".to_string(), r.clone()]);
+        }
+        if !self.features.is_empty() {
+            w.extend(["--features".to_string(), self.features.join(",")]);
+        }
+        for (on, flag) in [
+            (self.private_cluster, "--private-cluster"),
+            (self.konnectivity, "--konnectivity"),
+            (
+                self.api_server_vnet_integration,
+                "--api-server-vnet-integration",
+            ),
+        ] {
+            if on {
+                w.push(flag.to_string());
+            }
+        }
+        for c in &self.catalogs {
+            w.extend(["--catalog".to_string(), c.display().to_string()]);
+        }
+        w
+    }
+}
 
 /// Where events come from.
 #[derive(Debug, Clone, Args)]

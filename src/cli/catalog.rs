@@ -11,6 +11,7 @@ use crate::error::user;
 use crate::query::values::parse_target;
 use crate::render::CatalogFormat;
 use crate::render::catalog::{self as render, Target};
+use crate::render::table::Layout;
 
 /// Browse the AKS egress catalog and test destinations against it.
 #[derive(Debug, Clone, Args)]
@@ -77,21 +78,21 @@ pub struct FeaturesArgs {
     pub format: CatalogFormat,
 }
 
-pub fn run(args: CatalogArgs) -> anyhow::Result<ExitCode> {
-    let terminal = std::io::stdout().is_terminal();
+pub fn run(args: CatalogArgs, globals: &super::Globals) -> anyhow::Result<ExitCode> {
+    let layout = Layout::detect(std::io::stdout().is_terminal(), globals.width);
     let bytes = match args.command {
-        CatalogCommand::List(a) => list(a, terminal)?,
+        CatalogCommand::List(a) => list(a, &layout)?,
         CatalogCommand::Match(a) => matches(a)?,
         CatalogCommand::Features(a) => {
             let catalog = Catalog::load(&a.catalogs)?;
-            render::features(&catalog.feature_summaries(), a.format, terminal)?
+            render::features(&catalog.feature_summaries(), a.format, &layout)?
         }
     };
     crate::output::emit(None, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(a: ListArgs, terminal: bool) -> anyhow::Result<Vec<u8>> {
+fn list(a: ListArgs, layout: &Layout) -> anyhow::Result<Vec<u8>> {
     let (catalog, ctx) = a.cluster.resolve()?;
     let known = catalog.feature_names();
     for f in &a.feature {
@@ -108,7 +109,7 @@ fn list(a: ListArgs, terminal: bool) -> anyhow::Result<Vec<u8>> {
         .filter(|m| a.feature.is_empty() || a.feature.contains(&m.entry.feature))
         .filter(|m| a.requirement.is_empty() || a.requirement.contains(&m.requirement))
         .collect();
-    render::list(&rows, &ctx, &catalog.version(), a.format, terminal)
+    render::list(&rows, &ctx, &catalog.version(), a.format, layout)
 }
 
 fn matches(a: MatchArgs) -> anyhow::Result<Vec<u8>> {

@@ -7,12 +7,15 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::args::{ClusterArgs, FilterArgs, GroupArgs, InputArgs, LiveArgs, WindowArgs};
+use super::Globals;
+use super::args::{
+    ClusterArgs, FilterArgs, GroupArgs, InputArgs, LiveArgs, WindowArgs, output_file,
+};
 use super::follow::FollowArgs;
 use super::pipeline::{Source, deny_groups, print_diagnostics};
 use crate::error::user;
 use crate::live::kql::{self, FirewallId};
-use crate::query::{Filters, Query, Window};
+use crate::query::{FailOn, Filters, Query, Window};
 use crate::render::ReportFormat;
 
 #[derive(Debug, Clone, Args)]
@@ -33,6 +36,11 @@ pub struct DenyReportArgs {
     pub live: LiveArgs,
     #[command(flatten)]
     pub follow: FollowArgs,
+
+    /// Exit 1 when there are denies at this level (for pipelines): `required` (endpoints AKS needs), `needed`
+    /// (also features not given and recommended endpoints), `any`.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
 }
 
 /// Where and how to write the result.
@@ -43,11 +51,11 @@ pub struct OutputArgs {
     pub format: ReportFormat,
 
     /// Write to this file (atomically: a temporary file renamed into place) instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", value_parser = output_file::<ReportFormat>)]
     pub output: Option<PathBuf>,
 }
 
-pub fn run(args: DenyReportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let now = super::now_us();
     let query = Query {
         window: args.window.window(now)?,
@@ -89,9 +97,55 @@ pub fn run(args: DenyReportArgs) -> anyhow::Result<ExitCode> {
     );
     print_diagnostics(&denies.stats, &report.sources);
     let terminal = to_file.is_none() && std::io::stdout().is_terminal();
-    let bytes = crate::render::report::render(&report, format, terminal)?;
+    let layout = crate::render::table::Layout::detect(terminal, globals.width);
+    let footer = next_step(&report, &args);
+    let bytes = crate::render::report::render(&report, format, &layout, &footer)?;
     crate::output::emit(to_file, &bytes)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(super::gate(args.fail_on, |level| report.gate(level)))
+}
+
+/// What to do next, under the table: the `recommend` command that writes the rules for these denies.
+fn next_step(report: &crate::report::model::DenyReport, args: &DenyReportArgs) -> Vec<String> {
+    if report.denies == 0 {
+        return Vec::new();
+    }
+    if report.needed_denies == 0 {
+        return vec![
+            "None of these denies is to an endpoint the AKS catalog lists as needed; `fwlog catalog match HOST` \
+             explains any destination."
+                .to_string(),
+        ];
+    }
+    let mut words = vec!["fwlog".to_string(), "recommend".to_string()];
+    for i in &args.input.inputs {
+        words.extend(["-i".to_string(), i.clone()]);
+    }
+    for w in &args.live.workspaces {
+        words.extend(["--workspace".to_string(), w.to_string()]);
+    }
+    if let Some(s) = args.window.since {
+        words.extend(["--since".to_string(), s.to_string()]);
+    }
+    for (flag, t) in [("--from", args.window.from), ("--to", args.window.to)] {
+        if let Some(t) = t {
+            words.extend([flag.to_string(), crate::event::normalize::format_time_us(t)]);
+        }
+    }
+    words.extend(args.cluster.as_words());
+    // Flags as they are; values quoted where a shell needs it.
+    let command: Vec<String> = words
+        .iter()
+        .map(|w| match crate::render::escape::shell_word(w) {
+            _ if w.starts_with('-') => w.clone(),
+            Some(q) => q,
+            None => format!("'{}'", w.replace('\'', "'\\''")),
+        })
+        .collect();
+    vec![format!(
+        "{} of these denies are to endpoints AKS needs or advises: `{}` writes the rules.",
+        report.needed_denies,
+        command.join(" ")
+    )]
 }
 
 /// `--print-kql` of a deny summary: the table list and the summary queries over the window.

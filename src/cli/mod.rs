@@ -30,6 +30,14 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Only warnings and errors on stderr: no progress, no details.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Lay tables out for this many columns (default: the terminal's width; 100 when not a terminal).
+    #[arg(long, global = true, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..=1000))]
+    pub width: Option<u16>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +61,36 @@ pub enum Command {
     Man,
 }
 
+/// Settings every command shares.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Globals {
+    /// `--width`: table width.
+    pub width: Option<u16>,
+}
+
+/// The exit code of a finished command: [`crate::error::EXIT_GATE`] when `--fail-on` finds denies at its
+/// level (saying so on stderr), else success.
+pub fn gate(
+    level: Option<crate::query::FailOn>,
+    found: impl Fn(crate::query::FailOn) -> u64,
+) -> ExitCode {
+    let Some(level) = level else {
+        return ExitCode::SUCCESS;
+    };
+    match found(level) {
+        0 => ExitCode::SUCCESS,
+        n => {
+            crate::note!(
+                "--fail-on {}: {n} denies at that level",
+                clap::ValueEnum::to_possible_value(&level)
+                    .map(|p| p.get_name().to_string())
+                    .unwrap_or_default()
+            );
+            ExitCode::from(crate::error::EXIT_GATE)
+        }
+    }
+}
+
 /// Now, in microseconds since the epoch: the reference point of `--since`.
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -67,6 +105,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::messages::set_verbosity(cli.verbose);
+    crate::messages::set_quiet(cli.quiet);
     crate::messages::register_environment_secrets();
     match run(cli) {
         Ok(code) => code,
@@ -89,10 +128,11 @@ fn format_chain(err: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let globals = Globals { width: cli.width };
     match cli.command {
-        Command::DenyReport(args) => deny_report::run(*args),
-        Command::Catalog(args) => catalog::run(args),
-        Command::Recommend(args) => recommend::run(*args),
+        Command::DenyReport(args) => deny_report::run(*args, &globals),
+        Command::Catalog(args) => catalog::run(args, &globals),
+        Command::Recommend(args) => recommend::run(*args, &globals),
         Command::Fetch(args) => fetch::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

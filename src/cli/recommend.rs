@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::args::{ClusterArgs, FilterArgs, InputArgs, LiveArgs, WindowArgs};
+use super::Globals;
+use super::args::{ClusterArgs, FilterArgs, InputArgs, LiveArgs, WindowArgs, output_file};
 use super::pipeline::{Source, deny_groups, print_diagnostics};
-use crate::query::{Grouping, Query};
+use crate::query::{FailOn, Grouping, Query};
 use crate::recommend::options::{ScopeItem, parse_name};
 use crate::recommend::select::Options;
 use crate::render::RecommendFormat;
@@ -79,8 +80,13 @@ pub struct RecommendArgs {
     pub format: RecommendFormat,
 
     /// Write to this file (atomically) instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", value_parser = output_file::<RecommendFormat>)]
     pub output: Option<PathBuf>,
+
+    /// Exit 1 when a rule is needed (for pipelines): `required` (a rule for an endpoint AKS needs), `needed`
+    /// (any rule), `any` (any deny at all).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
 }
 
 impl RecommendArgs {
@@ -100,7 +106,7 @@ impl RecommendArgs {
     }
 }
 
-pub fn run(args: RecommendArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let now = super::now_us();
     // One group per source address: evidence counts exact distinct sources and `--source-scope` can use them.
     let query = Query {
@@ -127,8 +133,26 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<ExitCode> {
     let denies = deny_groups(&source, query, now, args.output.as_deref())?;
     print_diagnostics(&denies.stats, &denies.sources);
     let rec = crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
+    let iac = matches!(
+        args.format,
+        RecommendFormat::Bicep
+            | RecommendFormat::Terraform
+            | RecommendFormat::Arm
+            | RecommendFormat::Azcli
+    );
+    if iac && rec.rules.is_empty() {
+        crate::note!(
+            "no rules to write ({} denies, {} known, {} unmatched): nothing written. A rule collection group \
+             without rules, deployed, would replace the group written last time and remove its rules.",
+            rec.denies,
+            rec.known.len(),
+            rec.unmatched.len()
+        );
+        return Ok(ExitCode::from(crate::error::EXIT_NOTHING_TO_WRITE));
+    }
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let bytes = crate::render::recommend::render(&rec, args.format, terminal)?;
+    let layout = crate::render::table::Layout::detect(terminal, globals.width);
+    let bytes = crate::render::recommend::render(&rec, args.format, &layout)?;
     crate::output::emit(args.output.as_deref(), &bytes)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(super::gate(args.fail_on, |level| rec.gate(level)))
 }

@@ -121,6 +121,16 @@ pub fn subnet_of(ip: IpAddr, prefix_v4: u8, prefix_v6: u8) -> IpNet {
         .unwrap_or_else(|_| IpNet::from(ip))
 }
 
+/// When a run fails a pipeline (`--fail-on`, exit 1): denies to endpoints AKS needs (`required`: the base
+/// cluster or a feature named with `--features`), to anything the catalog wants allowed (`needed`: also
+/// conditional entries of other features and recommended ones), or any deny at all (`any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailOn {
+    Required,
+    Needed,
+    Any,
+}
+
 /// One question asked of the data: denies in a window, filtered, grouped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {

@@ -23,47 +23,112 @@ impl Duration {
 
 impl FromStr for Duration {
     type Err = String;
+    /// `<number><unit>` pairs (s, m, h, d, w; `1h30m`), or an ISO 8601 span as az and ARM write them
+    /// (`P1D`, `PT1H`, `PT30M`, `P1DT12H`, `P2W`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             format!(
-                "invalid duration {s:?}: expected a number and a unit (s, m, h, d, w), e.g. 30m, 1h, 7d"
+                "invalid duration {s:?}: expected a number and a unit (s, m, h, d, w), e.g. 30m, 1h, 7d, \
+                 or an ISO 8601 span such as PT1H or P1D"
             )
         };
-        if s.is_empty() || !s.is_ascii() {
+        let t = s.trim();
+        if t.is_empty() || !t.is_ascii() {
             return Err(bad());
         }
-        let mut total: u64 = 0;
-        let mut num = String::new();
-        for c in s.chars() {
-            if c.is_ascii_digit() {
-                num.push(c);
-                continue;
-            }
-            let unit = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                'w' => 604_800,
-                _ => return Err(bad()),
-            };
-            let n: u64 = num.parse().map_err(|_| bad())?;
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(bad)?;
-            num.clear();
-        }
-        if !num.is_empty() || total == 0 || total > 3650 * 86_400 {
+        let total = match t.strip_prefix(['P', 'p']) {
+            Some(iso) => iso_span(iso).ok_or_else(bad)?,
+            None => units(t).ok_or_else(bad)?,
+        };
+        if total == 0 || total > 3650 * 86_400 {
             return Err(bad());
         }
         Ok(Duration { seconds: total })
     }
 }
 
+/// `1h30m`-style text in seconds.
+fn units(t: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return None,
+        };
+        let n: u64 = num.parse().ok()?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v))?;
+        num.clear();
+    }
+    num.is_empty().then_some(total)
+}
+
+/// The part of an ISO 8601 duration after `P`: `[nW][nD][T[nH][nM][nS]]` in seconds. Years and months have
+/// no fixed length, so they are refused rather than guessed.
+fn iso_span(t: &str) -> Option<u64> {
+    let (date, time) = match t.split_once(['T', 't']) {
+        Some((d, tm)) if !tm.is_empty() => (d, Some(tm)),
+        Some(_) => return None,
+        None => (t, None),
+    };
+    let part = |text: &str, units: &[(char, u64)]| -> Option<u64> {
+        let mut total = 0u64;
+        let mut num = String::new();
+        let mut next = 0;
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let i = units[next..]
+                .iter()
+                .position(|(u, _)| u.eq_ignore_ascii_case(&c))?
+                + next;
+            let n: u64 = num.parse().ok()?;
+            total = n
+                .checked_mul(units[i].1)
+                .and_then(|v| total.checked_add(v))?;
+            num.clear();
+            next = i + 1;
+        }
+        num.is_empty().then_some(total)
+    };
+    let d = part(date, &[('W', 604_800), ('D', 86_400)])?;
+    let tm = match time {
+        Some(tm) => part(tm, &[('H', 3600), ('M', 60), ('S', 1)])?,
+        None => 0,
+    };
+    (!(date.is_empty() && time.is_none())).then_some(d + tm)
+}
+
 impl fmt::Display for Duration {
+    /// The shortest `1w2d3h4m5s` form, which parses back to the same span.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}s", self.seconds)
+        let mut rest = self.seconds;
+        if rest == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, secs) in [
+            ('w', 604_800),
+            ('d', 86_400),
+            ('h', 3600),
+            ('m', 60),
+            ('s', 1),
+        ] {
+            if rest >= secs {
+                write!(f, "{}{unit}", rest / secs)?;
+                rest %= secs;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -158,22 +223,71 @@ pub fn is_dns_name(name: &str) -> bool {
     crate::event::normalize::is_dns_name(name)
 }
 
-/// An RFC 3339 time as microseconds since the epoch.
+/// A point in time as microseconds since the epoch: RFC 3339 (`2026-09-07T09:00:00Z`, any offset), a date
+/// (`2026-09-07`, midnight UTC), or a date and time without offset (`2026-09-07T09:00`, taken as UTC — the
+/// firewall logs in UTC).
 pub fn parse_time(s: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map(|d| d.timestamp_micros())
-        .map_err(|_| format!("invalid time {s:?}: expected RFC 3339, e.g. 2026-09-07T09:00:00Z"))
+    let t = s.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(d.timestamp_micros());
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(t, f).ok())
+    .or_else(|| {
+        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    });
+    naive.map(|n| n.and_utc().timestamp_micros()).ok_or_else(|| {
+        format!(
+            "invalid time {s:?}: expected RFC 3339 (2026-09-07T09:00:00Z), a date (2026-09-07) or a UTC time \
+             (2026-09-07T09:00)"
+        )
+    })
 }
 
-/// A protocol name as logs write it, upper-cased.
+/// Protocols as fwlog's canonical events name them (`HTTP/1.1` and `ICMP Type=8` are folded into these).
+pub const PROTOCOLS: [&str; 8] = [
+    "HTTPS", "HTTP", "TCP", "UDP", "ICMP", "ICMPV6", "MSSQL", "DNS",
+];
+
+/// A protocol name, checked against [`PROTOCOLS`] (case-insensitive) and upper-cased: a typo would otherwise
+/// filter everything out and report nothing.
 pub fn parse_protocol(s: &str) -> Result<String, String> {
-    let t = s.trim();
-    if t.is_empty() || t.len() > 16 || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "invalid protocol {s:?}: expected a name such as HTTPS, HTTP, TCP, UDP, ICMP"
-        ));
+    let t = s.trim().to_ascii_uppercase();
+    if PROTOCOLS.contains(&t.as_str()) {
+        return Ok(t);
     }
-    Ok(t.to_ascii_uppercase())
+    let near = PROTOCOLS
+        .iter()
+        .find(|p| edit_distance(p, &t) <= 2)
+        .map(|p| format!(" (did you mean {p}?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "unknown protocol {s:?}{near}: expected one of {}",
+        PROTOCOLS.join(", ")
+    ))
+}
+
+/// Levenshtein distance, for "did you mean" hints on short words.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A log kind by name (`application`, `network`, …).
@@ -243,7 +357,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn iso_spans_dates_and_protocols() {
+        for (text, secs) in [
+            ("P1D", 86_400),
+            ("PT1H", 3600),
+            ("PT30M", 1800),
+            ("P1DT12H", 129_600),
+            ("P2W", 1_209_600),
+            ("pt90s", 90),
+            ("PT1H30M", 5400),
+        ] {
+            assert_eq!(text.parse::<Duration>().unwrap().seconds, secs, "{text}");
+        }
+        for bad in ["P", "PT", "P1M", "P1Y", "PT1D", "P1H", "PT1M1H", "P-1D"] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad}");
+        }
+        let midnight = parse_time("2026-09-07").unwrap();
+        assert_eq!(midnight, parse_time("2026-09-07T00:00:00Z").unwrap());
+        assert_eq!(
+            parse_time("2026-09-07T09:30").unwrap(),
+            parse_time("2026-09-07T09:30:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("2026-09-07T11:30:00+02:00").unwrap(),
+            parse_time("2026-09-07T09:30:00Z").unwrap()
+        );
+        assert!(parse_time("07/09/2026").is_err());
+        assert_eq!(parse_protocol("https").unwrap(), "HTTPS");
+        let e = parse_protocol("htps").unwrap_err();
+        assert!(e.contains("did you mean HTTPS?"), "{e}");
+        assert!(parse_protocol("HTTPS' or 1==1").is_err());
+    }
+
+    #[test]
     fn durations() {
+        for text in ["1h", "7d", "90s", "1h30m", "1w2d3h4m5s"] {
+            let d: Duration = text.parse().unwrap();
+            assert_eq!(d.to_string().parse::<Duration>().unwrap(), d, "{text}");
+        }
+        assert_eq!("PT90M".parse::<Duration>().unwrap().to_string(), "1h30m");
         assert_eq!("1h".parse::<Duration>().unwrap().seconds, 3600);
         assert_eq!("1h30m".parse::<Duration>().unwrap().seconds, 5400);
         assert_eq!("7d".parse::<Duration>().unwrap().seconds, 604_800);

@@ -210,6 +210,26 @@ pub struct Recommendation {
 }
 
 impl Recommendation {
+    /// What makes `--fail-on level` fail the run: rules for required endpoints, any rule, or any deny.
+    pub fn gate(&self, level: crate::query::FailOn) -> u64 {
+        let rules = |pred: &dyn Fn(&Rule) -> bool| {
+            self.rules
+                .iter()
+                .filter(|r| pred(r))
+                .map(|r| r.evidence.hits)
+                .fold(0, u64::saturating_add)
+        };
+        match level {
+            crate::query::FailOn::Required => {
+                rules(&|r: &Rule| r.requirement == RuleRequirement::Required)
+            }
+            crate::query::FailOn::Needed => {
+                rules(&|r: &Rule| r.requirement != RuleRequirement::Unmatched)
+            }
+            crate::query::FailOn::Any => self.denies,
+        }
+    }
+
     /// Rules grouped into their collections, in priority order (rules keep their order).
     pub fn collections(&self) -> Vec<Collection<'_>> {
         let mut out: Vec<Collection<'_>> = Vec::new();

@@ -996,9 +996,15 @@ pub fn describe_evidence(feature: &str, requirement: &str, e: &Evidence) -> Stri
         covers.push("-");
     }
     format!(
-        "fwlog: {feature} ({requirement}); {} denies from {} sources, {} .. {}; covers {}{tail}",
+        "fwlog: {feature} ({requirement}); {} {} from {} {}, {} .. {}; covers {}{tail}",
         e.hits,
+        if e.hits == 1 { "deny" } else { "denies" },
         e.distinct_sources,
+        if e.distinct_sources == 1 {
+            "source"
+        } else {
+            "sources"
+        },
         e.first_seen,
         e.last_seen,
         covers.join(", ")

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::CatalogFormat;
-use super::table::new_table;
+use super::table::{Layout, new_table};
 use crate::catalog::context::Context;
 use crate::catalog::summary::FeatureSummary;
 use crate::catalog::{CatalogMatch, Origin};
@@ -38,7 +38,7 @@ pub fn list(
     ctx: &Context,
     version: &str,
     format: CatalogFormat,
-    terminal: bool,
+    layout: &Layout,
 ) -> anyhow::Result<Vec<u8>> {
     if format == CatalogFormat::Json {
         return json_bytes(&rows);
@@ -52,7 +52,7 @@ pub fn list(
             "status",
             "id",
         ],
-        terminal,
+        layout,
     );
     for m in rows {
         t.add_row(vec![
@@ -172,12 +172,12 @@ pub fn matches(
 pub fn features(
     rows: &[FeatureSummary<'_>],
     format: CatalogFormat,
-    terminal: bool,
+    layout: &Layout,
 ) -> anyhow::Result<Vec<u8>> {
     if format == CatalogFormat::Json {
         return json_bytes(&rows);
     }
-    let mut t = new_table(&["feature", "entries", "clouds", "description"], terminal);
+    let mut t = new_table(&["feature", "entries", "clouds", "description"], layout);
     for r in rows {
         t.add_row(vec![
             r.name.to_string(),

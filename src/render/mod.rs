@@ -21,6 +21,7 @@ pub enum ReportFormat {
     Table,
     Json,
     Csv,
+    Tsv,
     Markdown,
     Parquet,
 }

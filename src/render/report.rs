@@ -1,5 +1,5 @@
-//! Deny-report renderers: table (fits the terminal), JSON (the contract), CSV, Markdown and Parquet.
-//! All output is deterministic: groups are already sorted, and nothing here depends on time or locale.
+//! Deny-report renderers: table (fits the width it is given), JSON (the contract), CSV, TSV, Markdown and
+//! Parquet. All output is deterministic: groups are already sorted, and nothing here depends on time or locale.
 
 use std::io::Cursor;
 
@@ -8,14 +8,16 @@ use polars::prelude::*;
 
 use super::ReportFormat;
 use super::escape;
-use super::table::new_table;
-use crate::catalog::Requirement;
+use super::table::{Layout, new_table, wrap};
 use crate::report::model::{DenyReport, ReportGroup as Group};
+use crate::report::{Verdict, verdict};
 
+/// `footer`: lines for people shown under the table and the Markdown summary (the next step).
 pub fn render(
     report: &DenyReport,
     format: ReportFormat,
-    terminal: bool,
+    layout: &Layout,
+    footer: &[String],
 ) -> anyhow::Result<Vec<u8>> {
     Ok(match format {
         ReportFormat::Json => {
@@ -23,9 +25,10 @@ pub fn render(
             s.push('\n');
             s.into_bytes()
         }
-        ReportFormat::Table => table(report, terminal).into_bytes(),
-        ReportFormat::Markdown => markdown(report).into_bytes(),
-        ReportFormat::Csv => csv(report)?,
+        ReportFormat::Table => table(report, layout, footer).into_bytes(),
+        ReportFormat::Markdown => markdown(report, footer).into_bytes(),
+        ReportFormat::Csv => delimited(report, b',')?,
+        ReportFormat::Tsv => delimited(report, b'\t')?,
         ReportFormat::Parquet => parquet(report)?,
     })
 }
@@ -135,80 +138,172 @@ fn cells(g: &Group) -> [String; 11] {
     ]
 }
 
-fn table(r: &DenyReport, terminal: bool) -> String {
-    let mut t = new_table(&HEADERS, terminal);
-    let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    for g in &r.groups {
-        let tone = requirement_color(g);
-        let c = if terminal {
-            terminal_cells(g)
-        } else {
-            cells(g)
-        }
-        .map(|v| escape::terminal(&v).into_owned());
-        t.add_row(c.into_iter().enumerate().map(|(i, v)| {
+fn table(r: &DenyReport, layout: &Layout, footer: &[String]) -> String {
+    let mut out = String::new();
+    if r.groups.is_empty() {
+        out.push_str("No denied traffic matches.\n");
+    } else if layout.wide() {
+        out.push_str(&wide_table(r, layout));
+        out.push('\n');
+    } else {
+        out.push_str(&compact_table(r, layout));
+        out.push('\n');
+    }
+    out.push_str(&wrap(&summary(r), layout.width));
+    out.push('\n');
+    for line in footer {
+        out.push_str(&wrap(line, layout.width));
+        out.push('\n');
+    }
+    out
+}
+
+/// Every column; short columns keep their full width so only destinations and labels wrap, and narrower
+/// widths drop the example sources (they are in every other format).
+fn wide_table(r: &DenyReport, layout: &Layout) -> String {
+    let mut headers = HEADERS;
+    headers[10] = "AKS";
+    let mut t = new_table(&headers, layout);
+    let rows: Vec<[String; 11]> = r
+        .groups
+        .iter()
+        .map(|g| wide_cells(g).map(|v| escape::terminal(&v).into_owned()))
+        .collect();
+    for (g, c) in r.groups.iter().zip(&rows) {
+        let tone = layout.color.then(|| verdict_color(&verdict(g)));
+        t.add_row(c.iter().enumerate().map(|(i, v)| {
             let cell = Cell::new(v);
             let cell = if (4..=6).contains(&i) {
                 cell.set_alignment(CellAlignment::Right)
             } else {
                 cell
             };
-            match (color, tone) {
-                (true, Some(c)) if i == 10 => cell.fg(c),
+            match tone {
+                Some(c) if i == 10 => cell.fg(c),
                 _ => cell,
             }
         }));
     }
-    if terminal {
-        // Short columns keep their full width so only destinations and labels wrap; narrow terminals drop the
-        // example sources, then the first-seen time (both are in every other format).
-        let rows: Vec<[String; 11]> = r.groups.iter().map(terminal_cells).collect();
-        let width = t.width().unwrap_or(200);
-        let mut hidden = Vec::new();
-        if width < 170 {
-            hidden.push(9);
+    for i in 0..HEADERS.len() {
+        let Some(col) = t.column_mut(i) else { continue };
+        if i == 9 && layout.width < 170 {
+            col.set_constraint(ColumnConstraint::Hidden);
+            continue;
         }
-        if width < 140 {
-            hidden.push(7);
+        // Names and labels (kind, subnet, destination, catalog) share what is left and wrap.
+        if matches!(i, 0 | 1 | 3 | 10) {
+            continue;
         }
-        for i in 0..HEADERS.len() {
-            let Some(col) = t.column_mut(i) else { continue };
-            if hidden.contains(&i) {
-                col.set_constraint(ColumnConstraint::Hidden);
-                continue;
-            }
-            let widest = rows.iter().map(|c| c[i].chars().count()).max().unwrap_or(0);
-            let widest = widest.max(HEADERS[i].split(' ').map(str::len).max().unwrap_or(0));
-            // Names and labels (kind, subnet, destination, catalog) share what is left and wrap.
-            if matches!(i, 0 | 1 | 3 | 10) {
-                continue;
-            }
-            let cap = 16;
-            // The boundary counts the cell padding (one space each side).
-            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
-                widest.min(cap) as u16 + 2,
+        let widest = rows.iter().map(|c| c[i].chars().count()).max().unwrap_or(0);
+        let widest = widest.max(HEADERS[i].split(' ').map(str::len).max().unwrap_or(0));
+        // The boundary counts the cell padding (one space each side).
+        col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
+            widest.min(16) as u16 + 2,
+        )));
+    }
+    t.to_string()
+}
+
+const COMPACT_HEADERS: [&str; 5] = ["Proto", "Destination", "From", "Hits", "AKS"];
+
+/// Five columns that fit 80 characters with each group on one or two lines: protocol, destination and port,
+/// source subnet, hits, and what AKS makes of it. The short columns keep their width; the destination takes
+/// what is left and breaks after dots, not inside labels.
+fn compact_table(r: &DenyReport, layout: &Layout) -> String {
+    let rows: Vec<([String; 5], Verdict)> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let v = verdict(g);
+            let cells = [
+                or_dash(&g.group.protocol),
+                destination_text(g),
+                or_dash(&g.group.source_subnet),
+                g.group.hits.to_string(),
+                v.to_string(),
+            ]
+            .map(|c| escape::terminal(&c).into_owned());
+            (cells, v)
+        })
+        .collect();
+    let widest = |i: usize| {
+        rows.iter()
+            .map(|(c, _)| c[i].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(COMPACT_HEADERS[i].len())
+    };
+    // Columns have one space of padding on each inner side (none at the table's edges, which have no border)
+    // and one space between them.
+    let fixed = [
+        (0, widest(0).min(6)),
+        (2, widest(2).min(26)),
+        (3, widest(3).min(10)),
+        (4, widest(4).min(19)),
+    ];
+    let used: usize = fixed.iter().map(|(_, w)| w + 2).sum::<usize>() + 4;
+    let dest = usize::from(layout.width)
+        .saturating_sub(used)
+        .clamp(16, widest(1).max(16));
+    let mut t = new_table(&COMPACT_HEADERS, layout);
+    crate::render::table::without_vertical_lines(&mut t);
+    for (cells, v) in &rows {
+        t.add_row(cells.iter().enumerate().map(|(i, c)| match i {
+            1 => Cell::new(break_name(c, dest)),
+            3 => Cell::new(c).set_alignment(CellAlignment::Right),
+            4 if layout.color => Cell::new(c).fg(verdict_color(v)),
+            _ => Cell::new(c),
+        }));
+    }
+    for (i, w) in fixed.into_iter().chain([(1, dest)]) {
+        if let Some(col) = t.column_mut(i) {
+            let edge = u16::from(i == 0 || i == 4);
+            col.set_padding((1 - u16::from(i == 0), 1 - u16::from(i == 4)));
+            col.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
+                w as u16 + 2 - edge,
             )));
         }
     }
-    let mut out = String::new();
-    if r.groups.is_empty() {
-        out.push_str("No denied traffic matches.\n");
-    } else {
-        out.push_str(&t.to_string());
-        out.push('\n');
-    }
-    out.push_str(&summary(r));
-    out.push('\n');
-    out
+    t.to_string()
 }
 
-/// On a terminal: times to the second without the year and only the most specific catalog label, so rows
-/// stay readable; files, JSON and Markdown keep everything.
-fn terminal_cells(g: &Group) -> [String; 11] {
+/// A host name in lines of at most `width` characters, broken after a `.` or `:` where possible.
+fn break_name(name: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for piece in name.split_inclusive(['.', ':']) {
+        if !line.is_empty() && line.chars().count() + piece.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        line.push_str(piece);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+/// `host:port`, `[v6]:port`, or what the log lacked.
+fn destination_text(g: &Group) -> String {
+    match (&g.group.destination, g.group.destination_port) {
+        (Some(d), Some(p)) if d.contains(':') => format!("[{d}]:{p}"),
+        (Some(d), Some(p)) => format!("{d}:{p}"),
+        (Some(d), None) => d.clone(),
+        (None, _) => "(no SNI: called an IP)".to_string(),
+    }
+}
+
+/// Every column, with times to the second without the year and the verdict instead of every label.
+fn wide_cells(g: &Group) -> [String; 11] {
     let mut c = cells(g);
     c[7] = short_time(&g.group.first_seen);
     c[8] = short_time(&g.group.last_seen);
-    c[10] = first_catalog_label(g);
+    c[10] = verdict(g).to_string();
     c
 }
 
@@ -219,33 +314,25 @@ fn short_time(t: &str) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// The most specific catalog label, and how many more matched.
-fn first_catalog_label(g: &Group) -> String {
-    let full = catalog_label(g);
-    match g.catalog.len() {
-        0 | 1 => full,
-        n => format!(
-            "{} (+{} more)",
-            full.split("; ").next().unwrap_or(""),
-            n - 1
-        ),
+/// Colour of the verdict on a terminal: required red, needed-for-a-feature yellow, recommended cyan, the rest
+/// grey.
+fn verdict_color(v: &Verdict) -> Color {
+    match v {
+        Verdict::Required => Color::Red,
+        Verdict::NeededFor(_) => Color::Yellow,
+        Verdict::Recommended => Color::Cyan,
+        _ => Color::DarkGrey,
     }
 }
 
-/// Colour of the catalog cell on a terminal: required red, conditional yellow, recommended cyan, the rest grey.
-fn requirement_color(g: &Group) -> Option<Color> {
-    Some(match g.catalog.first()?.requirement {
-        Requirement::Required => Color::Red,
-        Requirement::Conditional => Color::Yellow,
-        Requirement::Recommended => Color::Cyan,
-        _ => Color::DarkGrey,
-    })
-}
-
-fn markdown(r: &DenyReport) -> String {
+fn markdown(r: &DenyReport, footer: &[String]) -> String {
     let mut out = String::from("# Denied traffic\n\n");
     out.push_str(&summary(r));
     out.push_str("\n\n");
+    for line in footer {
+        out.push_str(&escape::markdown(line));
+        out.push_str("\n\n");
+    }
     if r.groups.is_empty() {
         out.push_str("No denied traffic matches.\n");
         return out;
@@ -259,8 +346,11 @@ fn markdown(r: &DenyReport) -> String {
     out
 }
 
-fn csv(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
+/// CSV (`,`) or TSV (tab): one header line, one line per group.
+fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
+    let mut w = ::csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
     w.write_record([
         "kind",
         "source_subnet",

@@ -12,12 +12,12 @@ use crate::event::stats::ReadStats;
 use crate::query::Window;
 use model::{DenyReport, Label, ReportGroup};
 
-/// Build the report from groups (sorted by the engine) and what the source read; only the groups kept by
-/// `top` are labelled.
+/// Build the report from groups (sorted by the engine) and what the source read. Every group is labelled (the
+/// counts of denies AKS needs cover all of them); `top` then keeps the first ones.
 pub fn build(
     window: &Window,
     top: Option<usize>,
-    mut groups: Vec<Group>,
+    groups: Vec<Group>,
     stats: &ReadStats,
     sources: Vec<String>,
     catalog: &Catalog,
@@ -25,8 +25,25 @@ pub fn build(
 ) -> DenyReport {
     let total_groups = groups.len() as u64;
     let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
+    let (mut required_denies, mut needed_denies) = (0u64, 0u64);
+    let mut labelled: Vec<ReportGroup> = groups
+        .into_iter()
+        .map(|g| {
+            let catalog = labels(&g, catalog, ctx);
+            ReportGroup { group: g, catalog }
+        })
+        .collect();
+    for g in &labelled {
+        let v = verdict(g);
+        if v == Verdict::Required {
+            required_denies = required_denies.saturating_add(g.group.hits);
+        }
+        if v.wants_rule() {
+            needed_denies = needed_denies.saturating_add(g.group.hits);
+        }
+    }
     if let Some(n) = top {
-        groups.truncate(n);
+        labelled.truncate(n);
     }
     DenyReport {
         from: window.from_us.map(format_time_us),
@@ -34,13 +51,7 @@ pub fn build(
         events: stats.events,
         denies,
         skipped: stats.skipped,
-        groups: groups
-            .into_iter()
-            .map(|g| {
-                let catalog = labels(&g, catalog, ctx);
-                ReportGroup { group: g, catalog }
-            })
-            .collect(),
+        groups: labelled,
         events_in_window: stats.events_in_window,
         total_groups,
         duplicates: stats.duplicates,
@@ -49,6 +60,8 @@ pub fn build(
         data_from: stats.first_us.map(format_time_us),
         data_to: stats.last_us.map(format_time_us),
         sources,
+        required_denies,
+        needed_denies,
     }
 }
 
@@ -72,4 +85,89 @@ pub fn labels(g: &Group, catalog: &Catalog, ctx: &Context) -> Vec<Label> {
         .iter()
         .map(Label::of)
         .collect()
+}
+
+/// What a deny group means for the cluster, in the words a user acts on: the most relevant catalog label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// AKS needs it (a required entry, or a conditional one of a feature in use).
+    Required,
+    /// Needed when this feature is in use.
+    NeededFor(String),
+    /// Optional but advised.
+    Recommended,
+    /// Known traffic whose denial is harmless, or an endpoint this cluster does not need.
+    NoRuleNeeded,
+    /// A known service AKS does not need.
+    NotAks,
+    /// No catalog entry.
+    NotInCatalog,
+    /// A destination that is not a valid host name.
+    InvalidName,
+}
+
+impl Verdict {
+    /// Whether the deny is to an endpoint AKS needs or advises (what `recommend` writes rules for).
+    pub fn wants_rule(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Required | Verdict::NeededFor(_) | Verdict::Recommended
+        )
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Required => f.write_str("required"),
+            Verdict::NeededFor(feature) => write!(f, "needed for {feature}"),
+            Verdict::Recommended => f.write_str("recommended"),
+            Verdict::NoRuleNeeded => f.write_str("no rule needed"),
+            Verdict::NotAks => f.write_str("not AKS"),
+            Verdict::NotInCatalog => f.write_str("not in catalog"),
+            Verdict::InvalidName => f.write_str("not a valid host name"),
+        }
+    }
+}
+
+/// The verdict of a group: required if any live label says so, else recommended if any does, else the most
+/// specific live label decides (a conditional label names its feature and how many others also list it).
+pub fn verdict(g: &ReportGroup) -> Verdict {
+    use crate::catalog::Requirement as R;
+    if g.group
+        .destination
+        .as_deref()
+        .is_some_and(|d| !crate::event::normalize::is_valid_host(d))
+    {
+        return Verdict::InvalidName;
+    }
+    let live: Vec<&Label> = g.catalog.iter().filter(|l| !l.retired).collect();
+    if g.catalog.is_empty() {
+        return Verdict::NotInCatalog;
+    }
+    if live.iter().any(|l| l.requirement == R::Required) {
+        return Verdict::Required;
+    }
+    if live.iter().any(|l| l.requirement == R::Recommended) {
+        return Verdict::Recommended;
+    }
+    let Some(first) = live.first() else {
+        return Verdict::NoRuleNeeded;
+    };
+    match first.requirement {
+        R::Conditional => {
+            let mut features: Vec<&str> = live
+                .iter()
+                .filter(|l| l.requirement == R::Conditional)
+                .map(|l| l.feature.as_str())
+                .collect();
+            features.dedup();
+            Verdict::NeededFor(match features.len() {
+                0 | 1 => first.feature.clone(),
+                n => format!("{} +{}", first.feature, n - 1),
+            })
+        }
+        R::NonAks => Verdict::NotAks,
+        _ => Verdict::NoRuleNeeded,
+    }
 }

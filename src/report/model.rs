@@ -85,11 +85,24 @@ pub struct DenyReport {
     pub data_to: Option<String>,
     /// Where the events came from (files, or Log Analytics tables).
     pub sources: Vec<String>,
+    /// Denies (of all groups, also those cut by `--top`) to endpoints AKS needs: required ones.
+    pub required_denies: u64,
+    /// Denies to endpoints the catalog wants allowed: required, needed for a feature, or recommended.
+    pub needed_denies: u64,
 }
 
 impl DenyReport {
     /// True when the input has events but none inside the window.
     pub fn window_is_empty_but_data_exists(&self) -> bool {
         self.events > 0 && self.events_in_window == 0
+    }
+
+    /// The denies that make `--fail-on level` fail the run.
+    pub fn gate(&self, level: crate::query::FailOn) -> u64 {
+        match level {
+            crate::query::FailOn::Required => self.required_denies,
+            crate::query::FailOn::Needed => self.needed_denies,
+            crate::query::FailOn::Any => self.denies,
+        }
     }
 }

@@ -16,7 +16,7 @@ pub const API_VERSION: &str = "2024-05-01";
 pub fn render(
     r: &Recommendation,
     format: RecommendFormat,
-    terminal: bool,
+    layout: &crate::render::table::Layout,
 ) -> anyhow::Result<Vec<u8>> {
     Ok(match format {
         RecommendFormat::Json => {
@@ -24,7 +24,7 @@ pub fn render(
             s.push('\n');
             s.into_bytes()
         }
-        RecommendFormat::Table => table::table(r, terminal).into_bytes(),
+        RecommendFormat::Table => table::table(r, layout).into_bytes(),
         RecommendFormat::Markdown => table::markdown(r).into_bytes(),
         RecommendFormat::Bicep => bicep::render(r).into_bytes(),
         RecommendFormat::Terraform => terraform::render(r).into_bytes(),
@@ -37,11 +37,11 @@ pub fn render(
 pub fn evidence_lines(rule: &Rule) -> Vec<String> {
     let e = &rule.evidence;
     let mut v = vec![format!(
-        "{} ({}): {} denies from {} sources in {}, {} .. {}",
+        "{} ({}): {} from {} in {}, {} .. {}",
         rule.feature,
         rule.requirement,
-        e.hits,
-        e.distinct_sources,
+        table::count(e.hits, "deny", "denies"),
+        table::count(e.distinct_sources, "source", "sources"),
         e.source_subnets.join(" "),
         e.first_seen,
         e.last_seen

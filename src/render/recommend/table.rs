@@ -6,6 +6,7 @@ use comfy_table::{Cell, CellAlignment};
 use super::summary;
 use crate::recommend::model::{InvalidName, Known, Recommendation, Rule, RuleKind, Unmatched};
 use crate::render::escape;
+use crate::render::table::{Layout, new_table, wrap};
 
 const RULE_HEADERS: [&str; 9] = [
     "Collection",
@@ -51,15 +52,31 @@ fn rule_cells(r: &Rule) -> [String; 9] {
     ]
 }
 
+/// `PROTO host:port`, with what the log lacked said in words.
+fn denied(protocol: Option<&str>, destination: Option<&str>, port: Option<u32>) -> String {
+    let dest = match (destination, port) {
+        (None, _) => "(no SNI: a client called an IP)".to_string(),
+        (Some(d), Some(p)) if d.contains(':') => format!("[{d}]:{p}"),
+        (Some(d), Some(p)) => format!("{d}:{p}"),
+        (Some(d), None) => d.to_string(),
+    };
+    format!("{} {dest}", protocol.unwrap_or("-"))
+}
+
+/// `1 hit`, `2 hits`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn known_line(k: &Known) -> String {
     format!(
-        "{} {}:{} — {} hits from {} — {}",
-        k.protocol.as_deref().unwrap_or("-"),
-        k.destination.as_deref().unwrap_or("(no SNI)"),
-        k.destination_port
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "-".into()),
-        k.hits,
+        "{} — {} from {} — {}",
+        denied(
+            k.protocol.as_deref(),
+            k.destination.as_deref(),
+            k.destination_port
+        ),
+        count(k.hits, "hit", "hits"),
         k.source_subnets.join(" "),
         k.summary
     )
@@ -67,13 +84,13 @@ fn known_line(k: &Known) -> String {
 
 fn unmatched_line(u: &Unmatched) -> String {
     format!(
-        "{} {}:{} — {} hits from {} — {}",
-        u.protocol.as_deref().unwrap_or("-"),
-        u.destination.as_deref().unwrap_or("(no SNI)"),
-        u.destination_port
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "-".into()),
-        u.hits,
+        "{} — {} from {} — {}",
+        denied(
+            u.protocol.as_deref(),
+            u.destination.as_deref(),
+            u.destination_port
+        ),
+        count(u.hits, "hit", "hits"),
         u.source_subnets.join(" "),
         u.hint
     )
@@ -81,29 +98,58 @@ fn unmatched_line(u: &Unmatched) -> String {
 
 fn invalid_line(n: &InvalidName) -> String {
     format!(
-        "{} {}:{} — {} hits from {}",
-        n.protocol.as_deref().unwrap_or("-"),
-        n.destination,
-        n.destination_port
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "-".into()),
-        n.hits,
+        "{} — {} from {}",
+        denied(
+            n.protocol.as_deref(),
+            Some(&n.destination),
+            n.destination_port
+        ),
+        count(n.hits, "hit", "hits"),
         n.source_subnets.join(" "),
     )
 }
 
 const INVALID_HEADING: &str = "Not a valid host name: no rule written";
 
-pub fn table(r: &Recommendation, terminal: bool) -> String {
+const COMPACT_HEADERS: [&str; 4] = ["Collection", "Allow", "From", "Hits"];
+
+/// Four columns that fit 80 characters: the collection, what the rule allows, from where, and the denies it
+/// covers (rule names, requirements and evidence are in every other format).
+fn compact_row(r: &Rule) -> [String; 4] {
+    let c = rule_cells(r);
+    [
+        r.collection.clone(),
+        format!("{} {}", c[4], c[5]),
+        c[3].clone(),
+        c[7].clone(),
+    ]
+}
+
+pub fn table(r: &Recommendation, layout: &Layout) -> String {
     let mut out = String::new();
     if r.rules.is_empty() {
         out.push_str("No rules to recommend.\n");
     } else {
-        let mut t = crate::render::table::new_table(&RULE_HEADERS, terminal);
+        let wide = layout.wide();
+        let headers: &[&str] = if wide {
+            &RULE_HEADERS
+        } else {
+            &COMPACT_HEADERS
+        };
+        let mut t = new_table(headers, layout);
+        if !wide {
+            crate::render::table::without_vertical_lines(&mut t);
+        }
+        let right = if wide { [1, 7] } else { [3, 3] };
         for rule in &r.rules {
-            t.add_row(rule_cells(rule).into_iter().enumerate().map(|(i, v)| {
+            let cells: Vec<String> = if wide {
+                rule_cells(rule).to_vec()
+            } else {
+                compact_row(rule).to_vec()
+            };
+            t.add_row(cells.into_iter().enumerate().map(|(i, v)| {
                 let c = Cell::new(escape::terminal(&v));
-                if i == 1 || i == 7 {
+                if right.contains(&i) {
                     c.set_alignment(CellAlignment::Right)
                 } else {
                     c
@@ -113,29 +159,30 @@ pub fn table(r: &Recommendation, terminal: bool) -> String {
         out.push_str(&t.to_string());
         out.push('\n');
     }
-    if !r.known.is_empty() {
-        out.push_str("\nKnown, no rule written:\n");
-        for k in &r.known {
-            out.push_str(&format!("  {}\n", escape::terminal(&known_line(k))));
+    let mut section = |title: String, lines: Vec<String>| {
+        if lines.is_empty() {
+            return;
         }
-    }
-    if !r.unmatched.is_empty() {
-        out.push_str("\nNot explained by the catalog (no rule written):\n");
-        for u in &r.unmatched {
-            out.push_str(&format!("  {}\n", escape::terminal(&unmatched_line(u))));
+        out.push_str(&format!("\n{title}\n"));
+        for l in lines {
+            let text = wrap(&escape::terminal(&l), layout.width.saturating_sub(4));
+            out.push_str(&format!("  {}\n", text.replace('\n', "\n    ")));
         }
-    }
-    if !r.invalid_names.is_empty() {
-        out.push_str(&format!(
-            "\n{INVALID_HEADING} ({}):\n",
-            r.invalid_names.len()
-        ));
-        for n in &r.invalid_names {
-            out.push_str(&format!("  {}\n", escape::terminal(&invalid_line(n))));
-        }
-    }
+    };
+    section(
+        "Known, no rule written:".into(),
+        r.known.iter().map(known_line).collect(),
+    );
+    section(
+        "Not explained by the catalog (no rule written):".into(),
+        r.unmatched.iter().map(unmatched_line).collect(),
+    );
+    section(
+        format!("{INVALID_HEADING} ({}):", r.invalid_names.len()),
+        r.invalid_names.iter().map(invalid_line).collect(),
+    );
     out.push('\n');
-    out.push_str(&summary(r));
+    out.push_str(&wrap(&summary(r), layout.width));
     out.push('\n');
     out
 }
