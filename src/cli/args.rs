@@ -87,6 +87,56 @@ value_enum!(Requirement {
     Requirement::NotNeeded => "not-needed": "Only as an effective requirement: the cluster context makes the entry unnecessary",
 });
 
+/// A value parser that checks a value with a domain parser and lists the values help and shell completions
+/// offer (the check stays the domain's: `--features` accepts the features of user catalogs too).
+#[derive(Clone)]
+pub struct Listed<T: Clone + Send + Sync + 'static> {
+    values: fn() -> Vec<&'static str>,
+    parse: fn(&str) -> Result<T, String>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Listed<T> {
+    pub fn new(values: fn() -> Vec<&'static str>, parse: fn(&str) -> Result<T, String>) -> Self {
+        Listed { values, parse }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Listed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        clap::builder::TypedValueParser::parse_ref(&self.parse, cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.values)().into_iter().map(PossibleValue::new),
+        ))
+    }
+}
+
+fn protocols() -> Vec<&'static str> {
+    crate::query::values::PROTOCOLS.to_vec()
+}
+
+fn kinds() -> Vec<&'static str> {
+    Kind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
+/// The built-in catalog's feature names (user catalogs may add more; they are checked when loaded).
+fn feature_names() -> Vec<&'static str> {
+    crate::catalog::Catalog::builtin().feature_names()
+}
+
+fn feature_name(s: &str) -> Result<String, String> {
+    Ok(s.trim().to_ascii_lowercase())
+}
+
 /// `-o FILE`, refusing a bare format name: `-o json` (az and kubectl's spelling of `--format json`) would
 /// otherwise write a file named `json`. `./json` still names that file.
 pub fn output_file<F: clap::ValueEnum>(s: &str) -> Result<PathBuf, String> {
@@ -193,12 +243,12 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
 
-    /// Only this protocol (HTTPS, HTTP, TCP, UDP, ICMP, …; case-insensitive).
-    #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
+    /// Only this protocol (case-insensitive).
+    #[arg(long, value_name = "PROTOCOL", value_parser = Listed::new(protocols, parse_protocol))]
     pub protocol: Option<String>,
 
-    /// Only this kind of log (application, network, nat, threat-intel, idps, dns, …).
-    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    /// Only this kind of log.
+    #[arg(long, value_name = "KIND", value_parser = Listed::new(kinds, parse_kind))]
     pub kind: Option<Kind>,
 }
 
@@ -257,7 +307,13 @@ pub struct ClusterArgs {
 
     /// Features and add-ons in use (comma-separated, see `fwlog catalog features`): their conditional endpoints
     /// become required.
-    #[arg(long, value_name = "FEATURE,...", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "FEATURE,...",
+        value_delimiter = ',',
+        value_parser = Listed::new(feature_names, feature_name),
+        hide_possible_values = true
+    )]
     pub features: Vec<String>,
 
     /// The cluster is a private cluster (API server reached over Private Link).

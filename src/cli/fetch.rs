@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::args::{LiveArgs, WindowArgs};
+use super::args::{LiveArgs, WindowArgs, output_file};
 use crate::catalog::Cloud;
 use crate::error::user;
 use crate::live::fetch::TARGET_ROWS;
 use crate::live::kql::{self, Window};
 use crate::note;
+use crate::render::ReportFormat;
 
 #[derive(Debug, Clone, Args)]
 pub struct FetchArgs {
@@ -20,7 +21,14 @@ pub struct FetchArgs {
     pub window: WindowArgs,
 
     /// Parquet file to write (canonical schema; read it back with `--input FILE`).
-    #[arg(long, value_name = "FILE", required_unless_present = "print_kql")]
+    #[arg(
+        short,
+        long = "output",
+        visible_alias = "out",
+        value_name = "FILE",
+        required_unless_present = "print_kql",
+        value_parser = output_file::<ReportFormat>
+    )]
     pub out: Option<PathBuf>,
 
     /// Azure cloud: selects the Log Analytics endpoint and the sign-in authority.
@@ -53,10 +61,10 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()
-        .ok_or_else(|| user("fetch needs --out FILE"))?;
+        .ok_or_else(|| user("fetch needs -o FILE"))?;
     let crate::output::Target::File(out) = crate::output::target(Some(&out))? else {
         return Err(user(format!(
-            "{}: fetch writes a Parquet file: --out must name a file, not a device or standard output",
+            "{}: fetch writes a Parquet file: -o must name a file, not a device or standard output",
             out.display()
         )));
     };

@@ -22,9 +22,25 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::error;
 
+const EXIT_CODES: &str = "Exit status:
+  0  done
+  1  --fail-on found denies at its level
+  2  bad input or usage: the message names the file, line or option to fix
+  3  nothing to write: recommend found no rule for an IaC format and wrote nothing
+  4  could not finish: the service did not answer, an I/O error, an internal error
+
+Start with: fwlog deny-report -i LOGS, then fwlog recommend -i LOGS --format bicep -o egress.bicep";
+
 /// What was denied, which of it AKS needs, and the exact rule to add.
 #[derive(Debug, Parser)]
-#[command(name = "fwlog", version = crate::version_line(), about, long_about = None, propagate_version = true)]
+#[command(
+    name = "fwlog",
+    version = crate::version_line(),
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// More detail on stderr: skipped records with file:line, unparsed messages, sources used (-vv: more examples).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -42,23 +58,60 @@ pub struct Cli {
     pub command: Command,
 }
 
+const DENY_REPORT_EXAMPLES: &str = "Examples:
+  fwlog deny-report -i fixtures/aks-provision-failure          the bundled sample
+  fwlog deny-report -i ./logs --since 2h                       a storage-account download
+  fwlog deny-report -i 'exports/*.parquet' --from 2026-09-07 --to 2026-09-08
+  fwlog deny-report -i ./logs --destination '*.azmk8s.io' --format json -o denies.json
+  fwlog deny-report --workspace $WS --since 1h --follow        while a cluster provisions
+  fwlog deny-report -i ./logs --fail-on required               exit 1 when AKS endpoints are denied";
+
+const RECOMMEND_EXAMPLES: &str = "Examples:
+  fwlog recommend -i fixtures/aks-provision-failure            rules, what needs none, what is unknown
+  fwlog recommend -i ./logs --format bicep -o egress-aks.bicep
+  fwlog recommend -i ./logs --features monitoring,azure-policy --region westeurope --format terraform
+  fwlog recommend -i ./logs --source-ip-group ipg-aks-nodes --api-server-ip 20.61.0.10 --format arm
+  fwlog recommend --workspace $WS --since 24h --format azcli -o egress.sh";
+
+const CATALOG_EXAMPLES: &str = "Examples:
+  fwlog catalog features
+  fwlog catalog list --feature monitoring
+  fwlog catalog match aks-weu-dns-4f2a9c1e.hcp.westeurope.azmk8s.io:443
+  fwlog catalog match https://mcr.microsoft.com/v2/ --format json";
+
+const FETCH_EXAMPLES: &str = "Examples:
+  fwlog fetch --workspace $WS --since 24h -o logs.parquet
+  fwlog fetch --workspace $WS --from 2026-09-07 --to 2026-09-08 -o day.parquet --firewall $FW_ID
+  fwlog fetch --since 1h --print-kql                           the queries, without signing in";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
+    #[command(after_help = DENY_REPORT_EXAMPLES)]
     DenyReport(Box<deny_report::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
+    #[command(after_help = CATALOG_EXAMPLES)]
     Catalog(catalog::CatalogArgs),
     /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
+    #[command(after_help = RECOMMEND_EXAMPLES)]
     Recommend(Box<recommend::RecommendArgs>),
     /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
+    #[command(after_help = FETCH_EXAMPLES)]
     Fetch(Box<fetch::FetchArgs>),
-    /// Print shell completions for fwlog.
+    /// Print shell completions for fwlog (bash, zsh, fish, powershell, elvish).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the fwlog man page (roff) to stdout.
-    Man,
+    /// Print a man page (roff): fwlog's, or one command's; --dir writes them all.
+    Man {
+        /// The command whose page to print (deny-report, recommend, catalog, fetch, completions).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+        /// Write fwlog.1 and one fwlog-COMMAND.1 per command into this folder instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Settings every command shares.
@@ -101,6 +154,9 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            if let Some(tip) = stray_path_tip(&e) {
+                eprintln!("{tip}");
+            }
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
@@ -114,6 +170,41 @@ pub fn main() -> ExitCode {
             ExitCode::from(error::exit_code(&err))
         }
     }
+}
+
+/// `fwlog deny-report logs/`: a path given without `-i` is the commonest first mistake; say how to pass it.
+fn stray_path_tip(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    if arg.starts_with('-') || !std::path::Path::new(arg).exists() {
+        return None;
+    }
+    Some(format!(
+        "tip: to read {arg}, pass it with -i: fwlog deny-report -i {arg} (or fwlog recommend -i {arg})"
+    ))
+}
+
+/// fwlog(1) and one page per command, named `fwlog-COMMAND`, all from the one clap definition.
+fn man_pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut root = Cli::command();
+    root.build();
+    let mut pages = Vec::new();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(root.clone()).render(&mut out)?;
+    pages.push(("fwlog".to_string(), out));
+    for sub in root.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("fwlog-{}", sub.get_name());
+        let bin = format!("fwlog {}", sub.get_name());
+        let mut out = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(name.clone()).bin_name(bin)).render(&mut out)?;
+        pages.push((name, out));
+    }
+    Ok(pages)
 }
 
 fn format_chain(err: &anyhow::Error) -> String {
@@ -141,10 +232,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::output::emit(None, &out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-            crate::output::emit(None, &out)?;
+        Command::Man { command, dir } => {
+            let pages = man_pages()?;
+            if let Some(dir) = dir {
+                for (name, page) in &pages {
+                    crate::output::write_atomic(&dir.join(format!("{name}.1")), page)?;
+                }
+                crate::note!("wrote {} man pages to {}", pages.len(), dir.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let want = command.map_or("fwlog".to_string(), |c| format!("fwlog-{c}"));
+            let Some((_, page)) = pages.iter().find(|(n, _)| *n == want) else {
+                return Err(error::user(format!(
+                    "no man page for {want:?}: expected one of {}",
+                    pages
+                        .iter()
+                        .map(|(n, _)| n.trim_start_matches("fwlog-"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            crate::output::emit(None, page)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -186,8 +186,25 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
 
+/// Whether a program is on PATH (to tell "sign in with az" from "install az").
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            let p = dir.join(program);
+            p.is_file()
+                && std::fs::metadata(&p).is_ok_and(|m| {
+                    std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+                })
+        })
+    })
+}
+
 fn hint(m: AuthMethod) -> &'static str {
     match m {
+        AuthMethod::Cli if !on_path("az") => {
+            "the Azure CLI (az) is not installed: install it and run `az login`, or sign in another way \
+             (--auth env|workload|msi)"
+        }
         AuthMethod::Env => {
             "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal"
         }

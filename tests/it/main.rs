@@ -7,5 +7,6 @@ mod fake_la;
 mod hostile;
 mod kql_check;
 mod live;
+mod newcomer;
 mod recommend;
 mod util;
