@@ -132,6 +132,12 @@ pub struct ClusterSpec {
 }
 
 impl ClusterSpec {
+    /// Whether features may be inferred from the denies: only when `--features` was not given at all
+    /// (`--features none` says no feature is in use).
+    pub fn infers_features(&self) -> bool {
+        self.features.iter().all(|f| f.trim().is_empty())
+    }
+
     /// Load the catalog (built-in plus `--catalog` files) and check the context against it.
     pub fn resolve(&self) -> anyhow::Result<(Catalog, Context)> {
         let catalog = Catalog::load(&self.catalogs)?;
@@ -145,7 +151,8 @@ impl ClusterSpec {
         let known = catalog.feature_names();
         for f in &self.features {
             let f = f.trim().to_ascii_lowercase();
-            if f.is_empty() {
+            // `--features none`: no feature in use, and none inferred (see `ClusterSpec::infers_features`).
+            if f.is_empty() || f == "none" {
                 continue;
             }
             if !known.iter().any(|k| *k == f) {

@@ -130,7 +130,9 @@ fn kinds() -> Vec<&'static str> {
 
 /// The built-in catalog's feature names (user catalogs may add more; they are checked when loaded).
 fn feature_names() -> Vec<&'static str> {
-    crate::catalog::Catalog::builtin().feature_names()
+    let mut names = crate::catalog::Catalog::builtin().feature_names();
+    names.push("none");
+    names
 }
 
 fn feature_name(s: &str) -> Result<String, String> {

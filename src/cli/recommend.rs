@@ -102,6 +102,7 @@ impl RecommendArgs {
             api_server_ip: self.api_server_ip,
             include_unmatched: self.include_unmatched,
             no_recommended: self.no_recommended,
+            infer_features: self.cluster.spec().infers_features(),
         }
     }
 }
@@ -151,6 +152,14 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(crate::error::EXIT_NOTHING_TO_WRITE));
     }
     let terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    if let Some(line) = rec.inferred_line()
+        && !matches!(
+            args.format,
+            RecommendFormat::Table | RecommendFormat::Markdown
+        )
+    {
+        crate::note!("{line}");
+    }
     let layout = crate::render::table::Layout::detect(terminal, globals.width);
     let bytes = crate::render::recommend::render(&rec, args.format, &layout)?;
     crate::output::emit(args.output.as_deref(), &bytes)?;

@@ -217,7 +217,7 @@ pub fn found_columns<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 /// Which table a record belongs to, from its category / `Type`, or from the columns it has.
 pub fn kind_for_table(name: &str) -> Option<Kind> {
-    const TABLES: [(&str, Kind); 12] = [
+    const TABLES: [(&str, Kind); 14] = [
         ("azfwapplicationrule", Kind::Application),
         ("azfwapplicationruleaggregation", Kind::Application),
         ("azfwnetworkrule", Kind::Network),
@@ -227,6 +227,10 @@ pub fn kind_for_table(name: &str) -> Option<Kind> {
         ("azfwthreatintel", Kind::ThreatIntel),
         ("azfwidpssignature", Kind::Idps),
         ("azfwdnsquery", Kind::Dns),
+        // DNS proxy flow trace (GA 2025-11): table AZFWDnsFlowTrace, diagnostic category AZFWDnsAdditional.
+        // It records DNS exchanges, never a verdict, so it counts as read and never as a deny.
+        ("azfwdnsflowtrace", Kind::Dns),
+        ("azfwdnsadditional", Kind::Dns),
         ("azfwinternalfqdnresolutionfailure", Kind::ResolveFailure),
         ("azfwflowtrace", Kind::FlowTrace),
         ("azfwfatflow", Kind::FatFlow),
@@ -573,6 +577,20 @@ mod tests {
     }
 
     const TIME: (Field, Val<'static>) = (Field::Time, Val::Str("2026-01-01T00:00:00Z"));
+
+    #[test]
+    fn every_firewall_table_has_its_kind() {
+        for (table, kind) in [
+            ("AZFWApplicationRule", Kind::Application),
+            ("am-AZFWNetworkRuleAggregation", Kind::Network),
+            ("AZFWDnsFlowTrace", Kind::Dns),
+            ("AZFWDnsAdditional", Kind::Dns),
+            ("AZFWFqdnResolveFailure", Kind::ResolveFailure),
+        ] {
+            assert_eq!(kind_for_table(table), Some(kind), "{table}");
+        }
+        assert_eq!(kind_for_table("SomethingElse"), None);
+    }
 
     #[test]
     fn values_of_the_wrong_sort_are_problems_naming_the_field() {

@@ -39,6 +39,14 @@ const SHARED_SUFFIXES: &[&str] = &[
     "azure.com",
     "microsoft.com",
     "azure.net",
+    // Log Analytics workspaces: a wildcard would let anything in the cluster send data to any workspace,
+    // an attacker's included; the cluster needs only its own workspace's hosts.
+    "ods.opinsights.azure.com",
+    "oms.opinsights.azure.com",
+    "ods.opinsights.azure.us",
+    "oms.opinsights.azure.us",
+    "ods.opinsights.azure.cn",
+    "oms.opinsights.azure.cn",
 ];
 
 /// True when `suffix` (no leading `*.`) is a public or shared multi-tenant suffix.

@@ -98,6 +98,32 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+/// Where a feature in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureSource {
+    /// Named with `--features`.
+    Given,
+    /// Denies to endpoints only this feature's agents call.
+    Inferred,
+}
+
+/// A deny that shows a feature is in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureEvidence {
+    pub destination: String,
+    pub hits: u64,
+}
+
+/// A feature the rules were written for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureUse {
+    pub name: String,
+    pub source: FeatureSource,
+    /// For inferred features: the denies to its own endpoints, most hits first.
+    pub evidence: Vec<FeatureEvidence>,
+}
+
 /// What the observed denies say about a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
@@ -196,6 +222,8 @@ pub struct Collection<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recommendation {
+    /// Features in use: given with `--features`, or inferred from the denies.
+    pub features: Vec<FeatureUse>,
     pub collection_group: String,
     pub group_priority: u32,
     pub rules: Vec<Rule>,
@@ -210,6 +238,46 @@ pub struct Recommendation {
 }
 
 impl Recommendation {
+    /// The line that says which features were inferred and from what, when any was.
+    pub fn inferred_line(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .features
+            .iter()
+            .filter(|f| f.source == FeatureSource::Inferred)
+            .map(|f| {
+                let hits: u64 = f
+                    .evidence
+                    .iter()
+                    .map(|e| e.hits)
+                    .fold(0, u64::saturating_add);
+                let shown: Vec<&str> = f
+                    .evidence
+                    .iter()
+                    .take(2)
+                    .map(|e| e.destination.as_str())
+                    .collect();
+                let more = f.evidence.len().saturating_sub(2);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} ({hits} {} to {}{more})",
+                    f.name,
+                    if hits == 1 { "deny" } else { "denies" },
+                    shown.join(", ")
+                )
+            })
+            .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "features inferred from the denies: {}; pass --features to set them yourself (--features none: no feature)",
+                parts.join(", ")
+            )
+        })
+    }
+
     /// What makes `--fail-on level` fail the run: rules for required endpoints, any rule, or any deny.
     pub fn gate(&self, level: crate::query::FailOn) -> u64 {
         let rules = |pred: &dyn Fn(&Rule) -> bool| {

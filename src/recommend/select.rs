@@ -19,8 +19,8 @@ use ipnet::IpNet;
 
 use super::guard;
 use super::model::{
-    Evidence, InvalidName, Known, Recommendation, Rule, RuleKind, RuleRequirement, Unmatched,
-    Verdict,
+    Evidence, FeatureEvidence, FeatureSource, FeatureUse, InvalidName, Known, Recommendation, Rule,
+    RuleKind, RuleRequirement, Unmatched, Verdict,
 };
 use super::options::ScopeItem;
 use crate::catalog::pattern::{Label, Pattern, Proto};
@@ -46,6 +46,8 @@ pub struct Options {
     pub api_server_ip: Option<IpAddr>,
     pub include_unmatched: bool,
     pub no_recommended: bool,
+    /// Switch on the features whose own endpoints were denied (only when `--features` was not given).
+    pub infer_features: bool,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             api_server_ip: None,
             include_unmatched: false,
             no_recommended: false,
+            infer_features: true,
         }
     }
 }
@@ -425,6 +428,20 @@ fn unmatched_hint(g: &Group, candidates: &[String]) -> String {
             .to_string()
     } else if g.destination.is_none() {
         "no destination logged: nothing a rule can match".to_string()
+    } else if !candidates.is_empty() {
+        // Listed, but only for features not in use: say that, not "not in the catalog".
+        return format!(
+            "listed in the AKS egress catalog only for {}: if the cluster uses {}, pass --features {} \
+             (otherwise allow exactly {dest}:{port} only if your workloads need it; --include-unmatched writes that \
+             rule)",
+            candidates.join(", "),
+            if candidates.len() == 1 {
+                "it"
+            } else {
+                "one of them"
+            },
+            candidates.join(",")
+        );
     } else {
         format!(
             "not in the AKS egress catalog: allow exactly {dest}:{port} only if your workloads need it (--include-unmatched writes that rule)"
@@ -432,8 +449,13 @@ fn unmatched_hint(g: &Group, candidates: &[String]) -> String {
     };
     if !candidates.is_empty() {
         hint.push_str(&format!(
-            "; the catalog lists it for {}: if the cluster uses it, pass --features {}",
+            "; the catalog lists it for {}: if the cluster uses {}, pass --features {}",
             candidates.join(", "),
+            if candidates.len() == 1 {
+                "it"
+            } else {
+                "one of them"
+            },
             candidates.join(",")
         ));
     }
@@ -734,6 +756,68 @@ impl Folded {
     }
 }
 
+/// The features in use: those given, and — unless `--features` was given — those whose own endpoints
+/// (entries marked `signals_feature`) were denied. Only such an endpoint switches a feature on: a broad or
+/// shared one (any storage account, `*.microsoft.com`) says nothing about which feature called it.
+pub fn features_in_use(
+    catalog: &Catalog,
+    ctx: &Context,
+    groups: &[Group],
+    infer: bool,
+) -> (Context, Vec<FeatureUse>) {
+    let mut uses: Vec<FeatureUse> = ctx
+        .features
+        .iter()
+        .map(|f| FeatureUse {
+            name: f.clone(),
+            source: FeatureSource::Given,
+            evidence: Vec::new(),
+        })
+        .collect();
+    if !infer {
+        return (ctx.clone(), uses);
+    }
+    let mut seen: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for g in groups {
+        let Some(dest) = g.destination.as_deref() else {
+            continue;
+        };
+        if !crate::event::normalize::is_valid_host(dest) {
+            continue;
+        }
+        for m in catalog.lookup(Some(dest), g.destination_port, g.protocol.as_deref(), ctx) {
+            if m.entry.signals_feature && !m.retired() && m.requirement == Requirement::Conditional
+            {
+                let hits = seen
+                    .entry(m.entry.feature.clone())
+                    .or_default()
+                    .entry(dest.to_string())
+                    .or_default();
+                *hits = hits.saturating_add(g.hits);
+            }
+        }
+    }
+    let mut ctx = ctx.clone();
+    for (feature, dests) in seen {
+        let mut evidence: Vec<FeatureEvidence> = dests
+            .into_iter()
+            .map(|(destination, hits)| FeatureEvidence { destination, hits })
+            .collect();
+        evidence.sort_by(|a, b| {
+            b.hits
+                .cmp(&a.hits)
+                .then_with(|| a.destination.cmp(&b.destination))
+        });
+        ctx.features.insert(feature.clone());
+        uses.push(FeatureUse {
+            name: feature,
+            source: FeatureSource::Inferred,
+            evidence,
+        });
+    }
+    (ctx, uses)
+}
+
 /// Build the recommendation from deny groups (one per source IP) and their catalog matches.
 pub fn recommend(
     catalog: &Catalog,
@@ -741,6 +825,8 @@ pub fn recommend(
     groups: &[Group],
     o: &Options,
 ) -> Recommendation {
+    let (ctx, features) = features_in_use(catalog, ctx, groups, o.infer_features);
+    let ctx = &ctx;
     let labelled: Vec<(Group, Vec<CatalogMatch<'_>>)> = groups
         .iter()
         .map(|g| {
@@ -810,6 +896,7 @@ pub fn recommend(
     });
     assign_collections(&mut rules, o);
     Recommendation {
+        features,
         collection_group: o.collection_group.clone(),
         group_priority: o.group_priority,
         rules,

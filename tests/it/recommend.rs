@@ -571,3 +571,107 @@ fn guardrail_no_star_anywhere() {
         assert!(!out.contains("\"*\"") && !out.contains("'*'"), "{format}");
     }
 }
+
+/// A cluster with the monitoring and Azure Policy add-ons, no --features: the features are inferred from
+/// denies to their own endpoints, every catalog-known deny of theirs gets a rule, and a storage account (a
+/// broad entry) switches nothing on.
+#[test]
+fn features_are_inferred_from_their_own_endpoints() {
+    let v = json(&["-i", "fixtures/monitoring-policy"]);
+    let features: Vec<(String, String)> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        features,
+        [
+            ("azure-policy".to_string(), "inferred".to_string()),
+            ("monitoring".to_string(), "inferred".to_string())
+        ]
+    );
+    assert_eq!(
+        v["features"][1]["evidence"][0]["destination"],
+        "northeurope.monitoring.azure.com"
+    );
+    assert_eq!(
+        (v["denies"].as_u64(), v["denies_covered"].as_u64()),
+        (Some(75), Some(72))
+    );
+    let unmatched: Vec<&str> = v["unmatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(unmatched, ["stmlartifacts01.blob.core.windows.net"]);
+    // The workspace hosts are exact, never the multi-tenant wildcard.
+    let targets: Vec<String> = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| strs(&r["target_fqdns"]))
+        .collect();
+    assert!(
+        targets
+            .contains(&"5b7f2c1e-0000-4000-8000-00000000c0de.ods.opinsights.azure.com".to_string())
+    );
+    assert!(
+        !targets
+            .iter()
+            .any(|t| t.starts_with("*.ods") || t.starts_with("*.oms"))
+    );
+    // The table says so first.
+    let table = run(&["-i", "fixtures/monitoring-policy", "--width", "300"]);
+    assert!(
+        table.starts_with(
+            "features inferred from the denies: azure-policy (2 denies to data.policy.core.windows.net), \
+             monitoring (5 denies to northeurope.monitoring.azure.com)"
+        ),
+        "{table}"
+    );
+    // Given features replace inference; none turns it off.
+    let given = json(&[
+        "-i",
+        "fixtures/monitoring-policy",
+        "--features",
+        "monitoring",
+    ]);
+    assert_eq!(given["features"][0]["source"], "given");
+    assert_eq!(given["features"].as_array().unwrap().len(), 1);
+    let none = json(&["-i", "fixtures/monitoring-policy", "--features", "none"]);
+    assert!(none["features"].as_array().unwrap().is_empty());
+    assert_eq!(none["denies_covered"], 4);
+}
+
+/// Text from the catalog reads as plain English: no research reference ids reach any rendered output.
+#[test]
+fn rendered_labels_carry_no_catalog_reference_ids() {
+    let ids = regex::Regex::new(r"\bS\d{1,3}\b").unwrap();
+    for input in [MAIN, "fixtures/monitoring-policy"] {
+        for args in [
+            vec!["recommend", "-i", input, "--format", "json"],
+            vec!["recommend", "-i", input, "--format", "markdown"],
+            vec![
+                "recommend",
+                "-i",
+                input,
+                "--format",
+                "bicep",
+                "--include-unmatched",
+            ],
+            vec!["deny-report", "-i", input, "--format", "markdown"],
+            vec!["deny-report", "-i", input, "--format", "json"],
+        ] {
+            let out = stdout_of(&args);
+            let hit = ids.find(&out).map(|m| m.as_str().to_string());
+            assert!(hit.is_none(), "{args:?}: {hit:?}");
+        }
+    }
+}

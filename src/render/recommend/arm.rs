@@ -91,7 +91,7 @@ pub fn template(r: &Recommendation) -> Value {
     json!({
         "$schema": DEPLOYMENT_SCHEMA,
         "contentVersion": "1.0.0.0",
-        "metadata": {"generator": "fwlog recommend", "summary": summary(r)},
+        "metadata": {"generator": "fwlog recommend", "summary": summary(r), "features": r.inferred_line()},
         "parameters": {
             "firewallPolicyName": {
                 "type": "string",

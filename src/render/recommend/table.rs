@@ -127,6 +127,10 @@ fn compact_row(r: &Rule) -> [String; 4] {
 
 pub fn table(r: &Recommendation, layout: &Layout) -> String {
     let mut out = String::new();
+    if let Some(line) = r.inferred_line() {
+        out.push_str(&wrap(&line, layout.width));
+        out.push_str("\n\n");
+    }
     if r.rules.is_empty() {
         out.push_str("No rules to recommend.\n");
     } else {
@@ -193,6 +197,10 @@ fn md(s: &str) -> String {
 
 pub fn markdown(r: &Recommendation) -> String {
     let mut out = String::from("# Recommended Azure Firewall rules\n\n");
+    if let Some(line) = r.inferred_line() {
+        out.push_str(&md(&line));
+        out.push_str("\n\n");
+    }
     out.push_str(&summary(r));
     out.push_str("\n\n## Rules\n\n");
     if r.rules.is_empty() {
