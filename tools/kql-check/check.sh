@@ -17,4 +17,4 @@ fi
 # The Rust test generates every template variant and pipes it through check.js; FWLOG_KQL_CHECK_REQUIRED
 # turns its "skipped" into a failure so CI can never pass without running the analyzer.
 cd "$root"
-FWLOG_KQL_CHECK_REQUIRED=1 cargo test --test kql_check -- --nocapture
+FWLOG_KQL_CHECK_REQUIRED=1 cargo test --test it kql_check -- --nocapture
