@@ -354,6 +354,41 @@ impl ClusterArgs {
     }
 }
 
+/// The user's firewall policy, to explain denies against and to recommend only what it lacks.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyArgs {
+    /// Your firewall policy as exported: an ARM template, the JSON of `az network firewall policy show` and
+    /// `… rule-collection-group list`, `terraform show -json`, or `az network firewall show` (classic rules);
+    /// IP Group lists (`az network ip-group list`) too. Repeatable; each file's kind is told from its content.
+    #[arg(long = "policy", value_name = "FILE", num_args = 1.., help_heading = "Firewall policy")]
+    pub policy: Vec<PathBuf>,
+
+    /// The Service Tags JSON download (ServiceTags_Public_*.json), to resolve service tags in network rules.
+    #[arg(long, value_name = "FILE", help_heading = "Firewall policy")]
+    pub service_tags: Option<PathBuf>,
+
+    /// When the files hold several policies: the one to use (its base policy comes along).
+    #[arg(long, value_name = "NAME", help_heading = "Firewall policy")]
+    pub policy_name: Option<String>,
+}
+
+impl PolicyArgs {
+    /// Load the policy files, or `None` when none was given.
+    pub fn load(&self) -> anyhow::Result<Option<crate::policy::PolicyInputs>> {
+        if self.policy.is_empty() {
+            if self.service_tags.is_some() {
+                return Err(crate::error::user(
+                    "--service-tags needs --policy: the tags resolve the policy's network rules",
+                ));
+            }
+            return Ok(None);
+        }
+        let mut files = self.policy.clone();
+        files.extend(self.service_tags.clone());
+        crate::policy::load_named(&files, self.policy_name.as_deref()).map(Some)
+    }
+}
+
 /// Log Analytics options shared by `deny-report`, `recommend` and `fetch`.
 #[derive(Debug, Clone, Args)]
 pub struct LiveArgs {

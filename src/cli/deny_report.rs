@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Globals;
 use super::args::{
-    ClusterArgs, FilterArgs, GroupArgs, InputArgs, LiveArgs, WindowArgs, output_file,
+    ClusterArgs, FilterArgs, GroupArgs, InputArgs, LiveArgs, PolicyArgs, WindowArgs, output_file,
 };
 use super::follow::FollowArgs;
 use super::pipeline::{Source, deny_groups, print_diagnostics};
@@ -36,6 +36,8 @@ pub struct DenyReportArgs {
     pub live: LiveArgs,
     #[command(flatten)]
     pub follow: FollowArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Exit 1 when there are denies at this level (for pipelines): `required` (endpoints AKS needs), `needed`
     /// (also features not given and recommended endpoints), `any`.
@@ -78,6 +80,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     let (catalog, ctx) = args.cluster.resolve()?;
+    let policy = args.policy.load()?;
     let format = args.output.format;
     let to_file = args.output.output.as_deref();
     if format == ReportFormat::Parquet && to_file.is_none() && std::io::stdout().is_terminal() {
@@ -95,6 +98,10 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         &catalog,
         &ctx,
     );
+    let mut report = report;
+    if let Some(p) = &policy {
+        crate::report::explain_against(&mut report, p, &catalog, &ctx);
+    }
     print_diagnostics(&denies.stats, &report.sources);
     let terminal = to_file.is_none() && std::io::stdout().is_terminal();
     let layout = crate::render::table::Layout::detect(terminal, globals.width);

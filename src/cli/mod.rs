@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod follow;
 pub mod pipeline;
 pub mod recommend;
+pub mod why;
 
 use std::process::ExitCode;
 
@@ -79,6 +80,11 @@ const CATALOG_EXAMPLES: &str = "Examples:
   fwlog catalog match aks-weu-dns-4f2a9c1e.hcp.westeurope.azmk8s.io:443
   fwlog catalog match https://mcr.microsoft.com/v2/ --format json";
 
+const WHY_EXAMPLES: &str = "Examples:
+  fwlog why 10.240.0.4 mcr.microsoft.com:443 --policy policy.json rcgs.json
+  fwlog why 10.240.0.0/24 mcr.microsoft.com:443 -i ./logs --policy arm-export.json
+  fwlog why 10.240.0.4 20.50.1.2:1194 --protocol udp --policy policy.json --format json";
+
 const FETCH_EXAMPLES: &str = "Examples:
   fwlog fetch --workspace $WS --since 24h -o logs.parquet
   fwlog fetch --workspace $WS --from 2026-09-07 --to 2026-09-08 -o day.parquet --firewall $FW_ID
@@ -95,6 +101,9 @@ pub enum Command {
     /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
     #[command(after_help = RECOMMEND_EXAMPLES)]
     Recommend(Box<recommend::RecommendArgs>),
+    /// Explain one flow: its last logged decision, the policy rule that decides it, the smallest change to allow it.
+    #[command(after_help = WHY_EXAMPLES)]
+    Why(Box<why::WhyArgs>),
     /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(Box<fetch::FetchArgs>),
@@ -224,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DenyReport(args) => deny_report::run(*args, &globals),
         Command::Catalog(args) => catalog::run(args, &globals),
         Command::Recommend(args) => recommend::run(*args, &globals),
+        Command::Why(args) => why::run(*args, &globals),
         Command::Fetch(args) => fetch::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::Globals;
-use super::args::{ClusterArgs, FilterArgs, InputArgs, LiveArgs, WindowArgs, output_file};
+use super::args::{
+    ClusterArgs, FilterArgs, InputArgs, LiveArgs, PolicyArgs, WindowArgs, output_file,
+};
 use super::pipeline::{Source, deny_groups, print_diagnostics};
 use crate::query::{FailOn, Grouping, Query};
 use crate::recommend::options::{ScopeItem, parse_name};
@@ -26,6 +28,8 @@ pub struct RecommendArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub live: LiveArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Rule sources: `subnet` (observed source subnets), `ip` (observed source addresses), `any`, or CIDRs
     /// (comma-separated or repeated) used for every rule.
@@ -130,10 +134,33 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (catalog, ctx) = args.cluster.resolve()?;
+    let policy = args.policy.load()?;
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
     let denies = deny_groups(&source, query, now, args.output.as_deref())?;
     print_diagnostics(&denies.stats, &denies.sources);
-    let rec = crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
+    let mut rec =
+        crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
+    if let Some(p) = &policy {
+        rec = crate::recommend::policy::against_policy(rec, p, &catalog, &ctx);
+        // A rule collection group is replaced whole when deployed: writing only the new rules under the name of
+        // an existing group would delete the user's rules in it.
+        let existing = p.policy.groups.iter().any(|g| g.name == rec.collection_group);
+        if existing
+            && matches!(
+                args.format,
+                RecommendFormat::Bicep
+                    | RecommendFormat::Terraform
+                    | RecommendFormat::Arm
+                    | RecommendFormat::Azcli
+            )
+        {
+            return Err(crate::error::user(format!(
+                "the rules go into your existing group {}, which a deployment replaces whole: use --format json, \
+                 table or markdown to see them, and add them to the group in your repository",
+                rec.collection_group
+            )));
+        }
+    }
     let iac = matches!(
         args.format,
         RecommendFormat::Bicep

@@ -593,6 +593,61 @@ fn place(
     }
 }
 
+/// Where a candidate rule (from the recommender) goes in the user's policy: the existing allow collection of
+/// its kind whose rules already name its domain (or port) and sources, else a new collection in the group
+/// that serves these sources (see `place`).
+pub fn placement_for(policy: &Policy, spec: &RuleSpec, env: &Env<'_>) -> Placement {
+    let port_of = |p: &str| -> Option<u16> {
+        p.rsplit(':')
+            .next()
+            .and_then(|n| n.split('-').next())
+            .and_then(|n| n.parse().ok())
+    };
+    let (kind, protocol, port) = match spec.kind {
+        RuleKind::Application => {
+            let first = spec
+                .protocols
+                .first()
+                .map(String::as_str)
+                .unwrap_or("Https:443");
+            let name = first
+                .split(':')
+                .next()
+                .unwrap_or("Https")
+                .to_ascii_uppercase();
+            (FlowKind::Application, name, port_of(first))
+        }
+        _ => (
+            FlowKind::Network,
+            spec.protocols
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "TCP".into())
+                .to_ascii_uppercase(),
+            spec.destination_ports.first().and_then(|p| port_of(p)),
+        ),
+    };
+    let source = spec
+        .source_addresses
+        .first()
+        .and_then(|a| nets_of(a))
+        .and_then(|v| v.into_iter().next())
+        .unwrap_or_else(|| "0.0.0.0/0".parse().expect("valid net"));
+    let flow = Flow {
+        kind,
+        protocol,
+        source,
+        destination: spec
+            .target_fqdns
+            .first()
+            .or(spec.destination_addresses.first())
+            .cloned(),
+        port,
+        last_seen_us: None,
+    };
+    place(policy, &flow, spec.kind, None, env)
+}
+
 /// The candidate rules the policy does not already allow, in input order. A candidate is dropped only when every
 /// flow it describes (each source × target × protocol/port) is allowed by a rule that names it (an address, a
 /// target FQDN, a service tag, an IP Group); anything unknown, and a match only through fwlog's model of the

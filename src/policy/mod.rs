@@ -29,7 +29,9 @@ mod terraform;
 mod tests;
 
 pub use addr::{Address, Coverage};
-pub use change::{Change, Placement, RuleField, RuleSpec, missing_rules, smallest_change};
+pub use change::{
+    Change, Placement, RuleField, RuleSpec, missing_rules, placement_for, smallest_change,
+};
 pub use eval::{
     AKS_FQDN_TAG, DestCheck, DestMiss, Env, Evaluation, Flow, FlowKind, Outcome, PortCheck,
     ProtoCheck, RuleCheck, RuleRef, SourceCheck, State, Unknown, Via, evaluate,

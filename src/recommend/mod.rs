@@ -5,4 +5,5 @@
 pub mod guard;
 pub mod model;
 pub mod options;
+pub mod policy;
 pub mod select;

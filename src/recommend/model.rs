@@ -62,6 +62,8 @@ impl std::fmt::Display for RuleRequirement {
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     // Declared in the alphabetical order of their names, which is how ties have always been ordered.
+    /// The user's policy (`--policy`) already allows it.
+    AllowedByPolicy,
     /// Left out on request (`--no-recommended`).
     Excluded,
     /// Platform traffic whose denial is harmless.
@@ -88,6 +90,7 @@ impl Verdict {
             Verdict::NotExpressible => "not-expressible",
             Verdict::NeedsInput => "needs-input",
             Verdict::Excluded => "excluded",
+            Verdict::AllowedByPolicy => "allowed-by-policy",
         }
     }
 }

@@ -6,11 +6,13 @@
 //! * [`recommend`] — rules: table, Markdown, JSON, Bicep, Terraform, ARM, az CLI.
 //! * [`follow`] — the lines `deny-report --follow` prints as groups appear or grow.
 //! * [`catalog`] — `fwlog catalog list | match | features`.
+//! * [`policy`] — `fwlog why`: a flow, its last logged decision, the policy's explanation, the smallest change.
 //! * [`table`] — the one terminal-table constructor they share.
 
 pub mod catalog;
 pub mod escape;
 pub mod follow;
+pub mod policy;
 pub mod recommend;
 pub mod report;
 pub mod table;

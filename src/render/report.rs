@@ -149,6 +149,54 @@ fn table(r: &DenyReport, layout: &Layout, footer: &[String]) -> String {
         out.push_str(&compact_table(r, layout));
         out.push('\n');
     }
+    if let Some(policy) = &r.policy {
+        out.push_str(&wrap(
+            &format!("\nWhy policy {policy} denied them:"),
+            layout.width,
+        ));
+        out.push('\n');
+        // Notes every group carries (a base policy not given, …) are said once.
+        let notes: Vec<&crate::report::model::PolicyNote> =
+            r.groups.iter().filter_map(|g| g.policy.as_ref()).collect();
+        let common: Vec<String> = notes
+            .first()
+            .map(|first| {
+                first
+                    .notes
+                    .iter()
+                    .filter(|n| notes.iter().all(|x| x.notes.contains(n)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for n in &common {
+            let text = wrap(
+                &escape::terminal(&format!("note: {n}")),
+                layout.width.saturating_sub(2),
+            );
+            out.push_str(&format!("  {}\n", text.replace('\n', "\n    ")));
+        }
+        for g in &r.groups {
+            let Some(note) = &g.policy else { continue };
+            let line = format!(
+                "{} {} from {}: {}",
+                or_dash(&g.group.protocol),
+                destination_text(g),
+                or_dash(&g.group.source_subnet),
+                note.text
+            );
+            let text = wrap(&escape::terminal(&line), layout.width.saturating_sub(4));
+            out.push_str(&format!("  {}\n", text.replace('\n', "\n    ")));
+            for n in note.notes.iter().filter(|n| !common.contains(n)) {
+                let text = wrap(
+                    &escape::terminal(&format!("note: {n}")),
+                    layout.width.saturating_sub(6),
+                );
+                out.push_str(&format!("    {}\n", text.replace('\n', "\n      ")));
+            }
+        }
+        out.push('\n');
+    }
     out.push_str(&wrap(&summary(r), layout.width));
     out.push('\n');
     for line in footer {
@@ -337,10 +385,19 @@ fn markdown(r: &DenyReport, footer: &[String]) -> String {
         out.push_str("No denied traffic matches.\n");
         return out;
     }
-    out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
-    out.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
+    let mut headers = HEADERS.to_vec();
+    if r.policy.is_some() {
+        headers.push("Why (policy)");
+    }
+    out.push_str(&format!("| {} |\n", headers.join(" | ")));
+    out.push_str(&format!("|{}\n", "---|".repeat(headers.len())));
     for g in &r.groups {
-        let c: Vec<String> = cells(g).iter().map(|v| escape::markdown(v)).collect();
+        let mut c: Vec<String> = cells(g).iter().map(|v| escape::markdown(v)).collect();
+        if r.policy.is_some() {
+            c.push(escape::markdown(
+                g.policy.as_ref().map_or("-", |p| p.text.as_str()),
+            ));
+        }
         out.push_str(&format!("| {} |\n", c.join(" | ")));
     }
     out
@@ -351,7 +408,7 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
     let mut w = ::csv::WriterBuilder::new()
         .delimiter(delimiter)
         .from_writer(Vec::new());
-    w.write_record([
+    let mut header = vec![
         "kind",
         "source_subnet",
         "protocol",
@@ -363,8 +420,18 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
         "last_seen",
         "example_sources",
         "catalog",
-    ])?;
+    ];
+    if r.policy.is_some() {
+        header.push("policy");
+    }
+    w.write_record(&header)?;
     for g in &r.groups {
+        let policy = r.policy.is_some().then(|| {
+            g.policy
+                .as_ref()
+                .map(|p| p.text.clone())
+                .unwrap_or_default()
+        });
         w.write_record(
             [
                 g.group.kind.clone(),
@@ -386,8 +453,9 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
                     catalog_label(g)
                 },
             ]
-            .iter()
-            .map(|v| escape::csv_cell(v).into_owned()),
+            .into_iter()
+            .chain(policy)
+            .map(|v| escape::csv_cell(&v).into_owned()),
         )?;
     }
     w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))

@@ -30,7 +30,11 @@ pub fn build(
         .into_iter()
         .map(|g| {
             let catalog = labels(&g, catalog, ctx);
-            ReportGroup { group: g, catalog }
+            ReportGroup {
+                group: g,
+                catalog,
+                policy: None,
+            }
         })
         .collect();
     for g in &labelled {
@@ -62,7 +66,50 @@ pub fn build(
         sources,
         required_denies,
         needed_denies,
+        policy: None,
     }
+}
+
+/// The flow a group of denies stands for, as the policy evaluator takes it: application or network, its
+/// protocol, the source subnet, destination and port. `None` for kinds no filter rule decides (threat
+/// intelligence, IDPS, …) and sources that are not addresses.
+pub fn flow_of(g: &Group) -> Option<crate::policy::Flow> {
+    use crate::policy::{Flow, FlowKind};
+    let kind = match g.kind.as_str() {
+        "application" => FlowKind::Application,
+        "network" => FlowKind::Network,
+        _ => return None,
+    };
+    let source = g.source_subnet.as_deref()?;
+    let source = source
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| source.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .ok()?;
+    Some(Flow {
+        kind,
+        protocol: g.protocol.clone().unwrap_or_default(),
+        source,
+        destination: g.destination.clone(),
+        port: g.destination_port.and_then(|p| u16::try_from(p).ok()),
+        last_seen_us: crate::event::normalize::time_us(&g.last_seen),
+    })
+}
+
+/// Explain every shown group against the user's policy (why the policy denied it).
+pub fn explain_against(
+    report: &mut DenyReport,
+    inputs: &crate::policy::PolicyInputs,
+    catalog: &Catalog,
+    ctx: &Context,
+) {
+    let env = crate::policy::Env::new(inputs, catalog, ctx);
+    for g in &mut report.groups {
+        if let Some(flow) = flow_of(&g.group) {
+            let x = crate::policy::explain(&inputs.policy, &flow, &env);
+            g.policy = Some(model::PolicyNote::of(&x.explanation, x.notes));
+        }
+    }
+    report.policy = Some(inputs.policy.name.clone());
 }
 
 /// The catalog entries a group's destination, port and protocol match, most specific first. A destination

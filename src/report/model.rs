@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{CatalogMatch, Requirement, Status};
 use crate::engine::Group;
+use crate::policy::Explanation;
 
 /// What one catalog entry says about a group's destination (the full match is in `fwlog catalog match`).
 /// Keys are serialised in alphabetical order, as the contract has always had them.
@@ -61,6 +62,29 @@ pub struct ReportGroup {
     /// Catalog entries this destination matches, most specific first; empty when it is not in the catalog.
     #[serde(default)]
     pub catalog: Vec<Label>,
+    /// Why the user's firewall policy (`--policy`) denied it; absent without a policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyNote>,
+}
+
+/// The policy's explanation of a group's denies, as data and as a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyNote {
+    pub explanation: serde_json::Value,
+    pub text: String,
+    /// Caveats of the evaluation (an IP Group not given, a base policy missing, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PolicyNote {
+    pub fn of(explanation: &Explanation, notes: Vec<String>) -> PolicyNote {
+        PolicyNote {
+            explanation: serde_json::to_value(explanation).unwrap_or(serde_json::Value::Null),
+            text: explanation.to_string(),
+            notes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +113,9 @@ pub struct DenyReport {
     pub required_denies: u64,
     /// Denies to endpoints the catalog wants allowed: required, needed for a feature, or recommended.
     pub needed_denies: u64,
+    /// The policy the denies were explained against (`--policy`), by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl DenyReport {

@@ -8,5 +8,6 @@ mod hostile;
 mod kql_check;
 mod live;
 mod newcomer;
+mod policy;
 mod recommend;
 mod util;
