@@ -223,7 +223,7 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
     #[test]
     fn atomic_write_replaces_whole_file() {
@@ -239,15 +239,28 @@ mod tests {
 
     #[test]
     fn devices_are_written_through_and_links_keep_pointing() {
+        // /dev/zero rather than /dev/null: other programs on a shared machine may write /dev/null.
         assert_eq!(
-            target(Some(Path::new("/dev/null"))).unwrap(),
-            Target::Device("/dev/null".into())
+            target(Some(Path::new("/dev/zero"))).unwrap(),
+            Target::Device("/dev/zero".into())
         );
-        emit(Some(Path::new("/dev/null")), b"x").unwrap();
+        emit(Some(Path::new("/dev/zero")), b"x").unwrap();
         assert!(
-            fs::metadata("/dev/null").unwrap().permissions().mode() & 0o170000 == 0o020000,
-            "/dev/null is still a character device"
+            fs::metadata("/dev/zero").unwrap().permissions().mode() & 0o170000 == 0o020000,
+            "/dev/zero is still a character device"
         );
+        let fifo_dir = tempfile::tempdir().unwrap();
+        let fifo = fifo_dir.path().join("out.fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        emit(Some(&fifo), b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
         assert_eq!(target(Some(Path::new("-"))).unwrap(), Target::Stdout);
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.tf");
