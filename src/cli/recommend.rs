@@ -144,7 +144,11 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         rec = crate::recommend::policy::against_policy(rec, p, &catalog, &ctx);
         // A rule collection group is replaced whole when deployed: writing only the new rules under the name of
         // an existing group would delete the user's rules in it.
-        let existing = p.policy.groups.iter().any(|g| g.name == rec.collection_group);
+        let existing = p
+            .policy
+            .groups
+            .iter()
+            .any(|g| g.name == rec.collection_group);
         if existing
             && matches!(
                 args.format,

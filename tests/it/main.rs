@@ -9,5 +9,6 @@ mod kql_check;
 mod live;
 mod newcomer;
 mod policy;
+mod readme;
 mod recommend;
 mod util;
