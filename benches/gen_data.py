@@ -115,6 +115,7 @@ class World:
                 src.append(f"{net}.{h}")
                 src_subnet.append(si)
         self.sources = np.array(src, dtype=object)
+        self.src_array = pa.array(src, pa.string())
         self.src_subnet = np.array(src_subnet)
         n_src = len(src)
         w = 1.0 / np.arange(1, n_src + 1) ** p["src_zipf"]
@@ -207,9 +208,16 @@ def guid_labels(rng, n):
     return [f"{x:016x}{y:016x}" for x, y in zip(a.tolist(), b.tolist())]
 
 
+PROTOS = ["HTTP", "HTTPS", "TCP", "UDP"]
+
+
 def events(world, rows, seed):
-    """Yield dicts of numpy/pyarrow columns, one per chunk of CHUNK rows (the last may be shorter)."""
+    """Yield one dict of columns per chunk of CHUNK rows (the last may be shorter). Text columns are index arrays
+    into dictionaries (`take` builds the strings in C++): `dest` indexes FQDNs ++ IPs ++ this chunk's fresh
+    random-label names (`dest_dict`)."""
     rng = np.random.default_rng(seed)
+    n_fq, n_ip = len(world.fqdns), len(world.ips)
+    ip_proto = np.array([PROTOS.index(p) for p in world.ip_proto])
     done = 0
     while done < rows:
         n = min(CHUNK, rows - done)
@@ -220,148 +228,179 @@ def events(world, rows, seed):
         src = rng.choice(len(world.sources), size=n, p=world.src_p)
         subnet = world.src_subnet[src]
         app = rng.random(n) < 0.62
-        fq = rng.choice(len(world.fqdns), size=n, p=world.fqdn_p)
-        ip = rng.choice(len(world.ips), size=n, p=world.ip_p)
+        fq = rng.choice(n_fq, size=n, p=world.fqdn_p)
+        ip = rng.choice(n_ip, size=n, p=world.ip_p)
         deny = np.where(app, world.app_deny[fq, subnet], world.ip_deny[ip, subnet])
         http = app & world.fqdn_http[fq]
         dport = np.where(app, np.where(http, 80, 443), world.ip_port[ip]).astype(np.int32)
-        proto = np.where(app, np.where(http, "HTTP", "HTTPS"), world.ip_proto[ip])
-        dest = np.where(app, world.fqdns[fq], world.ips[ip])
+        proto = np.where(app, np.where(http, 0, 1), ip_proto[ip])
+        dest = np.where(app, fq, n_fq + ip)
         # Fresh random-label hosts: a new name per event, so distinct destinations grow with the input.
         g = np.flatnonzero(app & (rng.random(n) < world.p["guid_share"] / 0.62))
-        if len(g):
-            tmpl = rng.integers(0, len(GUID_TEMPLATES), len(g))
-            labels = guid_labels(rng, len(g))
-            dest[g] = [f"{l}.{GUID_TEMPLATES[k][0]}" for l, k in zip(labels, tmpl.tolist())]
-            deny[g] = np.array([GUID_TEMPLATES[k][1] for k in tmpl.tolist()])
-            dport[g] = 443
-            proto[g] = "HTTPS"
-            http[g] = False
+        tmpl = rng.integers(0, len(GUID_TEMPLATES), len(g))
+        labels = guid_labels(rng, len(g))
+        fresh = [f"{l}.{GUID_TEMPLATES[k][0]}" for l, k in zip(labels, tmpl.tolist())]
+        dest[g] = n_fq + n_ip + np.arange(len(g))
+        deny[g] = np.array([GUID_TEMPLATES[k][1] for k in tmpl.tolist()], dtype=bool)
+        dport[g] = 443
+        proto[g] = 1
+        http[g] = False
         # TLS without SNI: denied, no destination.
         sni = app & ~http & (rng.random(n) < 0.003)
         deny = deny | sni
         sport = rng.integers(1024, 65536, n).astype(np.int32)
         rule = np.where(app, world.rules_app[fq], world.rules_ip[ip])
-        yield dict(n=n, t=t, src=world.sources[src], app=app, deny=deny, http=http, dport=dport, proto=proto,
-                   dest=dest, sni=sni, sport=sport, rule=rule, fw=(rng.random(n) < 0.2).astype(np.int8),
+        dest_dict = pa.array(list(world.fqdns) + list(world.ips) + fresh, pa.string())
+        yield dict(n=n, t=t, src_idx=src, src_dict=world.src_array, app=app, deny=deny, http=http, dport=dport,
+                   proto_idx=proto, dest_idx=dest, dest_dict=dest_dict, sni=sni, sport=sport,
+                   rule=rule, fw=(rng.random(n) < 0.2).astype(np.int8),
                    webcat=rng.integers(0, len(WEB_CATEGORIES), n), misc=rng.random(n))
         done += n
+
+
+PROTO_ARRAY = pa.array(PROTOS, pa.string())
 
 
 def s(a):
     return pa.array(a, pa.string())
 
 
+def pick(values, idx):
+    """values[idx] as an Arrow string array (values: a short Python list)."""
+    return pa.array(values, pa.string()).take(pa.array(idx))
+
+
+def where(mask, a, b):
+    return pc.if_else(pa.array(mask), a, b)
+
+
+def cat(*parts):
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def dict_col(idx, values, mask=None):
+    """A dictionary-encoded string column (indices into `values`; `mask` True = null): the Parquet writer
+    writes its dictionary pages straight from it. Files are written without the Arrow schema, so every reader
+    sees plain UTF-8 columns, as in an export."""
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(idx, dtype=np.int32), mask=mask), values)
+
+
+def const(value, n):
+    return dict_col(np.zeros(n, np.int32), [value])
+
+
 def structured_table(e):
     n, app, deny, http, sni = e["n"], e["app"], e["deny"], e["http"], e["sni"]
-    rules = np.array(RULES, dtype=object)[e["rule"]]
     allow = ~deny
-    empty = np.full(n, "", dtype=object)
-    fqdn = np.where(sni, "", e["dest"])
-    url = np.where(http, np.char.add(e["dest"].astype(str), "/ubuntu/dists/jammy-security/InRelease"), "")
-    reason = np.where(deny, np.where(sni, "SNI TLS extension was missing", "Default Action"), "")
-    typ = np.where(app, "AZFWApplicationRule", "AZFWNetworkRule")
+    net = ~app
+    n_dest = len(e["dest_dict"])
+    rule_part = lambda k: dict_col(np.where(allow, e["rule"] + 1, 0), [""] + [r[k] for r in RULES])
+    # Fqdn: the destination, or "" (no SNI); null on network rows. TargetUrl: a URL for HTTP rows.
+    fqdn_dict = pa.concat_arrays([e["dest_dict"], pa.array([""])])
+    url_dict = pa.concat_arrays([pa.array([""]), pc.binary_join_element_wise(
+        e["dest_dict"], "/ubuntu/dists/jammy-security/InRelease", "")])
     return pa.table({
-        "TenantId": pa.array([TENANT] * n, pa.string()),
+        "TenantId": const(TENANT, n),
         "TimeGenerated": pa.array(e["t"], pa.timestamp("us", tz="UTC")),
-        "Protocol": s(e["proto"]),
-        "SourceIp": s(e["src"]),
+        "Protocol": dict_col(e["proto_idx"], PROTO_ARRAY),
+        "SourceIp": dict_col(e["src_idx"], e["src_dict"]),
         "SourcePort": pa.array(e["sport"], pa.int32()),
-        "DestinationIp": pa.array(np.where(app, None, e["dest"]), pa.string()),
+        "DestinationIp": dict_col(e["dest_idx"], e["dest_dict"], mask=app),
         "DestinationPort": pa.array(e["dport"], pa.int32()),
-        "Fqdn": pa.array(np.where(app, fqdn, None), pa.string()),
-        "TargetUrl": pa.array(np.where(app, url, None), pa.string()),
-        "Action": s(np.where(deny, "Deny", "Allow")),
-        "Policy": s(np.where(allow, rules[:, 0], empty)),
-        "RuleCollectionGroup": s(np.where(allow, rules[:, 1], empty)),
-        "RuleCollection": s(np.where(allow, rules[:, 2], empty)),
-        "Rule": s(np.where(allow, rules[:, 3], empty)),
-        "ActionReason": s(reason),
-        "IsTlsInspected": pa.array(np.where(app, False, None), pa.bool_()),
-        "WebCategory": pa.array(np.where(app, np.array(WEB_CATEGORIES, dtype=object)[e["webcat"]], None),
-                                pa.string()),
-        "IsExplicitProxyRequest": pa.array(np.where(app, False, None), pa.bool_()),
-        "SourceSystem": pa.array(["Azure"] * n, pa.string()),
-        "Type": s(typ),
-        "_ResourceId": s(np.array([f.lower() for f in FIREWALLS], dtype=object)[e["fw"]]),
+        "Fqdn": dict_col(np.where(sni, n_dest, e["dest_idx"]), fqdn_dict, mask=net),
+        "TargetUrl": dict_col(np.where(http, e["dest_idx"] + 1, 0), url_dict, mask=net),
+        "Action": dict_col(deny.astype(np.int32), ["Allow", "Deny"]),
+        "Policy": rule_part(0),
+        "RuleCollectionGroup": rule_part(1),
+        "RuleCollection": rule_part(2),
+        "Rule": rule_part(3),
+        "ActionReason": dict_col(np.where(deny, np.where(sni, 2, 1), 0),
+                                 ["", "Default Action", "SNI TLS extension was missing"]),
+        "IsTlsInspected": pa.array(np.zeros(n, bool), mask=net),
+        "WebCategory": dict_col(e["webcat"], WEB_CATEGORIES, mask=net),
+        "IsExplicitProxyRequest": pa.array(np.zeros(n, bool), mask=net),
+        "SourceSystem": const("Azure", n),
+        "Type": dict_col(net.astype(np.int32), ["AZFWApplicationRule", "AZFWNetworkRule"]),
+        "_ResourceId": dict_col(e["fw"], [f.lower() for f in FIREWALLS]),
     })
 
 
 def legacy_messages(e):
-    """msg_s text, Category and OperationName for each event; ~8% of rows become NAT, DNS proxy, threat intel,
-    IDS or resolve-failure lines (the events they replace are not rule hits)."""
+    """msg_s text, Category and OperationName for each event (Arrow arrays); ~6.6% of rows become NAT, DNS proxy,
+    threat intel, IDS or resolve-failure lines (the events they replace are not rule hits)."""
     n, app, deny, http, sni, misc = e["n"], e["app"], e["deny"], e["http"], e["sni"], e["misc"]
-    src, sport, dest, dport = e["src"], e["sport"].astype(str), e["dest"], e["dport"].astype(str)
-    rules = np.array(RULES, dtype=object)[e["rule"]]
-    proto = np.where(app, np.char.ljust(e["proto"].astype(str), 5), e["proto"])
-    head = np.char.add(np.char.add(np.char.add(np.char.add(proto.astype(str), " request from "), src.astype(str)),
-                                   ":"), sport)
-    to = np.char.add(np.char.add(np.char.add(np.char.add(head, " to "), dest.astype(str)), ":"), dport)
-    url = np.where(http, np.char.add(np.char.add(np.char.add(" Url: ", dest.astype(str)), "/ubuntu/dists/InRelease"),
-                                     "."), "")
-    pol = np.char.add(np.char.add(np.char.add(np.char.add(np.char.add(np.char.add(np.char.add(
-        ". Policy: ", rules[:, 0].astype(str)), ". Rule Collection Group: "), rules[:, 1].astype(str)),
-        ". Rule Collection: "), rules[:, 2].astype(str)), ". Rule: "), rules[:, 3].astype(str))
-    app_tail = np.where(deny, " Action: Deny. No rule matched. Proceeding with default action",
-                        np.char.add(" Action: Allow", pol.astype(str)))
+    src = e["src_dict"].take(pa.array(e["src_idx"]))
+    dest = e["dest_dict"].take(pa.array(e["dest_idx"]))
+    sport, dport = pc.cast(pa.array(e["sport"]), pa.string()), pc.cast(pa.array(e["dport"]), pa.string())
+    proto = PROTO_ARRAY.take(pa.array(e["proto_idx"]))
+    proto = where(app, pc.utf8_rpad(proto, 5, " "), proto)
+    head = cat(proto, " request from ", src, ":", sport)
+    to = cat(head, " to ", dest, ":", dport, ".")
+    url = where(http, cat(" Url: ", dest, "/ubuntu/dists/InRelease."), "")
+    pol = cat(". Policy: ", pick([r[0] for r in RULES], e["rule"]), ". Rule Collection Group: ",
+              pick([r[1] for r in RULES], e["rule"]), ". Rule Collection: ", pick([r[2] for r in RULES], e["rule"]),
+              ". Rule: ", pick([r[3] for r in RULES], e["rule"]))
+    app_tail = where(deny, " Action: Deny. No rule matched. Proceeding with default action", cat(" Action: Allow", pol))
     # Network deny: the 2025+ double dot, a fifth with the older single dot.
-    net_deny = np.where(misc < 0.2 * 0.38, " Action: Deny. ", " Action: Deny.. ")
-    net_tail = np.where(deny, net_deny, np.char.add(" Action: Allow.", pol.astype(str)))
-    msg = np.where(app, np.char.add(np.char.add(np.char.add(to, "."), url), app_tail),
-                   np.char.add(np.char.add(to, "."), net_tail))
-    msg = np.where(sni, np.char.add(head, ". Action: Deny. Reason: SNI TLS extension was missing."), msg)
-    cat = np.where(app, "AzureFirewallApplicationRule", "AzureFirewallNetworkRule").astype(object)
-    op = np.where(app, "AzureFirewallApplicationRuleLog", "AzureFirewallNetworkRuleLog").astype(object)
-    msg = msg.astype(object)
+    net_deny = where(misc < 0.2, " Action: Deny. ", " Action: Deny.. ")
+    net_tail = where(deny, net_deny, cat(" Action: Allow.", pol))
+    msg = where(app, cat(to, url, app_tail), cat(to, net_tail))
+    msg = where(sni, cat(head, ". Action: Deny. Reason: SNI TLS extension was missing."), msg)
+    category = where(app, "AzureFirewallApplicationRule", "AzureFirewallNetworkRule")
+    op = where(app, "AzureFirewallApplicationRuleLog", "AzureFirewallNetworkRuleLog")
     # Other log kinds on a slice of `misc` (independent of the rule decision above).
     u = (misc * 1000) % 1.0
-    dns = u < 0.05
-    nat = (u >= 0.05) & (u < 0.06)
-    ti = (u >= 0.06) & (u < 0.063)
-    ids = (u >= 0.063) & (u < 0.065)
-    rf = (u >= 0.065) & (u < 0.066)
-    for mask, build, c, o in (
-        (dns, lambda i: f"DNS Request: {src[i]}:{sport[i]} - {int(e['sport'][i]) % 65535} A IN {dest[i]}. udp 52 false 1232 NOERROR qr,rd,ra 68 0.000092102s",
-         "AzureFirewallDnsProxy", "AzureFirewallDnsProxyLog"),
-        (nat, lambda i: f"TCP request from {src[i]}:{sport[i]} to 40.119.154.83:3389 was DNAT'ed to 10.0.2.4:3389. Policy: fwp-hub-weu. Rule Collection Group: DefaultDnatRuleCollectionGroup. Rule Collection: DNAT. Rule: rdp",
-         "AzureFirewallNetworkRule", "AzureFirewallNatRuleLog"),
-        (ti, lambda i: (f"HTTP request from {src[i]}:{sport[i]} to evil{int(e['sport'][i]) % 7}.example.net:80. Url: evil.example.net/x. Action: Deny. ThreatIntel: Bot Networks"
-                        if int(e['sport'][i]) % 2 else
-                        f"TCP request from {src[i]}:{sport[i]} to 185.220.101.{int(e['sport'][i]) % 9}:443. Action: Deny. ThreatIntel: Known malicious IP"),
-         "AzureFirewallNetworkRule", "AzureFirewallThreatIntelLog"),
-        (ids, lambda i: f"TCP request from {src[i]}:{sport[i]} to 175.16.199.1:443. Action: {'drop' if int(e['sport'][i]) % 2 else 'alert'}. Signature: 2028816. IDS: JA3 Hash - [Abuse.ch] Possible Tofsee. Priority: 3. Classification: Unknown Traffic",
-         "AzureFirewallNetworkRule", "AzureFirewallIDSLog"),
-        (rf, lambda i: f"HTTPS request from {src[i]}:{sport[i]} to instance01.westeurope.datafactory.azure.net:443. Action: Deny. Failed to resolve address adf-rt-prd-weeu-01.westeurope.datafactory.azure.net:443: lookup adf-rt-prd-weeu-01.westeurope.datafactory.azure.net on 10.0.0.53:53: no such host",
-         "AzureFirewallApplicationRule", "AzureFirewallApplicationRuleLog"),
-    ):
-        for i in np.flatnonzero(mask):
-            msg[i] = build(i)
-            cat[i] = c
-            op[i] = o
-    return msg, cat, op
+    kinds = [
+        (u < 0.05, "AzureFirewallDnsProxy", "AzureFirewallDnsProxyLog",
+         lambda s, p, d, k: f"DNS Request: {s}:{p} - {k % 65535} A IN {d}. udp 52 false 1232 NOERROR qr,rd,ra 68 0.000092102s"),
+        ((u >= 0.05) & (u < 0.06), "AzureFirewallNetworkRule", "AzureFirewallNatRuleLog",
+         lambda s, p, d, k: f"TCP request from {s}:{p} to 40.119.154.83:3389 was DNAT'ed to 10.0.2.4:3389. Policy: fwp-hub-weu. Rule Collection Group: DefaultDnatRuleCollectionGroup. Rule Collection: DNAT. Rule: rdp"),
+        ((u >= 0.06) & (u < 0.063), "AzureFirewallNetworkRule", "AzureFirewallThreatIntelLog",
+         lambda s, p, d, k: (f"HTTP request from {s}:{p} to evil{k % 7}.example.net:80. Url: evil.example.net/x. Action: Deny. ThreatIntel: Bot Networks"
+                             if k % 2 else
+                             f"TCP request from {s}:{p} to 185.220.101.{k % 9}:443. Action: Deny. ThreatIntel: Known malicious IP")),
+        ((u >= 0.063) & (u < 0.065), "AzureFirewallNetworkRule", "AzureFirewallIDSLog",
+         lambda s, p, d, k: f"TCP request from {s}:{p} to 175.16.199.1:443. Action: {'drop' if k % 2 else 'alert'}. Signature: 2028816. IDS: JA3 Hash - [Abuse.ch] Possible Tofsee. Priority: 3. Classification: Unknown Traffic"),
+        ((u >= 0.065) & (u < 0.066), "AzureFirewallApplicationRule", "AzureFirewallApplicationRuleLog",
+         lambda s, p, d, k: f"HTTPS request from {s}:{p} to instance01.westeurope.datafactory.azure.net:443. Action: Deny. Failed to resolve address adf-rt-prd-weeu-01.westeurope.datafactory.azure.net:443: lookup adf-rt-prd-weeu-01.westeurope.datafactory.azure.net on 10.0.0.53:53: no such host"),
+    ]
+    for mask, c, o, build in kinds:
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            continue
+        ix = pa.array(rows)
+        texts = [build(a, b, d, int(b)) for a, b, d in zip(src.take(ix).to_pylist(), sport.take(ix).to_pylist(),
+                                                          dest.take(ix).to_pylist())]
+        full = [None] * n
+        for r, t in zip(rows.tolist(), texts):
+            full[r] = t
+        m = pa.array(mask)
+        msg = pc.if_else(m, pa.array(full, pa.string()), msg)
+        category = pc.if_else(m, c, category)
+        op = pc.if_else(m, o, op)
+    return msg, category, op
 
 
 def legacy_table(e):
     n = e["n"]
-    msg, cat, op = legacy_messages(e)
-    fw = np.array(FIREWALLS, dtype=object)[e["fw"]]
-    res = np.array([f.rsplit("/", 1)[1] for f in FIREWALLS], dtype=object)[e["fw"]]
-    rg = np.array([f.split("/")[4] for f in FIREWALLS], dtype=object)[e["fw"]]
+    msg, category, op = legacy_messages(e)
     return pa.table({
-        "TenantId": pa.array([TENANT] * n, pa.string()),
-        "SourceSystem": pa.array(["Azure"] * n, pa.string()),
+        "TenantId": const(TENANT, n),
+        "SourceSystem": const("Azure", n),
         "TimeGenerated": pa.array(e["t"], pa.timestamp("us", tz="UTC")),
-        "ResourceId": s(fw),
-        "Category": s(cat),
-        "OperationName": s(op),
-        "msg_s": s(msg),
-        "SubscriptionId": pa.array([SUB] * n, pa.string()),
-        "ResourceGroup": s(rg),
-        "ResourceProvider": pa.array(["MICROSOFT.NETWORK"] * n, pa.string()),
-        "Resource": s(res),
-        "ResourceType": pa.array(["AZUREFIREWALLS"] * n, pa.string()),
-        "Type": pa.array(["AzureDiagnostics"] * n, pa.string()),
-        "_ResourceId": s(np.array([f.lower() for f in FIREWALLS], dtype=object)[e["fw"]]),
+        "ResourceId": dict_col(e["fw"], FIREWALLS),
+        "Category": category,
+        "OperationName": op,
+        "msg_s": msg,
+        "SubscriptionId": const(SUB, n),
+        "ResourceGroup": dict_col(e["fw"], [f.split("/")[4] for f in FIREWALLS]),
+        "ResourceProvider": const("MICROSOFT.NETWORK", n),
+        "Resource": dict_col(e["fw"], [f.rsplit("/", 1)[1] for f in FIREWALLS]),
+        "ResourceType": const("AZUREFIREWALLS", n),
+        "Type": const("AzureDiagnostics", n),
+        "_ResourceId": dict_col(e["fw"], [f.lower() for f in FIREWALLS]),
     })
 
 
@@ -382,17 +421,19 @@ def q(a):
 
 def json_lines(e, legacy):
     """One JSON-lines record per event (pyarrow string array), keys in the archive's orders."""
-    fw = s(np.array(FIREWALLS, dtype=object)[e["fw"]])
+    fw = pick(FIREWALLS, e["fw"])
     if legacy:
-        msg, cat, op = legacy_messages(e)
+        msg, category, op = legacy_messages(e)
         t = iso_times(e["t"], 7, "Z")
         return pc.binary_join_element_wise(
-            '{"category":', q(s(cat)), ',"operationName":', q(s(op)), ',"properties":{"msg":', q(s(msg)),
+            '{"category":', q(category), ',"operationName":', q(op), ',"properties":{"msg":', q(msg),
             '},"resourceId":', q(fw), ',"time":', q(t), "}", "")
     tb = structured_table(e)
     t = iso_times(e["t"])
     app = pa.array(e["app"])
-    col = lambda c: tb.column(c).combine_chunks()
+    def col(c):
+        a = tb.column(c).combine_chunks()
+        return a.dictionary_decode() if pa.types.is_dictionary(a.type) else a
     num = lambda c: pc.cast(col(c), pa.string())
     common_tail = [',"Action":', q(col("Action")), ',"Policy":', q(col("Policy")), ',"RuleCollectionGroup":',
                    q(col("RuleCollectionGroup")), ',"RuleCollection":', q(col("RuleCollection")), ',"Rule":',
@@ -423,7 +464,7 @@ def gen_parquet(world, out, name, rows, shape, seed):
     for e in events(world, rows, seed):
         tb = structured_table(e) if shape == "structured" else legacy_table(e)
         if writer is None:
-            writer = pq.ParquetWriter(path + ".tmp", tb.schema, compression="zstd")
+            writer = pq.ParquetWriter(path + ".tmp", tb.schema, compression="zstd", store_schema=False)
         writer.write_table(tb, row_group_size=CHUNK)
     writer.close()
     os.replace(path + ".tmp", path)
