@@ -318,8 +318,9 @@ def targets(results):
     for n in ("realistic-10M", "realistic-100M"):
         f, d, dq = wall(n, "fwlog default"), wall(n, "duckdb default"), wall(n, "duckdb default", True)
         if f and d:
-            add(f"{n}: fwlog ≤ 0.75× DuckDB wall", f"{f:.2f} s vs DuckDB {d:.2f} s process / {dq:.2f} s query "
-                f"= {f / d:.2f}× / {f / dq:.2f}×", f / d <= 0.75)
+            # DuckDB's time is its query alone (the Python process adds imports): the stricter reading.
+            add(f"{n}: fwlog ≤ 0.75× DuckDB (query time)", f"{f:.2f} s vs DuckDB {dq:.2f} s query ({d:.2f} s "
+                f"process) = {f / dq:.2f}× ({f / d:.2f}×)", f / dq <= 0.75)
     r10, r100, r300 = rss("realistic-10M", "fwlog default"), rss("realistic-100M", "fwlog default"), \
         rss("realistic-300M", "fwlog default")
     if r100:
@@ -333,17 +334,17 @@ def targets(results):
         if f and b:
             add(f"{n}: --by-source-ip ≤ 1.5× default", f"{b:.2f} / {f:.2f} s = {b / f:.2f}×", b / f <= 1.5)
     for n in ("high-10M", "high-100M"):
-        f, d = wall(n, "fwlog default"), wall(n, "duckdb default")
+        f, d = wall(n, "fwlog default"), wall(n, "duckdb default", True)
         if f and d:
-            add(f"{n}: fwlog ≤ 2× DuckDB", f"{f:.2f} / {d:.2f} s = {f / d:.2f}×", f / d <= 2)
-    f, d = wall("legacy-10M", "fwlog default"), wall("legacy-10M", "duckdb default")
+            add(f"{n}: fwlog ≤ 2× DuckDB (query time)", f"{f:.2f} / {d:.2f} s = {f / d:.2f}×", f / d <= 2)
+    f, d = wall("legacy-10M", "fwlog default"), wall("legacy-10M", "duckdb default", True)
     if f and d:
         add("legacy-10M: fwlog ≥ 5× faster than DuckDB regex", f"DuckDB {d:.2f} / fwlog {f:.2f} s = {d / f:.2f}×",
             d / f >= 5)
     r = rss("legacy-10M", "fwlog default")
     if r:
         add("legacy-10M: peak RSS ≤ 512 MiB", f"{r:.0f} MiB", r <= 512)
-    f, d = wall("json-10M", "fwlog default"), wall("json-10M", "duckdb default")
+    f, d = wall("json-10M", "fwlog default"), wall("json-10M", "duckdb default", True)
     if d:
         timed = any(m["timed_out"] for m in results.get(("json-10M", "fwlog default"), []))
         add("json-10M: fwlog ≤ DuckDB read_json", f"fwlog {'timeout' if timed or not f else f'{f:.2f} s'} vs "
