@@ -223,7 +223,8 @@ def events(world, rows, seed):
         n = min(CHUNK, rows - done)
         idx = np.arange(done, done + n, dtype=np.int64)
         # Nearly time-ordered: evenly spread over the week, +-2 s of jitter, clipped to the week.
-        t = START_US + (idx * WEEK_US) // rows + rng.integers(-2_000_000, 2_000_001, n)
+        # (float: idx * WEEK_US overflows int64 past ~15M rows)
+        t = START_US + (idx * (WEEK_US / rows)).astype(np.int64) + rng.integers(-2_000_000, 2_000_001, n)
         t = np.clip(t, START_US, START_US + WEEK_US - 1)
         src = rng.choice(len(world.sources), size=n, p=world.src_p)
         subnet = world.src_subnet[src]

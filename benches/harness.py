@@ -219,6 +219,18 @@ def main():
                 except Exception:
                     pass
     raw.close()
+    # The table covers every run recorded in OUT (invocations into one OUT accumulate).
+    results = {}
+    for line in open(os.path.join(out, "raw.jsonl")):
+        m = json.loads(line)
+        results.setdefault((m["dataset"], m["job"]), []).append(m)
+    for (n, job) in list(results):
+        o = os.path.join(out, "out", f"{n}.fwlog.{job.split()[1]}.json") if job.startswith("fwlog") else None
+        if o and os.path.exists(o) and "summary" not in info.get((n, job), {}):
+            try:
+                info.setdefault((n, job), {})["summary"] = fwlog_groups(o)[1]
+            except Exception:
+                pass
     env["load_after"] = os.getloadavg()
     env["end"] = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     md = report(results, info, env, failures)
@@ -234,6 +246,15 @@ def main():
 def check(name, jobs, copies, info):
     """Compare fwlog's groups with DuckDB's and polars' (same grouping), exactly. Returns failure lines."""
     outs = {job: o for job, o, _ in jobs if os.path.exists(o)}
+    # Outputs left in OUT by an earlier invocation (e.g. the engines run first, fwlog later) are compared too.
+    outdir = os.path.dirname(jobs[0][1]) if jobs else ""
+    for tool, modes in (("fwlog", ("default", "by-source-ip", "keep-duplicates")), ("duckdb", ("subnet", "source")),
+                        ("polars", ("subnet", "source"))):
+        for m in modes:
+            o = os.path.join(outdir, f"{name}.{tool}.{m}.json")
+            job = f"fwlog {m}" if tool == "fwlog" else f"{tool} {'by-source-ip' if m == 'source' else 'default'}"
+            if job not in outs and os.path.exists(o):
+                outs[job] = o
     failures = []
     def load(job):
         if job.startswith("fwlog"):
