@@ -12,13 +12,14 @@ mkdir -p "$prof"
 w=(--from 2026-10-02T00:00:00Z --to 2026-10-07T00:00:00Z)
 python3 benches/harness.py --bin "$bin" --data "$data" --runs "${RUNS:-3}" --out "$out" \
   realistic-10M legacy-10M high-10M startup json-small easy-structured easy-legacy || echo "CHECK FAILED (10M sets)"
-p() { name=$1; shift; python3 benches/profile.py --bin "$bin" --out "$prof" --name "$name" -- deny-report "$@" \
+p() { name=$1; freq=$2; shift 2; python3 benches/profile.py --bin "$bin" --out "$prof" --name "$name" --freq "$freq" \
+  -- deny-report "$@" \
   --format json --output /dev/null || true; }
-p realistic-10M -i "$data/realistic-structured-10M.parquet" "${w[@]}"
-p realistic-10M-by-ip -i "$data/realistic-structured-10M.parquet" "${w[@]}" --by-source-ip
-p legacy-10M -i "$data/realistic-legacy-10M.parquet" "${w[@]}"
-p json-40k -i "$data/json-40k" "${w[@]}"
-p realistic-100M -i "$data/realistic-structured-100M.parquet" "${w[@]}"
+p realistic-10M 499 -i "$data/realistic-structured-10M.parquet" "${w[@]}"
+p realistic-10M-by-ip 499 -i "$data/realistic-structured-10M.parquet" "${w[@]}" --by-source-ip
+p legacy-10M 499 -i "$data/realistic-legacy-10M.parquet" "${w[@]}"
+p json-40k 499 -i "$data/json-40k" "${w[@]}"
+p realistic-100M 50 -i "$data/realistic-structured-100M.parquet" "${w[@]}"
 python3 benches/harness.py --bin "$bin" --data "$data" --runs 1 --out "$out" realistic-100M realistic-300M \
   || echo "CHECK FAILED (100M sets)"
 python3 benches/harness.py --bin "$bin" --data "$data" --runs 1 --timeout "${JSON_TIMEOUT:-900}" --out "$out" json-10M \
