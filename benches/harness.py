@@ -143,6 +143,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per process (then killed, marked timeout)")
     ap.add_argument("--engines", default="fwlog,duckdb,polars")
     ap.add_argument("--no-check", action="store_true")
+    ap.add_argument("--modes", help="only these fwlog modes, e.g. default,keep-duplicates (engines follow: their "
+                                    "by-source-ip runs only with fwlog's)")
     ap.add_argument("datasets", nargs="+")
     a = ap.parse_args()
     names = []
@@ -176,6 +178,9 @@ def main():
             info[(name, "-")] = dict(note=f"missing {os.path.basename(missing[0])}")
             continue
         window = WINDOW if windowed else []
+        if a.modes:
+            fw_modes = [m for m in fw_modes if m in a.modes.split(",")]
+            eng_modes = [m for m in eng_modes if m == "subnet" or "by-source-ip" in fw_modes]
         jobs = []
         if "fwlog" in engines:
             for m in fw_modes:
