@@ -21,20 +21,26 @@ import time
 
 # Pipeline stages: a sample belongs to the innermost frame that matches one of these (checked leaf → root).
 STAGES = [
-    ("dedupe: fingerprint + table", r"input::fingerprint|hash_name|hash_host|FingerprintSet|dedupe::"),
+    ("dedupe: fingerprints + table", r"input::fingerprint|hash_name|hash_host|FingerprintSet|dedupe::"),
     ("legacy parser", r"fwlog::legacy::"),
-    ("canonical rows: normalise + column builders", r"CanonicalBuilder|row::push_host|format_ipv4|event::normalize|"
-                                                    r"PartBuilder::push|fields::fill_row|fields::to_row|Val::as_u32"),
-    ("JSON reader (serde_json, line_of, records)", r"input::json::|serde_json::de|memchr"),
-    ("per-batch polars group-by (DenyAggregator::partial)", r"DenyAggregator::partial|engine::select_denies"),
-    ("merge of partial frames (engine::merge)", r"engine::merge"),
-    ("to_groups (BTreeMap, Strings, sort, subnets)", r"engine::to_groups|engine::ip_order|subnet::subnet_text"),
+    ("canonical rows: CanonicalBuilder push/finish (string builders)", r"CanonicalBuilder|row::push_host|format_ipv4|"
+                                                                      r"CanonicalBuilder::finish|PartBuilder::take"),
+    ("JSON reader (serde_json, line_of, records)", r"input::json::|serde_json::de|memchr::"),
     ("catalog labels", r"report::label_groups|catalog::"),
-    ("render JSON output", r"report::render|serde_json::ser"),
+    ("render JSON output", r"report::render|serde_json::ser|output::emit"),
+    ("to_groups (BTreeMap, Strings, sort, subnets)", r"engine::to_groups|engine::ip_order|subnet::subnet_text|"
+                                                     r"DenyAggregator::finish"),
+    ("merge of partial frames (engine::merge)", r"engine::merge|DenyAggregator::add_partial"),
+    ("per-batch polars group-by (DenyAggregator::partial, polars streaming engine)",
+     r"DenyAggregator::partial|engine::select_denies|polars_stream|polars_expr|polars_row|polars_mem_engine|"
+     r"polars_lazy|polars_plan|polars_ops|polars_core::frame::group_by|hot_groups|idx_map|polars_compute::gather"),
     ("duplicate-row undo (Sink::absorb)", r"Sink::absorb"),
-    ("Parquet decode (polars reader)", r"polars_parquet|ParquetReader|parquet::read::\{\{closure\}\}::decode|"
-                                       r"zstd|snap::|polars_io::parquet|Data::from_column|decompress"),
-    ("part build loop (reader, fill_row inlined)", r"fwlog::input::parquet::read"),
+    ("Parquet decode (polars reader: zstd, pages, views, casts)",
+     r"polars_parquet|ParquetReader|polars_io::parquet|Data::from_column|ZSTD|zstd|snap::|polars_compute::cast|"
+     r"rechunk|polars_arrow::array::binview"),
+    ("canonical rows: fill_row (Data::get lookups, trims, IP parsing, kind), PartBuilder::push stats",
+     r"parquet::Data::get|trim_matches|read_ipv4_addr|net::parser|IpAddr|kind_for_table|normalize::|"
+     r"fields::fill_row|PartBuilder::push|input::parquet::read|__rust_begin_short_backtrace"),
 ]
 
 
@@ -61,6 +67,34 @@ def rss_timeline(cmd, path):
     return time.perf_counter() - t0, peak / 1024
 
 
+def classify(frames_leaf_first, pats):
+    for f in frames_leaf_first:
+        for name, p in pats:
+            if p.search(f):
+                return name
+    return "other (allocator, kernel, std, threads idle)"
+
+
+def stage_table(name, folded_path):
+    """Samples per stage from a folded-stacks file (`comm;root;...;leaf count`)."""
+    import collections
+    pats = [(n, re.compile(p)) for n, p in STAGES]
+    stages, threads, total = collections.Counter(), collections.Counter(), 0
+    for line in open(folded_path):
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        frames = stack.split(";")
+        n = int(count)
+        total += n
+        thread = re.sub(r"[-_]?\d+$", "", frames[0])
+        threads[thread] += n
+        stages[classify(frames[1:][::-1], pats)] += n
+    out = [f"{name}: {total} samples\n", "| stage | share of samples |", "|---|---|"]
+    out += [f"| {k} | {100 * v / max(total, 1):.1f}% |" for k, v in stages.most_common()]
+    out += ["", "| thread | share |", "|---|---|"]
+    out += [f"| {k} | {100 * v / max(total, 1):.1f}% |" for k, v in threads.most_common(6)]
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -68,9 +102,12 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--freq", type=int, default=499)
     ap.add_argument("--no-perf", action="store_true")
+    ap.add_argument("--reclassify", help="only re-attribute the stacks of an existing NAME.folded to stages")
     ap.add_argument("args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     args = a.args[1:] if a.args and a.args[0] == "--" else a.args
+    if a.reclassify:
+        return print(stage_table(a.name, a.reclassify))
     os.makedirs(a.out, exist_ok=True)
     base = os.path.join(a.out, a.name)
     cmd = [a.bin, *args]
