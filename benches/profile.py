@@ -25,7 +25,7 @@ STAGES = [
     ("legacy parser", r"fwlog::legacy::"),
     ("canonical rows: CanonicalBuilder push/finish (string builders)", r"CanonicalBuilder|row::push_host|format_ipv4|"
                                                                       r"CanonicalBuilder::finish|PartBuilder::take"),
-    ("JSON reader (serde_json, line_of, records)", r"input::json::|serde_json::de|memchr::"),
+    ("JSON reader (serde_json, line_of, records)", r"input::json::|serde_json::de"),
     ("catalog labels", r"report::label_groups|catalog::"),
     ("render JSON output", r"report::render|serde_json::ser|output::emit"),
     ("to_groups (BTreeMap, Strings, sort, subnets)", r"engine::to_groups|engine::ip_order|subnet::subnet_text|"
