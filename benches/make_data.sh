@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generate every benchmark input into DATA (default /work/bench-data; never inside the repository).
-# Usage: bash benches/make_data.sh [DATA] [SET...]   SET: easy realistic legacy high json small startup big all
+# Usage: bash benches/make_data.sh [DATA] [SET...]   SET: easy realistic legacy high high100 json small startup callgrind big all
 # (default: all but `big`; `big` = realistic 100M structured). Each file is skipped when it exists already.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +23,7 @@ for s in $sets; do
       for n in 10000 20000 40000 80000; do
         has "json-$((n / 1000))k" || gen --profile realistic --shape json --rows $n --files 1 --name "json-$((n / 1000))k"
       done ;;
+    callgrind) has realistic-structured-1M.parquet || gen --profile realistic --shape structured --rows 1000000 --name realistic-structured-1M ;;
     startup) has realistic-structured-1k.parquet || gen --profile realistic --shape structured --rows 1000 --name realistic-structured-1k ;;
     *) echo "unknown set $s" >&2; exit 2 ;;
   esac
