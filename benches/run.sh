@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: fwlog deny-report (release build) on generated 10M-row Parquet files, median of 5 runs with
-# peak memory, then DuckDB on the same files in the same run. Usage: bash benches/run.sh [ROWS]
-# Needs: pip install pyarrow duckdb.
+# The deny-report benchmark: fwlog vs DuckDB vs polars (streaming) on generated data, alternated runs, medians,
+# peak RSS, and an exact check that the three return the same groups. See benches/README.md.
+#
+# Usage: bash benches/run.sh [FWLOG_BIN] [DATASET...]     (env: RUNS=3, DATA=/work/bench-data, OUT=results dir)
+#   FWLOG_BIN  default: builds the release binary into $HOME/.cache/fwlog-release and uses it
+#   DATASET    realistic-10M realistic-100M realistic-300M high-10M high-100M legacy-10M json-10M json-small
+#              startup easy-structured easy-legacy, or `all` (default: all = every 10M-row set, json, start-up)
+# Data: bash benches/make_data.sh [DATA] [SET...] first (or let this script generate what a dataset needs).
+# Needs: pip install duckdb polars pyarrow numpy; /usr/bin/time (apt-get install time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rows=${1:-10000000}
-data=${FWLOG_BENCH_DATA:-$HOME/.cache/fwlog-bench/$rows}
-export CARGO_TARGET_DIR=${FWLOG_RELEASE_TARGET:-$HOME/.cache/fwlog-release}
-cargo build --release --bin fwlog --quiet
-bin=$CARGO_TARGET_DIR/release/fwlog
-[ -f "$data/legacy.parquet" ] || python3 benches/gen_data.py "$data" "$rows"
-ls -l "$data"
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for job in structured legacy; do
-  : > /tmp/fwlog-bench-$job
-  for i in 1 2 3 4 5; do
-    /usr/bin/time -f "%e %M" -o /tmp/fwlog-bench-run "$bin" deny-report -i "$data/$job.parquet" --format json \
-      --output /tmp/fwlog-bench-$job.json
-    cat /tmp/fwlog-bench-run >> /tmp/fwlog-bench-$job
-  done
-  secs=$(cut -d' ' -f1 /tmp/fwlog-bench-$job | median)
-  mem=$(cut -d' ' -f2 /tmp/fwlog-bench-$job | sort -n | tail -1)
-  groups=$(python3 -c "import json; r=json.load(open('/tmp/fwlog-bench-$job.json')); print(r['total_groups'], r['denies'], r['unparsed'])")
-  echo "fwlog $job: median ${secs} s over 5 runs, peak RSS $((mem / 1024)) MiB (groups, denies, unparsed: $groups)"
+bin=${1:-}
+shift || true
+if [ -z "$bin" ]; then
+  export CARGO_TARGET_DIR=${FWLOG_RELEASE_TARGET:-$HOME/.cache/fwlog-release}
+  cargo build --release --bin fwlog --quiet
+  bin=$CARGO_TARGET_DIR/release/fwlog
+fi
+data=${DATA:-/work/bench-data}
+sets=${*:-all}
+# Generate whatever the chosen datasets need and is missing.
+need=""
+for s in $sets; do
+  case $s in
+    all) need="$need easy realistic legacy high json small startup" ;;
+    easy-*) need="$need easy" ;;
+    realistic-10M) need="$need realistic" ;;
+    realistic-100M|realistic-300M) need="$need big" ;;
+    high-10M) need="$need high" ;;
+    high-100M) need="$need high100" ;;
+    legacy-10M) need="$need legacy" ;;
+    json-10M) need="$need json" ;;
+    json-small|json-*k) need="$need small" ;;
+    startup) need="$need startup" ;;
+  esac
 done
-python3 benches/duckdb_compare.py "$data" 5
+bash benches/make_data.sh "$data" $need >/dev/null
+exec python3 benches/harness.py --bin "$bin" --data "$data" --runs "${RUNS:-3}" ${OUT:+--out "$OUT"} $sets
