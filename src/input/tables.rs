@@ -5,7 +5,7 @@
 use polars::prelude::DataFrame;
 use serde_json::Value;
 
-use super::batcher::RowBatcher;
+use super::batcher::{FileSink, RowBatcher, Sink};
 use super::fields::{self, Field, FieldIndex};
 use super::json::{field_of, val};
 use crate::error::user;
@@ -82,8 +82,8 @@ fn tables_of<'a>(origin: &str, tables: &'a Value) -> anyhow::Result<Vec<ResultTa
         .collect()
 }
 
-/// Read every table of a response into the batcher. Row numbers in skip reports count rows across tables from 1.
-pub fn read_tables(name: &str, tables: &Value, batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
+/// Read every table of a response into `sink`. Row numbers in skip reports count rows across tables from 1.
+pub fn read_tables(name: &str, tables: &Value, sink: &mut dyn Sink) -> anyhow::Result<()> {
     let mut rowno = 0u64;
     for (ti, t) in tables_of(name, tables)?.iter().enumerate() {
         let index = FieldIndex::new(t.columns.iter().map(|c| field_of(c)));
@@ -96,15 +96,13 @@ pub fn read_tables(name: &str, tables: &Value, batcher: &mut RowBatcher<'_>) -> 
         for i in 0..t.rows.len() {
             rowno += 1;
             let Some(cells) = t.cells(i) else {
-                batcher
-                    .stats
-                    .skip(name, rowno, "bad row", "expected an array of cells");
+                sink.skip(rowno, "bad row", &"expected an array of cells");
                 continue;
             };
             let get = |f: Field| index.get(f).and_then(|i| cells.get(i)).and_then(val);
             match fields::to_row(&get, table_name) {
-                Ok(row) => batcher.push(&row, name, rowno)?,
-                Err(p) => batcher.stats.skip(name, rowno, "bad row", p),
+                Ok(row) => sink.push(&row, rowno)?,
+                Err(p) => sink.skip(rowno, "bad row", &p),
             }
         }
     }
@@ -124,7 +122,14 @@ pub fn canonical_from_query_response(
         Ok(())
     };
     let mut batcher = RowBatcher::new(1 << 20, true, true, &mut collect);
-    read_tables(origin, tables, &mut batcher)?;
+    read_tables(
+        origin,
+        tables,
+        &mut FileSink {
+            batcher: &mut batcher,
+            name: origin,
+        },
+    )?;
     let stats = batcher.finish()?;
     Ok((super::concat_frames(frames)?, stats))
 }
