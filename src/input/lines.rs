@@ -136,6 +136,12 @@ impl<R: Read> LineChunker<R> {
             return self.skip_to_line_end();
         }
         let old = self.pending.len();
+        let most = self.line_start + self.cap + READ_BYTES;
+        if old - self.line_start > self.target && self.pending.capacity() < most {
+            // A long line: room for all the cap allows at once, instead of doubling (which could reserve twice
+            // the cap and, where the allocator copies, briefly touch it twice).
+            self.pending.reserve_exact(most - old);
+        }
         self.pending.resize(old + READ_BYTES, 0);
         let n = read_retrying(&mut self.reader, &mut self.pending[old..]);
         self.pending.truncate(old + *n.as_ref().unwrap_or(&0));
@@ -165,6 +171,8 @@ impl<R: Read> LineChunker<R> {
         }
         if self.pending.len() - self.line_start > self.cap {
             self.pending.truncate(self.line_start);
+            // Give the line's memory back now rather than with the chunk.
+            self.pending.shrink_to(self.target + READ_BYTES);
             self.skipping = true;
         }
     }

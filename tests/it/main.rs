@@ -4,6 +4,7 @@
 mod catalog;
 mod deny_report;
 mod fake_la;
+mod inputs;
 mod kql_check;
 mod live;
 mod recommend;

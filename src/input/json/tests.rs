@@ -1,6 +1,7 @@
 use super::*;
 use crate::input::batcher::RowBatcher;
 use polars::prelude::*;
+use proptest::prelude::{BoxedStrategy, Just, ProptestConfig, Strategy, prop_oneof};
 
 fn read_str(text: &str) -> (DataFrame, crate::event::stats::ReadStats) {
     read_with(text.as_bytes(), CAPS).unwrap()
@@ -303,4 +304,104 @@ fn values_under_keys_not_read_are_only_skipped_over() {
     let line = r#"{"time":"2026-01-01T00:00:00Z","Extra":1e999,"SourceIp":"10.0.0.1","Fqdn":"a.example","Action":"Deny"}"#;
     let (df, st) = read_str(line);
     assert_eq!((df.height(), st.skipped), (1, 0));
+}
+
+/// Keys a generated record draws from (aliases in several spellings, the keys with a role, noise), each with a
+/// value that suits it; a generated entry sometimes gets another value instead.
+const ENTRIES: &[(&str, &str)] = &[
+    ("time", "\"2026-01-01T00:00:00Z\""),
+    ("TIME", "\"2026-01-02T03:04:05.123456+00:00\""),
+    ("TimeGenerated", "\"2026-01-03T00:00:00Z\""),
+    ("timestamp", "1767225600000000"),
+    ("category", "\"AZFWApplicationRule\""),
+    ("Category", "\"AZFWNetworkRule\""),
+    ("CATEGORY", "\"AzureFirewallNetworkRule\""),
+    ("Type", "\"AZFWNetworkRule\""),
+    ("SourceIp", "\"10.0.0.1\""),
+    ("sourceip", "\"10.0.0.2\""),
+    ("SourceIP_s", "\"fd10::4\""),
+    ("Fqdn", "\"a\\u002eexample\""),
+    ("fqdn", "\"B.example.\""),
+    ("DestinationIp", "\"1.2.3.4\""),
+    ("destination", "\"5.6.7.8\""),
+    ("DestinationPort", "443"),
+    ("DestinationPort_d", "\"8080\""),
+    ("Action", "\"Deny\""),
+    ("action", "\"Allow\""),
+    ("Action_s", "\"deny\""),
+    (
+        "msg",
+        "\"TCP request from 10.0.0.1:5 to 1.2.3.4:80. Action: Deny. \"",
+    ),
+    ("msg_s", "\"Garbled text\""),
+    ("count_", "3"),
+    ("hits", "\"2\""),
+    ("kind", "\"network\""),
+    ("Extra", "[1,{\"a\":2}]"),
+];
+
+fn json_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("\"\"".to_string()),
+        Just("-1".to_string()),
+        Just("3.5".to_string()),
+        Just("18446744073709551615".to_string()),
+        Just("[1]".to_string()),
+        Just("{\"a\":1}".to_string()),
+    ]
+}
+
+fn json_object(depth: u32) -> BoxedStrategy<String> {
+    let entry = (
+        proptest::sample::select(ENTRIES),
+        proptest::bool::weighted(0.8),
+    )
+        .prop_map(|((k, v), keep)| (k.to_string(), keep.then(|| v.to_string())));
+    let nested = if depth == 0 {
+        Just(None::<(String, String)>).boxed()
+    } else {
+        prop_oneof![
+            2 => Just(None),
+            1 => json_object(depth - 1).prop_map(|o| Some(("properties".to_string(), o))),
+            1 => json_object(depth - 1).prop_map(|o| Some(("Properties".to_string(), o))),
+            1 => proptest::collection::vec(json_object(depth - 1), 0..3)
+                .prop_map(|v| Some(("records".to_string(), format!("[{}]", v.join(","))))),
+        ]
+        .boxed()
+    };
+    (
+        proptest::collection::vec((entry, json_value()), 0..10),
+        nested,
+        0..10usize,
+    )
+        .prop_map(|(entries, nested, at)| {
+            let mut body: Vec<String> = entries
+                .into_iter()
+                .map(|((k, v), other)| format!("\"{k}\":{}", v.unwrap_or(other)))
+                .collect();
+            if let Some((k, v)) = nested {
+                body.insert(at.min(body.len()), format!("\"{k}\":{v}"));
+            }
+            format!("{{{}}}", body.join(","))
+        })
+        .boxed()
+}
+
+proptest::proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..Default::default() })]
+
+    /// Generated lines (duplicate keys, keys of one field in several spellings, nulls, nested records) read
+    /// alike through the typed path and through `Value`.
+    #[test]
+    fn generated_lines_read_alike_on_both_paths(lines in proptest::collection::vec(json_object(2), 1..6)) {
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (typed, plain) = both_paths(&refs);
+        proptest::prop_assert_eq!(typed.frame().cloned(), plain.frame().cloned());
+        let (ts, ps) = (typed.stats(), plain.stats());
+        proptest::prop_assert_eq!(&ts.skip_examples, &ps.skip_examples);
+        proptest::prop_assert_eq!(&ts.unparsed_examples, &ps.unparsed_examples);
+        proptest::prop_assert_eq!((ts.records, ts.events), (ps.records, ps.events));
+    }
 }
