@@ -869,9 +869,23 @@ impl<'de> de::Visitor<'de> for DocValue<'_, '_, '_> {
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        let v = de::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        self.take(&v)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A `tables` key decides the object (as in `value`): its rows are streamed, the rest is dropped.
+        // Other keys are kept, to be read as a record or a `records` envelope at the end.
+        let mut rest = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if k.eq_ignore_ascii_case("tables") {
+                map.next_value_seed(tables::TablesSeed {
+                    name: self.name,
+                    sink: &mut *self.sink,
+                    failed: &mut *self.failed,
+                })?;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+            rest.insert(k, map.next_value()?);
+        }
+        self.take(&Value::Object(rest))
     }
 }
 
