@@ -5,6 +5,7 @@ mod catalog;
 mod deny_report;
 mod fake_la;
 mod hostile;
+mod inputs;
 mod kql_check;
 mod live;
 mod newcomer;
