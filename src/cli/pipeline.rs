@@ -67,11 +67,11 @@ fn from_files(input: &InputArgs, query: Query, output: Option<&Path>) -> anyhow:
         deny_only: true,
         core_only: true,
     };
-    // The engine's pre-aggregation runs where each batch is built, so on every core for Parquet.
-    let q = query.clone();
-    let transform = Arc::new(move |df| DenyAggregator::partial(&q, df));
-    let stats = files.read(pushdown, Some(transform), false, &mut |part| {
-        agg.add_partial(part)
+    // The readers tally the denies they select where they read them (on every core for Parquet and JSON
+    // lines); the engine merges the tallies and applies the query's filters per distinct pair at the end.
+    let stats = files.tally(pushdown, &mut |tally| {
+        agg.add_tally(tally);
+        Ok(())
     })?;
     Ok(Denies {
         groups: agg.finish()?,

@@ -1,12 +1,16 @@
-//! The analysis engine: deny grouping over canonical batches with polars lazy queries.
+//! The analysis engine: deny grouping.
 //!
-//! Inputs arrive as canonical batches (see `crate::input::Sink`); each batch is filtered and pre-aggregated by a
-//! lazy query to one row per (group keys, source IP) with hits and first/last seen. Those partial rows merge
-//! exactly (sums, minima, maxima), so memory is bounded by the number of distinct (group, source) pairs, not by
-//! the number of events; the final step turns them into [`Group`]s with distinct sources and examples.
-//! The engine sees only the canonical schema and the [`Query`]; it knows nothing of files, services or formats.
+//! Denies arrive as [`DenyTally`]s — hits and first/last seen per distinct (kind, protocol, destination, port,
+//! source), keyed by interned ids, filled by the readers on the threads that read them — or as canonical
+//! batches (Log Analytics), which are tallied here. Tallies merge exactly (sums, minima, maxima), so memory is
+//! bounded by the number of distinct (group, source) pairs, not by the number of events; the final step
+//! ([`DenyAggregator::finish`]) works out each distinct source's text, subnet and order once, applies the
+//! query's filters per distinct pair, and turns the pairs into [`Group`]s with distinct sources and examples.
+//! The engine sees only the canonical schema, the tally and the [`Query`]; it knows nothing of files, services
+//! or formats.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use anyhow::Context as _;
@@ -14,7 +18,8 @@ use polars::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{self as ev, normalize::format_time_us};
+use crate::event::tally::{DenyTally, Flow, NONE};
+use crate::event::{self as ev, Kind, normalize::format_time_us};
 use crate::query::Query;
 
 /// Denied traffic of one (kind, source subnet, protocol, destination, destination port), as reports show it.
@@ -34,248 +39,268 @@ pub struct Group {
     pub example_sources: Vec<String>,
 }
 
-/// Partial rows kept before they are merged again.
-const COMPACT_ROWS: usize = 1 << 20;
-
 pub struct DenyAggregator {
     query: Query,
-    partials: Vec<DataFrame>,
-    partial_rows: usize,
+    tally: DenyTally,
 }
 
 impl DenyAggregator {
     pub fn new(query: Query) -> Self {
         DenyAggregator {
             query,
-            partials: Vec::new(),
-            partial_rows: 0,
+            tally: DenyTally::new(),
         }
     }
 
-    /// Take one canonical batch.
+    /// Take one canonical batch: its denies inside the window are tallied.
     pub fn add(&mut self, batch: DataFrame) -> anyhow::Result<()> {
-        let part = Self::partial(&self.query, batch)?;
-        self.add_partial(part)
-    }
-
-    /// Pre-aggregate one canonical batch to (group keys, source) rows; pure, so it runs on any thread.
-    pub fn partial(query: &Query, batch: DataFrame) -> anyhow::Result<DataFrame> {
         if batch.height() == 0 {
-            return Ok(batch);
-        }
-        let part = select_denies(query, batch)?
-            .group_by(partial_keys())
-            .agg([
-                col(ev::HITS).cast(DataType::Int64).sum(),
-                col(ev::TIME).min().alias("first"),
-                col(ev::TIME).max().alias("last"),
-            ])
-            // The streaming engine's grouping costs about half the in-memory engine's on parts this size
-            // (measured on 100k-row parts; each part already runs on its own core).
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        Ok(part)
-    }
-
-    /// Take a batch already pre-aggregated by [`DenyAggregator::partial`].
-    pub fn add_partial(&mut self, part: DataFrame) -> anyhow::Result<()> {
-        if part.height() == 0 {
             return Ok(());
         }
-        self.partial_rows += part.height();
-        self.partials.push(part);
-        if self.partial_rows > COMPACT_ROWS && self.partials.len() > 1 {
-            let merged = merge(std::mem::take(&mut self.partials))?;
-            self.partial_rows = merged.height();
-            self.partials.push(merged);
+        let int = |name: &str| -> anyhow::Result<Int64Chunked> {
+            Ok(batch
+                .column(name)?
+                .as_materialized_series()
+                .cast(&DataType::Int64)?
+                .i64()?
+                .clone())
+        };
+        let (time, hits) = (int(ev::TIME)?, int(ev::HITS)?);
+        let port = batch
+            .column(ev::DESTINATION_PORT)?
+            .as_materialized_series()
+            .cast(&DataType::UInt32)?;
+        let port = port.u32()?;
+        let str_col = |name: &str| -> anyhow::Result<StringChunked> {
+            Ok(batch.column(name)?.str()?.clone())
+        };
+        let (action, kind, proto, dest, src) = (
+            str_col(ev::ACTION)?,
+            str_col(ev::KIND)?,
+            str_col(ev::PROTOCOL)?,
+            str_col(ev::DESTINATION)?,
+            str_col(ev::SOURCE_IP)?,
+        );
+        let w = &self.query.window;
+        let windowed = w.from_us.is_some() || w.to_us.is_some();
+        for i in 0..batch.height() {
+            if action.get(i) != Some(ev::Action::Deny.as_str()) {
+                continue;
+            }
+            let t = time.get(i);
+            if windowed && !t.is_some_and(|t| w.contains(t)) {
+                continue;
+            }
+            self.tally.add(&Flow {
+                kind: kind.get(i).and_then(Kind::parse),
+                protocol: proto.get(i),
+                source: src.get(i).and_then(ev::normalize::host),
+                destination: dest.get(i).and_then(ev::normalize::host),
+                destination_port: port.get(i),
+                hits: hits.get(i).map_or(0, |h| h.max(0) as u64),
+                time_us: t,
+            });
         }
         Ok(())
     }
 
-    /// Merge the partial rows into groups, sorted by hits (descending) then keys.
+    /// Take a tally of denies the reader selected (in the window, duplicates already out).
+    pub fn add_tally(&mut self, tally: DenyTally) {
+        self.tally.merge(tally);
+    }
+
+    /// The groups, sorted by hits (descending) then keys.
     pub fn finish(self) -> anyhow::Result<Vec<Group>> {
-        let merged = merge(self.partials)?;
-        to_groups(&merged, &self.query).context("building groups")
+        to_groups(&self.tally, &self.query).context("building groups")
     }
 }
 
-/// Denies inside the window that pass every filter, as a query the grouping continues (so the streaming
-/// engine filters and groups in one pass without materialising the selected rows).
-fn select_denies(q: &Query, batch: DataFrame) -> anyhow::Result<LazyFrame> {
-    let p = &q.filters;
-    let mut pred = col(ev::ACTION)
-        .eq(lit(ev::Action::Deny.as_str()))
-        .and(window_expr(q.window.from_us, q.window.to_us));
-    if let Some(port) = p.port {
-        pred = pred.and(col(ev::DESTINATION_PORT).eq(lit(port as u32)));
-    }
-    if let Some(proto) = &p.protocol {
-        pred = pred.and(col(ev::PROTOCOL).eq(lit(proto.clone())));
-    }
-    if let Some(kind) = p.kind {
-        pred = pred.and(col(ev::KIND).eq(lit(kind.as_str())));
-    }
-    let selected = batch.lazy().filter(pred).select([
-        col(ev::KIND),
-        col(ev::PROTOCOL),
-        col(ev::DESTINATION),
-        col(ev::DESTINATION_PORT),
-        col(ev::SOURCE_IP),
-        col(ev::HITS),
-        col(ev::TIME),
-    ]);
-    if p.sources.is_empty() && p.destination.is_none() {
-        return Ok(selected);
-    }
-    let df = selected.collect()?;
-    // CIDR and wildcard filters need an IP parser and label logic, so they run as a Rust mask.
-    let src = df.column(ev::SOURCE_IP)?.str()?.clone();
-    let dst = df.column(ev::DESTINATION)?.str()?.clone();
-    let mask: BooleanChunked = src
-        .iter()
-        .zip(dst.iter())
-        .map(|(s, d)| {
-            let s_ok = p.sources.is_empty()
-                || s.and_then(|s| s.parse::<IpAddr>().ok())
-                    .is_some_and(|ip| p.sources.iter().any(|c| c.0.contains(&ip)));
-            let d_ok = p
-                .destination
-                .as_ref()
-                .is_none_or(|pat| d.is_some_and(|d| pat.matches(d)));
-            Some(s_ok && d_ok)
-        })
-        .collect();
-    Ok(df.filter(&mask)?.lazy())
-}
-
-/// The keys of a partial row: the group keys plus the source address. The source subnet, the other group key,
-/// is a function of the source, so it is computed once per merged row in [`to_groups`] instead of per event.
-fn partial_keys() -> [Expr; 5] {
-    [
-        col(ev::KIND),
-        col(ev::PROTOCOL),
-        col(ev::DESTINATION),
-        col(ev::DESTINATION_PORT),
-        col(ev::SOURCE_IP),
-    ]
-}
-
-fn window_expr(from: Option<i64>, to: Option<i64>) -> Expr {
-    let t = col(ev::TIME).cast(DataType::Int64);
-    let mut e = lit(true);
-    if let Some(f) = from {
-        e = e.and(t.clone().gt_eq(lit(f)));
-    }
-    if let Some(to) = to {
-        e = e.and(t.lt(lit(to)));
-    }
-    e
-}
-
-fn merge(parts: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
-    if parts.is_empty() {
-        return Ok(DataFrame::empty());
-    }
-    let lfs: Vec<LazyFrame> = parts.into_iter().map(|d| d.lazy()).collect();
-    Ok(concat(lfs, UnionArgs::default())?
-        .group_by(partial_keys())
-        .agg([col(ev::HITS).sum(), col("first").min(), col("last").max()])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single())
-}
-
-type Key = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<u32>,
-);
-
-struct Acc {
+/// What a group accumulates from its pairs.
+struct GroupAcc {
     hits: u64,
     first: i64,
     last: i64,
-    sources: Vec<String>,
+    /// Ranks of its sources in address order (see [`to_groups`]).
+    sources: Vec<u32>,
 }
 
-fn to_groups(df: &DataFrame, query: &Query) -> anyhow::Result<Vec<Group>> {
-    if df.height() == 0 {
+/// The key of a group, with host ids replaced by ids of their text (an address and a name can have the same
+/// canonical text, and the canonical columns never told them apart).
+type GroupKey = (Option<Kind>, u32, u32, u32, Option<u32>);
+
+fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
+    if tally.is_empty() {
         return Ok(Vec::new());
     }
-    let kind = df.column(ev::KIND)?.str()?;
-    let proto = df.column(ev::PROTOCOL)?.str()?;
-    let dest = df.column(ev::DESTINATION)?.str()?;
-    let port = df.column(ev::DESTINATION_PORT)?.u32()?;
-    let src = df.column(ev::SOURCE_IP)?.str()?;
-    let hits = df
-        .column(ev::HITS)?
-        .as_materialized_series()
-        .cast(&DataType::Int64)?;
-    let hits = hits.i64()?;
-    let first = df
-        .column("first")?
-        .as_materialized_series()
-        .cast(&DataType::Int64)?;
-    let first = first.i64()?;
-    let last = df
-        .column("last")?
-        .as_materialized_series()
-        .cast(&DataType::Int64)?;
-    let last = last.i64()?;
-    let mut acc: BTreeMap<Key, Acc> = BTreeMap::new();
-    // Sources repeat across groups: each one's subnet text is worked out once.
-    let mut subnets: HashMap<&str, String> = HashMap::new();
-    for i in 0..df.height() {
-        let subnet = src.get(i).map(|s| {
-            subnets
-                .entry(s)
-                .or_insert_with(|| query.grouping.subnet_text(s))
-                .clone()
-        });
-        let key: Key = (
-            kind.get(i).unwrap_or("").to_string(),
-            subnet,
-            proto.get(i).map(str::to_string),
-            dest.get(i).map(str::to_string),
-            port.get(i),
+    let f = &query.filters;
+    let grouping = &query.grouping;
+    // Per distinct source, once: its text, subnet, rank in address order, and whether the filter keeps it.
+    let src_text: Vec<String> = (0..tally.sources().len() as u32)
+        .map(|id| {
+            tally
+                .sources()
+                .key(id)
+                .map(|k| k.text())
+                .unwrap_or_default()
+        })
+        .collect();
+    let parsed: Vec<Option<IpAddr>> = src_text.iter().map(|t| t.parse().ok()).collect();
+    let mut order: Vec<u32> = (0..src_text.len() as u32).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        ip_order_parsed(parsed[a], &src_text[a], parsed[b], &src_text[b])
+    });
+    // Equal texts get one rank, so a group counts them as one source.
+    let mut rank = vec![0u32; src_text.len()];
+    let mut rank_text: Vec<usize> = Vec::new();
+    for &id in &order {
+        let id = id as usize;
+        if rank_text
+            .last()
+            .is_none_or(|&last| src_text[last] != src_text[id])
+        {
+            rank_text.push(id);
+        }
+        rank[id] = (rank_text.len() - 1) as u32;
+    }
+    let mut subnet_ids: HashMap<String, u32> = HashMap::new();
+    let mut subnets: Vec<String> = Vec::new();
+    let src_subnet: Vec<u32> = src_text
+        .iter()
+        .zip(&parsed)
+        .map(|(text, ip)| {
+            let s = match ip {
+                Some(ip) => grouping.subnet_of(*ip).to_string(),
+                None => text.clone(),
+            };
+            let next = subnets.len() as u32;
+            *subnet_ids.entry(s).or_insert_with_key(|s| {
+                subnets.push(s.clone());
+                next
+            })
+        })
+        .collect();
+    let src_ok: Vec<bool> = parsed
+        .iter()
+        .map(|ip| {
+            f.sources.is_empty() || ip.is_some_and(|ip| f.sources.iter().any(|c| c.0.contains(&ip)))
+        })
+        .collect();
+    // Per distinct destination: the id of its text, and whether the filter keeps it.
+    let mut dest_ids: HashMap<String, u32> = HashMap::new();
+    let mut dests: Vec<String> = Vec::new();
+    let mut dest_ok: Vec<bool> = Vec::new();
+    let dest_tid: Vec<u32> = (0..tally.destinations().len() as u32)
+        .map(|id| {
+            let text = tally
+                .destinations()
+                .key(id)
+                .map(|k| k.text())
+                .unwrap_or_default();
+            let next = dests.len() as u32;
+            *dest_ids.entry(text).or_insert_with_key(|t| {
+                dests.push(t.clone());
+                dest_ok.push(f.destination.as_ref().is_none_or(|p| p.matches(t)));
+                next
+            })
+        })
+        .collect();
+    let protocols = tally.protocols();
+    let mut acc: HashMap<GroupKey, GroupAcc> = HashMap::new();
+    for (p, a) in tally.pairs() {
+        let dest = (p.destination != NONE).then(|| dest_tid[p.destination as usize]);
+        let src = (p.source != NONE).then_some(p.source as usize);
+        let keep = src.map_or(f.sources.is_empty(), |s| src_ok[s])
+            && dest.map_or(f.destination.is_none(), |d| dest_ok[d as usize])
+            && f.port
+                .is_none_or(|port| p.destination_port == Some(u32::from(port)))
+            && f.protocol
+                .as_deref()
+                .is_none_or(|want| p.protocol != NONE && *protocols[p.protocol as usize] == *want)
+            && f.kind.is_none_or(|k| p.kind == Some(k));
+        if !keep {
+            continue;
+        }
+        let key: GroupKey = (
+            p.kind,
+            src.map_or(NONE, |s| src_subnet[s]),
+            p.protocol,
+            dest.unwrap_or(NONE),
+            p.destination_port,
         );
-        let (f, l) = (first.get(i).unwrap_or(0), last.get(i).unwrap_or(0));
-        let a = acc.entry(key).or_insert(Acc {
+        let (first, last) = (
+            if a.first == i64::MAX { 0 } else { a.first },
+            if a.last == i64::MIN { 0 } else { a.last },
+        );
+        let g = acc.entry(key).or_insert(GroupAcc {
             hits: 0,
-            first: f,
-            last: l,
+            first,
+            last,
             sources: Vec::new(),
         });
-        a.hits = a.hits.saturating_add_signed(hits.get(i).unwrap_or(0));
-        a.first = a.first.min(f);
-        a.last = a.last.max(l);
-        if let Some(s) = src.get(i) {
-            a.sources.push(s.to_string());
+        g.hits = g.hits.saturating_add(a.hits);
+        g.first = g.first.min(first);
+        g.last = g.last.max(last);
+        if let Some(s) = src {
+            g.sources.push(rank[s]);
         }
     }
+    let text = |ids: &[String], id: u32| (id != NONE).then(|| ids[id as usize].clone());
+    let protocol_text = |id: u32| (id != NONE).then(|| protocols[id as usize].to_string());
     let mut groups: Vec<Group> = acc
         .into_iter()
-        .map(|((kind, subnet, protocol, destination, port), mut a)| {
-            a.sources.sort_by(|x, y| ip_order(x, y));
+        .map(|((kind, subnet, protocol, dest, port), mut a)| {
+            a.sources.sort_unstable();
             a.sources.dedup();
             Group {
-                kind,
-                source_subnet: subnet,
-                protocol,
-                destination,
+                kind: kind.map_or("", Kind::as_str).to_string(),
+                source_subnet: text(&subnets, subnet),
+                protocol: protocol_text(protocol),
+                destination: text(&dests, dest),
                 destination_port: port,
                 hits: a.hits,
                 distinct_sources: a.sources.len() as u64,
                 first_seen: format_time_us(a.first),
                 last_seen: format_time_us(a.last),
-                example_sources: a.sources.into_iter().take(3).collect(),
+                example_sources: a
+                    .sources
+                    .iter()
+                    .take(3)
+                    .map(|&r| src_text[rank_text[r as usize]].clone())
+                    .collect(),
             }
         })
         .collect();
-    // BTreeMap order is the key order; a stable sort by hits keeps it as the tie-break.
-    groups.sort_by_key(|g| std::cmp::Reverse(g.hits));
+    // Hits descending, then the keys in order (`None` first, text byte-wise): the order reports always had.
+    groups.sort_unstable_by(|a, b| {
+        (
+            Reverse(a.hits),
+            &a.kind,
+            &a.source_subnet,
+            &a.protocol,
+            &a.destination,
+            a.destination_port,
+        )
+            .cmp(&(
+                Reverse(b.hits),
+                &b.kind,
+                &b.source_subnet,
+                &b.protocol,
+                &b.destination,
+                b.destination_port,
+            ))
+    });
     Ok(groups)
+}
+
+/// [`ip_order`] of texts already parsed.
+fn ip_order_parsed(a: Option<IpAddr>, at: &str, b: Option<IpAddr>, bt: &str) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        _ => at.cmp(bt),
+    }
 }
 
 /// Addresses in numeric order (IPv4 before IPv6), anything else after them by text.

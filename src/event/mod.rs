@@ -31,6 +31,7 @@
 
 pub mod normalize;
 pub mod stats;
+pub mod tally;
 
 use polars::prelude::{DataType, Field, Schema, TimeUnit, TimeZone};
 

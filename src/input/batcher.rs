@@ -1,21 +1,23 @@
 //! Rows in, canonical batches out: the [`RowBatcher`] every file reader pushes rows into. It counts every
-//! event, drops exact duplicates of an event already seen (unless told to keep them), builds the rows the
-//! [`Pushdown`] selects into canonical batches and hands each batch — through a transform, for a deny report the
-//! engine's pre-aggregation — to the consumer. Parts of a file can be built on worker threads
-//! ([`PartBuilder`]) and taken in input order ([`RowBatcher::absorb`]).
+//! event, drops exact duplicates of an event already seen (unless told to keep them), and hands on the rows the
+//! [`Pushdown`] selects: built into canonical batches (through a transform) for commands that read the
+//! columns, or counted straight into a [`DenyTally`] for the deny report, on the thread that read them. Parts
+//! of a file can be built on worker threads ([`PartBuilder`]) and taken in input order
+//! ([`RowBatcher::absorb`]).
 
 use std::sync::Arc;
 
 use polars::prelude::*;
 
 use super::Pushdown;
-use super::dedupe::{self, fingerprint};
+use super::dedupe::{TimedFingerprints, fingerprint};
 use super::row::{CanonicalBuilder, Row};
 use crate::event::stats::{MAX_UNPARSED_EXAMPLES, ReadStats, max_opt, min_opt};
+use crate::event::tally::{DenyTally, Flow};
 
-/// What happens to a part's canonical rows before they leave the thread that built them (for a deny report: the
-/// engine's pre-aggregation, so it too runs on every core). The result must keep a signed (Int64) `hits` column:
-/// duplicates found later are subtracted by feeding their transformed rows back with negated hits.
+/// What happens to a part's canonical rows before they leave the thread that built them. The result must keep a
+/// signed (Int64) `hits` column: duplicates found later are subtracted by feeding their transformed rows back
+/// with negated hits.
 pub type Transform = Arc<dyn Fn(DataFrame) -> anyhow::Result<DataFrame> + Send + Sync>;
 
 /// Where a reader puts the records of one file: a [`PartBuilder`] on a worker thread, or the [`RowBatcher`]
@@ -62,12 +64,12 @@ impl Sink for FileSink<'_, '_> {
     }
 }
 
-/// A part of the input read and built on its own: its canonical rows (transformed), its statistics, and the
-/// fingerprints the sink checks for duplicates when it takes the part.
+/// A part of the input read and built on its own: its selected rows (a transformed canonical frame, or a
+/// tally), its statistics, and the fingerprints the sink checks for duplicates when it takes the part.
 pub struct Part {
     frame: Option<DataFrame>,
+    tally: Option<DenyTally>,
     stats: ReadStats,
-    fingerprints: Vec<u64>,
     fingerprinted: Vec<Fingerprinted>,
     /// The built rows before the transform, kept to subtract duplicates found when the part is taken.
     built: Option<DataFrame>,
@@ -84,13 +86,15 @@ impl Part {
     }
 }
 
-/// What to undo when a fingerprinted row turns out to be a duplicate.
+/// A selected row's fingerprint, and what to undo when it turns out to be a duplicate.
 #[derive(Debug, Clone, Copy)]
 struct Fingerprinted {
+    time_us: i64,
+    fp: u64,
     hits: u64,
     in_window: bool,
-    /// Row of `Part::built`, when the row was built.
-    built_row: Option<IdxSize>,
+    /// The row of `Part::built`, or the entry of `Part::tally`.
+    handle: u32,
 }
 
 /// The sink's settings a [`PartBuilder`] needs; cheap to clone to worker threads.
@@ -100,27 +104,37 @@ pub struct PartConfig {
     dedupe: bool,
     keep_messages: bool,
     transform: Option<Transform>,
+    /// Count selected rows into a [`DenyTally`] instead of building canonical columns.
+    tally: bool,
 }
 
 impl PartConfig {
     pub fn builder(&self, capacity: usize, file: &str) -> PartBuilder {
+        let capacity = if self.tally { 0 } else { capacity };
         PartBuilder {
             builder: CanonicalBuilder::sized(capacity, self.pushdown.core_only)
                 .keep_parsed_messages(self.keep_messages),
+            tally: self.tally.then(DenyTally::new),
+            selected: 0,
             stats: ReadStats::default(),
-            fingerprints: Vec::new(),
             fingerprinted: Vec::new(),
             config: self.clone(),
             file: file.to_string(),
         }
+    }
+
+    /// The pushdown of the rows wanted (readers may test rows against it before building them).
+    pub fn pushdown(&self) -> &Pushdown {
+        &self.pushdown
     }
 }
 
 /// Counts and builds the rows of one part, recording fingerprints for the duplicate check; runs on any thread.
 pub struct PartBuilder {
     builder: CanonicalBuilder,
+    tally: Option<DenyTally>,
+    selected: usize,
     stats: ReadStats,
-    fingerprints: Vec<u64>,
     fingerprinted: Vec<Fingerprinted>,
     config: PartConfig,
     file: String,
@@ -128,17 +142,11 @@ pub struct PartBuilder {
 
 impl PartBuilder {
     pub fn push(&mut self, row: &Row<'_>, line: u64) {
-        let st = &mut self.stats;
-        st.records += 1;
         let hits = row.hits.max(1);
         let in_window = self.config.pushdown.in_window(row.time_us);
-        st.events += hits;
-        st.first_us = min_opt(st.first_us, row.time_us);
-        st.last_us = max_opt(st.last_us, row.time_us);
-        if in_window {
-            st.events_in_window += hits;
-        }
+        self.count(row.time_us, hits, in_window);
         if row.kind == Some(crate::event::Kind::Unparsed) {
+            let st = &mut self.stats;
             st.unparsed += 1;
             if st.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
                 st.unparsed_examples.push((
@@ -148,19 +156,57 @@ impl PartBuilder {
                 ));
             }
         }
-        let built = self.config.pushdown.selects(row);
+        if !self.config.pushdown.selects(row) {
+            return;
+        }
+        self.selected += 1;
+        let handle = match &mut self.tally {
+            Some(t) => t.add(&Flow {
+                kind: row.kind,
+                protocol: row.protocol,
+                source: row.source,
+                destination: row.destination,
+                destination_port: row.destination_port,
+                hits,
+                time_us: row.time_us,
+            }),
+            None => {
+                self.builder.push(row, &self.file, line);
+                (self.builder.len() - 1) as u32
+            }
+        };
+        // Only selected rows are fingerprinted: a duplicate has the same action and time as the event it
+        // repeats, so it is selected exactly when that event is, and the rows dropped here can never be
+        // duplicates of rows kept (see `ReadStats::duplicates`).
         if self.config.dedupe
-            && let Some(fp) = fingerprint(row)
+            && let (Some(fp), Some(time_us)) = (fingerprint(row), row.time_us)
         {
-            self.fingerprints.push(fp);
             self.fingerprinted.push(Fingerprinted {
+                time_us,
+                fp,
                 hits,
                 in_window,
-                built_row: built.then_some(self.builder.len() as IdxSize),
+                handle,
             });
         }
-        if built {
-            self.builder.push(row, &self.file, line);
+    }
+
+    /// Count a row that the reader found valid and not selected, without building it: its time and events
+    /// are all the statistics need.
+    pub fn count_unselected(&mut self, time_us: i64, hits: u64) {
+        let in_window = self.config.pushdown.in_window(Some(time_us));
+        self.count(Some(time_us), hits.max(1), in_window);
+    }
+
+    #[inline]
+    fn count(&mut self, time_us: Option<i64>, hits: u64, in_window: bool) {
+        let st = &mut self.stats;
+        st.records += 1;
+        st.events += hits;
+        st.first_us = min_opt(st.first_us, time_us);
+        st.last_us = max_opt(st.last_us, time_us);
+        if in_window {
+            st.events_in_window += hits;
         }
     }
 
@@ -168,18 +214,21 @@ impl PartBuilder {
         self.stats.skip(&self.file, line, category, detail);
     }
 
-    /// Rows built so far (after the pushdown).
+    /// Rows selected so far (built or tallied).
     pub fn built(&self) -> usize {
-        self.builder.len()
+        self.selected
     }
 
-    /// The part: built rows through the transform, statistics and fingerprints; the builder is left empty.
+    /// The part: built rows through the transform (or the tally), statistics and fingerprints; the builder is
+    /// left empty.
     pub fn take(&mut self) -> anyhow::Result<Part> {
+        self.selected = 0;
+        let tally = self.tally.as_mut().map(std::mem::take);
         let (frame, built) = if self.builder.is_empty() {
             (None, None)
         } else {
             let df = self.builder.finish()?;
-            let keep = (self.config.dedupe && !self.fingerprints.is_empty()).then(|| df.clone());
+            let keep = (self.config.dedupe && !self.fingerprinted.is_empty()).then(|| df.clone());
             let frame = match &self.config.transform {
                 Some(t) => t(df)?,
                 None => df,
@@ -188,23 +237,29 @@ impl PartBuilder {
         };
         Ok(Part {
             frame,
+            tally,
             stats: std::mem::take(&mut self.stats),
-            fingerprints: std::mem::take(&mut self.fingerprints),
             fingerprinted: std::mem::take(&mut self.fingerprinted),
             built,
         })
     }
 }
 
-/// Where readers put rows (see the module docs): batches of `batch_rows` go to `on_batch`. Rows arrive one by
-/// one ([`RowBatcher::push`]) or as parts built on other threads ([`RowBatcher::absorb`], in input order, so
-/// examples and counts do not depend on threads).
+/// Where the selected rows go.
+enum Output<'f> {
+    Frames(&'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>),
+    Tally(&'f mut dyn FnMut(DenyTally) -> anyhow::Result<()>),
+}
+
+/// Where readers put rows (see the module docs): batches of `batch_rows` go to `on_batch` (or tallies to
+/// `on_tally`). Rows arrive one by one ([`RowBatcher::push`]) or as parts built on other threads
+/// ([`RowBatcher::absorb`], in input order, so examples and counts do not depend on threads).
 pub struct RowBatcher<'f> {
     current: Option<PartBuilder>,
     batch_rows: usize,
-    on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
+    output: Output<'f>,
     config: PartConfig,
-    seen: Option<dedupe::FingerprintSet>,
+    seen: Option<TimedFingerprints>,
     pub stats: ReadStats,
 }
 
@@ -215,17 +270,43 @@ impl<'f> RowBatcher<'f> {
         keep_messages: bool,
         on_batch: &'f mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
     ) -> Self {
+        Self::with_output(
+            batch_rows,
+            keep_duplicates,
+            keep_messages,
+            Output::Frames(on_batch),
+        )
+    }
+
+    /// Rows selected by the pushdown are counted into a [`DenyTally`] per part, handed to `on_tally` with the
+    /// duplicates taken out; no canonical columns are built.
+    pub fn tallying(
+        batch_rows: usize,
+        keep_duplicates: bool,
+        on_tally: &'f mut dyn FnMut(DenyTally) -> anyhow::Result<()>,
+    ) -> Self {
+        Self::with_output(batch_rows, keep_duplicates, false, Output::Tally(on_tally))
+    }
+
+    fn with_output(
+        batch_rows: usize,
+        keep_duplicates: bool,
+        keep_messages: bool,
+        output: Output<'f>,
+    ) -> Self {
+        let tally = matches!(output, Output::Tally(_));
         RowBatcher {
             current: None,
             batch_rows,
-            on_batch,
+            output,
             config: PartConfig {
                 pushdown: Pushdown::default(),
                 dedupe: !keep_duplicates,
                 keep_messages,
                 transform: None,
+                tally,
             },
-            seen: (!keep_duplicates).then(dedupe::FingerprintSet::new),
+            seen: (!keep_duplicates).then(TimedFingerprints::new),
             stats: ReadStats::default(),
         }
     }
@@ -240,13 +321,6 @@ impl<'f> RowBatcher<'f> {
     pub fn with_transform(mut self, transform: Transform) -> Self {
         self.config.transform = Some(transform);
         self
-    }
-
-    /// Expect this many more rows (sizes the duplicate table once instead of growing it).
-    pub fn expect_rows(&mut self, rows: usize) {
-        if let Some(seen) = &mut self.seen {
-            seen.reserve_for(rows);
-        }
     }
 
     /// How to build parts of a file elsewhere (on worker threads) so that [`RowBatcher::absorb`] can take them.
@@ -269,7 +343,8 @@ impl<'f> RowBatcher<'f> {
     }
 
     /// Take a part built elsewhere; parts must arrive in input order. Events already seen are subtracted here:
-    /// from the counts, and from the rows (removed, or fed back with negated hits through the transform).
+    /// from the counts, and from the rows (removed, fed back with negated hits through the transform, or taken
+    /// out of the tally).
     pub fn absorb(&mut self, part: Part) -> anyhow::Result<()> {
         if let Some(mut current) = self.current.take() {
             let earlier = current.take()?;
@@ -277,27 +352,41 @@ impl<'f> RowBatcher<'f> {
         }
         let Part {
             frame,
+            mut tally,
             stats,
-            fingerprints,
             fingerprinted,
             built,
         } = part;
         self.stats.merge(stats);
         let mut removed: Vec<IdxSize> = Vec::new();
         if let Some(seen) = &mut self.seen {
-            for pos in seen.insert_batch(&fingerprints) {
-                let f = fingerprinted[pos];
+            for f in &fingerprinted {
+                if seen.insert(f.time_us, f.fp)? {
+                    continue;
+                }
                 self.stats.duplicates += 1;
                 self.stats.events -= f.hits;
                 if f.in_window {
                     self.stats.events_in_window -= f.hits;
                 }
-                removed.extend(f.built_row);
+                match &mut tally {
+                    Some(t) => t.retract(f.handle, f.hits),
+                    None => removed.push(f.handle as IdxSize),
+                }
             }
         }
+        let on_batch = match &mut self.output {
+            Output::Tally(on_tally) => {
+                return match tally {
+                    Some(t) if !t.is_empty() => on_tally(t),
+                    _ => Ok(()),
+                };
+            }
+            Output::Frames(on_batch) => on_batch,
+        };
         let Some(frame) = frame else { return Ok(()) };
         if removed.is_empty() {
-            return (self.on_batch)(frame);
+            return on_batch(frame);
         }
         let built =
             built.ok_or_else(|| anyhow::anyhow!("internal: duplicate rows without their part"))?;
@@ -308,16 +397,16 @@ impl<'f> RowBatcher<'f> {
                     keep[*r as usize] = false;
                 }
                 let mask: BooleanChunked = keep.into_iter().map(Some).collect();
-                (self.on_batch)(built.filter(&mask)?)
+                on_batch(built.filter(&mask)?)
             }
             Some(t) => {
-                (self.on_batch)(frame)?;
+                on_batch(frame)?;
                 let idx = IdxCa::from_vec("idx".into(), removed);
                 let negative = t(built.take(&idx)?)?
                     .lazy()
                     .with_column(-col(crate::event::HITS))
                     .collect()?;
-                (self.on_batch)(negative)
+                on_batch(negative)
             }
         }
     }
@@ -333,6 +422,14 @@ impl<'f> RowBatcher<'f> {
     /// Flush what is left and return the statistics.
     pub fn finish(mut self) -> anyhow::Result<ReadStats> {
         self.flush()?;
+        if let Some(seen) = &self.seen
+            && seen.reloads > 0
+        {
+            crate::debug!(
+                "duplicate table: {} bucket(s) read back from disk (input not in time order)",
+                seen.reloads
+            );
+        }
         Ok(self.stats)
     }
 }

@@ -1,130 +1,174 @@
-//! The set of event fingerprints seen so far, for dropping an event archived twice.
+//! The fingerprints of the events seen so far, for dropping an event archived twice.
 //!
-//! Fingerprints are already well-mixed 64-bit hashes, so the table uses their top bits as the slot (open
-//! addressing, linear probing, no second hash). Inserts miss the cache (ten million events make a 128 MiB
-//! table), so each insert prefetches the slot of one a little further on: the misses overlap instead of
-//! queueing. An earlier version sorted each batch by slot first: ten million inserts took 0.25 s that way and
-//! take 0.16 s with the prefetch (16 ahead; 8 gave 0.19 s, 32 the same, 64 0.17 s).
+//! A duplicate is one event written twice (both diagnostic modes on, overlapping exports): it has the same
+//! time as the event it repeats. So the table is kept in buckets of [`BUCKET_US`] of event time, and only the
+//! buckets touched recently stay in memory; when more than [`HOT_FINGERPRINTS`] are held, the buckets touched
+//! longest ago are written to a temporary file as sorted runs and dropped from memory. Nearly time-ordered
+//! input (every export) never reads a run back, so memory is bounded by the events of the last minutes, not by
+//! the input's size (the earlier table of every fingerprint took 2 GiB at 100M rows). Input that is not
+//! time-ordered (a second copy of a week after the first, files given in any order) reads a bucket's run back
+//! when it meets that bucket again: slower, never inexact.
 
-use std::hash::{BuildHasher, Hasher};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
 
 use super::row::Row;
 use crate::event::normalize::Host;
 
-/// Open-addressing set of non-zero `u64` fingerprints (0 is stored as 1; a collision costs nothing but a
-/// one-in-2^64 false duplicate).
-pub struct FingerprintSet {
-    slots: Vec<u64>,
-    bits: u32,
-    len: usize,
+/// Event time covered by one bucket: a minute holds a few thousand denies of a busy firewall.
+pub const BUCKET_US: i64 = 60_000_000;
+
+/// Fingerprints held in memory before the least recently touched buckets are written out (~16 bytes each in
+/// the sets: 32 MiB).
+pub const HOT_FINGERPRINTS: usize = 2 << 20;
+
+/// Fingerprints are already uniform 64-bit hashes: the sets use them as their own hash.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
-/// How many fingerprints ahead the slot is prefetched (enough to cover a memory access).
-const PREFETCH_AHEAD: usize = 16;
+type FpSet = HashSet<u64, BuildHasherDefault<Identity>>;
 
-impl FingerprintSet {
+struct Bucket {
+    set: FpSet,
+    /// When the bucket was last touched (a counter of inserts).
+    touched: u64,
+    /// Holds fingerprints its run on disk (if any) does not.
+    dirty: bool,
+}
+
+/// The fingerprints seen, in time buckets, the cold ones on disk (see the module docs).
+#[derive(Default)]
+pub struct TimedFingerprints {
+    hot: HashMap<i64, Bucket>,
+    hot_len: usize,
+    /// Bucket → (offset, count) of its sorted run in `spill`.
+    cold: HashMap<i64, (u64, usize)>,
+    spill: Option<File>,
+    spill_len: u64,
+    clock: u64,
+    limit: usize,
+    /// Runs read back (a measure of how far the input is from time order).
+    pub reloads: u64,
+}
+
+impl TimedFingerprints {
     pub fn new() -> Self {
-        FingerprintSet {
-            slots: zeroed_slots(1 << 16),
-            bits: 16,
-            len: 0,
+        Self::with_limit(HOT_FINGERPRINTS)
+    }
+
+    /// A table that keeps at most about `limit` fingerprints in memory.
+    pub fn with_limit(limit: usize) -> Self {
+        TimedFingerprints {
+            limit: limit.max(1),
+            ..Default::default()
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Insert every fingerprint of a batch; returns the positions (into `fps`) of those already present,
-    /// including repeats within the batch (every copy after the first).
-    pub fn insert_batch(&mut self, fps: &[u64]) -> Vec<usize> {
-        self.reserve(fps.len());
-        let mut dups = Vec::new();
-        for (pos, &f) in fps.iter().enumerate() {
-            // The table is far larger than the caches: ask for the slot of a later fingerprint now, so its
-            // cache line is on its way by the time it is inserted (inserts in input order then run at memory
-            // parallelism instead of one miss after another).
-            if let Some(&ahead) = fps.get(pos + PREFETCH_AHEAD) {
-                self.prefetch(ahead);
-            }
-            if !self.insert_one(f) {
-                dups.push(pos);
-            }
+    /// Record the fingerprint of an event at `time_us`; `false` when it was already there (a duplicate).
+    pub fn insert(&mut self, time_us: i64, fp: u64) -> anyhow::Result<bool> {
+        let b = time_us.div_euclid(BUCKET_US);
+        self.clock += 1;
+        if !self.hot.contains_key(&b) {
+            let set = self.reload(b)?;
+            self.hot_len += set.len();
+            self.hot.insert(
+                b,
+                Bucket {
+                    set,
+                    touched: 0,
+                    dirty: false,
+                },
+            );
         }
-        dups
-    }
-
-    #[inline]
-    fn prefetch(&self, f: u64) {
-        let i = (f.max(1) >> (64 - self.bits)) as usize;
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `i` is below `slots.len()` (the top `bits` bits of a u64 index a table of 2^bits slots), and
-        // a prefetch only hints the cache; it reads nothing and cannot fault.
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>(self.slots.as_ptr().add(i).cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = i;
-    }
-
-    fn insert_one(&mut self, f: u64) -> bool {
-        let f = f.max(1);
-        let mask = self.slots.len() - 1;
-        let mut i = (f >> (64 - self.bits)) as usize;
-        loop {
-            match self.slots[i] {
-                0 => {
-                    self.slots[i] = f;
-                    self.len += 1;
-                    return true;
-                }
-                s if s == f => return false,
-                _ => i = (i + 1) & mask,
+        let bucket = self.hot.get_mut(&b).expect("inserted above");
+        bucket.touched = self.clock;
+        let new = bucket.set.insert(fp);
+        if new {
+            bucket.dirty = true;
+            self.hot_len += 1;
+            if self.hot_len > self.limit {
+                self.evict()?;
             }
         }
+        Ok(new)
     }
 
-    /// Make room for `more` further fingerprints at once (readers that know their row count call this, so the
-    /// table never grows while full).
-    pub fn reserve_for(&mut self, more: usize) {
-        self.reserve(more);
+    /// Fingerprints in memory.
+    pub fn hot_len(&self) -> usize {
+        self.hot_len
     }
 
-    /// Keep the load factor at or under three quarters after `more` inserts (the keys are uniform hashes, so
-    /// linear probing stays short).
-    fn reserve(&mut self, more: usize) {
-        let need = (self.len + more) * 4 / 3 + 1;
-        if need <= self.slots.len() {
-            return;
+    fn reload(&mut self, b: i64) -> anyhow::Result<FpSet> {
+        let Some(&(offset, n)) = self.cold.get(&b) else {
+            return Ok(FpSet::default());
+        };
+        self.reloads += 1;
+        let file = self.spill.as_ref().expect("a cold bucket has a spill file");
+        let mut bytes = vec![0u8; n * 8];
+        file.read_exact_at(&mut bytes, offset)
+            .map_err(|e| anyhow::anyhow!("reading the duplicate table's temporary file: {e}"))?;
+        let mut set = FpSet::with_capacity_and_hasher(n, Default::default());
+        set.extend(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+        );
+        Ok(set)
+    }
+
+    /// Write out the buckets touched longest ago until half the limit is left in memory.
+    fn evict(&mut self) -> anyhow::Result<()> {
+        let mut order: Vec<(u64, i64)> = self.hot.iter().map(|(b, k)| (k.touched, *b)).collect();
+        order.sort_unstable();
+        for (_, b) in order {
+            if self.hot_len <= self.limit / 2 || self.hot.len() == 1 {
+                break;
+            }
+            let bucket = self.hot.remove(&b).expect("listed above");
+            self.hot_len -= bucket.set.len();
+            if bucket.dirty || !self.cold.contains_key(&b) {
+                self.write_run(b, bucket.set)?;
+            }
         }
-        let bits = need.next_power_of_two().trailing_zeros();
-        let old = std::mem::replace(&mut self.slots, zeroed_slots(1 << bits));
-        self.bits = bits;
-        self.len = 0;
-        for f in old.into_iter().filter(|f| *f != 0) {
-            self.insert_one(f);
-        }
+        Ok(())
     }
-}
 
-/// A table of empty slots, written rather than allocated zeroed: a zeroed allocation maps the kernel's shared
-/// zero page, and the first insert into each page (a read, then a write) then replaced that mapping, one
-/// TLB shootdown across cores per 4 KiB: 32,747 interrupts on 10M rows, against 25 for the rest of the run.
-#[allow(clippy::slow_vector_initialization)] // `vec![0; n]` is exactly the zeroed allocation avoided here
-fn zeroed_slots(n: usize) -> Vec<u64> {
-    let mut v = Vec::with_capacity(n);
-    v.resize(n, 0);
-    v
-}
-
-impl Default for FingerprintSet {
-    fn default() -> Self {
-        Self::new()
+    fn write_run(&mut self, b: i64, set: FpSet) -> anyhow::Result<()> {
+        let mut fps: Vec<u64> = set.into_iter().collect();
+        fps.sort_unstable();
+        let spill_err = |e: std::io::Error| {
+            anyhow::anyhow!("writing the duplicate table's temporary file: {e}")
+        };
+        if self.spill.is_none() {
+            self.spill = Some(tempfile::tempfile().map_err(spill_err)?);
+        }
+        let file = self.spill.as_mut().expect("created above");
+        let bytes: Vec<u8> = fps.iter().flat_map(|f| f.to_le_bytes()).collect();
+        file.write_all_at(&bytes, self.spill_len)
+            .map_err(spill_err)?;
+        file.flush().map_err(spill_err)?;
+        self.cold.insert(b, (self.spill_len, fps.len()));
+        self.spill_len += bytes.len() as u64;
+        Ok(())
     }
 }
 
@@ -236,22 +280,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_repeats_across_and_within_batches() {
-        let mut s = FingerprintSet::new();
-        assert!(s.insert_batch(&[5, 9, u64::MAX, 0]).is_empty());
-        assert_eq!(s.insert_batch(&[7, 9, 7, 1 << 63, 0]), vec![1, 2, 4]);
-        assert_eq!(s.len(), 6);
+    fn finds_repeats_across_and_within_buckets() {
+        let mut s = TimedFingerprints::new();
+        let t = 1_700_000_000_000_000;
+        assert!(s.insert(t, 5).unwrap());
+        assert!(s.insert(t, 9).unwrap());
+        assert!(!s.insert(t, 9).unwrap());
+        assert!(s.insert(t + BUCKET_US, 9).unwrap(), "another bucket");
+        assert!(s.insert(-1, 0).unwrap() && !s.insert(-1, 0).unwrap());
+        assert_eq!(s.hot_len(), 4);
     }
 
     #[test]
-    fn grows_and_keeps_everything() {
-        let mut s = FingerprintSet::new();
-        let fps: Vec<u64> = (1..300_000u64)
-            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    fn cold_buckets_are_written_out_and_read_back_exactly() {
+        // A limit of 1,000 fingerprints over 20 buckets of 500: the table keeps spilling, and a second pass over
+        // the same events (a copy of the input given again) must find every one of them.
+        let mut s = TimedFingerprints::with_limit(1000);
+        let events: Vec<(i64, u64)> = (0..10_000u64)
+            .map(|i| {
+                (
+                    (i / 500) as i64 * BUCKET_US + (i % 7) as i64,
+                    i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                )
+            })
             .collect();
-        assert!(s.insert_batch(&fps).is_empty());
-        assert_eq!(s.insert_batch(&fps[..1000]).len(), 1000);
-        assert_eq!(s.len(), fps.len());
+        for &(t, f) in &events {
+            assert!(s.insert(t, f).unwrap());
+        }
+        assert!(s.hot_len() <= 1000);
+        for &(t, f) in events.iter().rev() {
+            assert!(!s.insert(t, f).unwrap(), "{t} {f}");
+        }
+        assert!(s.reloads > 0);
+        // New events in reloaded buckets are kept too.
+        for &(t, f) in &events {
+            assert!(s.insert(t, f ^ 1).unwrap());
+        }
+        for &(t, f) in &events {
+            assert!(!s.insert(t, f ^ 1).unwrap());
+        }
     }
 
     fn name_hash(n: &str) -> u64 {

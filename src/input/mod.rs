@@ -97,6 +97,21 @@ impl FileSource {
         stats.passed_over = self.passed_over.clone();
         Ok(stats)
     }
+
+    /// Read every file, counting the rows the pushdown selects into tallies (one per part, built on the thread
+    /// that read it, duplicates already taken out) handed to `on_tally`; no canonical columns are built.
+    pub fn tally(
+        &self,
+        pushdown: Pushdown,
+        on_tally: &mut dyn FnMut(crate::event::tally::DenyTally) -> anyhow::Result<()>,
+    ) -> anyhow::Result<ReadStats> {
+        let mut batcher = RowBatcher::tallying(BATCH_ROWS, self.keep_duplicates, on_tally)
+            .with_pushdown(pushdown);
+        read_files(&self.files, self.format, &mut batcher)?;
+        let mut stats = batcher.finish()?;
+        stats.passed_over = self.passed_over.clone();
+        Ok(stats)
+    }
 }
 
 /// Which rows the query downstream needs: rows outside are counted in [`ReadStats`] but never built into

@@ -188,6 +188,174 @@ mod quiet {
     }
 }
 
+/// The fields a core row needs: its time, events, table, protocol, endpoints, ports and action, plus the
+/// translated port, whose bad values make a NAT row a skipped record.
+const CORE_FIELDS: [Field; 17] = [
+    Field::Time,
+    Field::Count,
+    Field::Hits,
+    Field::Msg,
+    Field::Kind,
+    Field::Table,
+    Field::Category,
+    Field::OperationName,
+    Field::Protocol,
+    Field::SourceIp,
+    Field::SourcePort,
+    Field::DestinationPort,
+    Field::DestinationIp,
+    Field::Fqdn,
+    Field::QueryName,
+    Field::Action,
+    Field::TranslatedPort,
+];
+
+/// The fields [`fields::kind_from_columns`] looks at (besides core ones) to tell a row's table when it has no
+/// kind, table or category.
+const KIND_HINT_FIELDS: [Field; 4] = [
+    Field::SignatureId,
+    Field::ThreatDescription,
+    Field::TranslatedIp,
+    Field::TargetUrl,
+];
+
+/// Whether a row of these columns has no message and no kind, table or category that names its table (then
+/// its kind comes from the columns it has, and the hint columns must be decoded).
+fn needs_kind_hints(cols: &[(Field, Data)]) -> bool {
+    fn text(d: Option<&Data>, i: usize) -> Option<&str> {
+        d.and_then(|d| d.get(i)).and_then(Val::as_str)
+    }
+    let col = |f: Field| cols.iter().find(|(g, _)| *g == f).map(|(_, d)| d);
+    let (msg, kind, table, category) = (
+        col(Field::Msg),
+        col(Field::Kind),
+        col(Field::Table),
+        col(Field::Category),
+    );
+    let height = cols.first().map_or(0, |(_, d)| d.len());
+    // Tables repeat row after row: the last one looked up is remembered.
+    let mut last: Option<(&str, bool)> = None;
+    for i in 0..height {
+        if text(msg, i).is_some_and(|m| !m.trim().is_empty())
+            || text(kind, i)
+                .map(str::trim)
+                .is_some_and(|k| crate::event::Kind::parse(k).is_some())
+        {
+            continue;
+        }
+        let mut named = false;
+        for t in [text(table, i), text(category, i)].into_iter().flatten() {
+            let k = match last {
+                Some((l, k)) if l == t => k,
+                _ => fields::kind_for_table(t).is_some(),
+            };
+            last = Some((t, k));
+            if k {
+                named = true;
+                break;
+            }
+        }
+        if !named {
+            return true;
+        }
+    }
+    false
+}
+
+/// The cheap test of a structured row for a report of denies: from its typed time, count, port and action
+/// columns alone, whether it is a valid row the pushdown does not select. Such a row is only counted; every
+/// other row (selected, or with any value the test does not vouch for) goes through [`fields::fill_row`], so
+/// statistics and skipped-row reasons stay exactly those of a full build.
+struct Unselected<'c> {
+    pushdown: Pushdown,
+    time: &'c polars_arrow::array::PrimitiveArray<i64>,
+    counts: Vec<&'c Data>,
+    ports: Vec<&'c Data>,
+    action: Option<&'c Data>,
+    last_action: Option<(&'c str, bool)>,
+}
+
+use super::Pushdown;
+
+impl<'c> Unselected<'c> {
+    /// `None` when the test does not apply: every row is selected, rows are legacy messages, or times are
+    /// not typed.
+    fn new(cols: &'c [(Field, Data)], index: &FieldIndex, pushdown: &Pushdown) -> Option<Self> {
+        let col = |f: Field| index.get(f).map(|c| &cols[c].1);
+        if !pushdown.deny_only || col(Field::Msg).is_some() {
+            return None;
+        }
+        let Some(Data::Int(time)) = col(Field::Time) else {
+            return None;
+        };
+        Some(Unselected {
+            pushdown: *pushdown,
+            time,
+            counts: [Field::Count, Field::Hits]
+                .into_iter()
+                .filter_map(col)
+                .collect(),
+            ports: [
+                Field::SourcePort,
+                Field::DestinationPort,
+                Field::TranslatedPort,
+            ]
+            .into_iter()
+            .filter_map(col)
+            .collect(),
+            action: col(Field::Action),
+            last_action: None,
+        })
+    }
+
+    /// `(time, events)` of row `i` when it is valid and not selected.
+    #[inline]
+    fn check(&mut self, i: usize) -> Option<(i64, u64)> {
+        if i >= self.time.len() || !self.time.is_valid(i) {
+            return None;
+        }
+        let t = self.time.value(i);
+        if !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&t) {
+            return None;
+        }
+        let deny = match self.action.and_then(|a| a.get(i)) {
+            None => false,
+            Some(Val::Str(a)) => match self.last_action {
+                Some((l, d)) if l == a => d,
+                _ => {
+                    let d = crate::event::normalize::action(a) == Some(crate::event::Action::Deny);
+                    self.last_action = Some((a, d));
+                    d
+                }
+            },
+            Some(_) => return None,
+        };
+        if deny && self.pushdown.in_window(Some(t)) {
+            return None;
+        }
+        // The first count column with a value is the row's count, as `fill_row` reads it.
+        let mut hits = 1;
+        for c in &self.counts {
+            match c.get(i) {
+                None => continue,
+                Some(Val::Int(n)) if (0..=fields::MAX_HITS as i64).contains(&n) => {
+                    hits = n as u64;
+                    break;
+                }
+                Some(_) => return None,
+            }
+        }
+        for p in &self.ports {
+            match p.get(i) {
+                None => {}
+                Some(Val::Int(n)) if (0..=65535).contains(&n) => {}
+                Some(_) => return None,
+            }
+        }
+        Some((t, hits))
+    }
+}
+
 /// A part of a file: first row, row count, and the byte range of its row group when it is the group's last.
 type PartPlan = (usize, usize, Option<std::ops::Range<usize>>);
 
@@ -257,7 +425,36 @@ pub fn read(
             fields::found_columns(schema.iter_names().map(|n| n.as_str()))
         )));
     }
-    let roots: Vec<&str> = mapped.iter().map(|(c, _)| c.as_str()).collect();
+    let config = batcher.part_config();
+    // A report that groups denies reads only the columns a core row, its fingerprint and its validity need
+    // (on the structured tables 9 of 21 columns, ~40% of the decoded bytes: `_ResourceId`, URLs and rule names
+    // are the widest). The columns that only tell a row's table when nothing else does are decoded for a part
+    // only if one of its rows needs them.
+    type Columns = Vec<(String, Field)>;
+    let (mapped, infer): (Columns, Columns) = if config.pushdown().core_only {
+        let kind_known = mapped
+            .iter()
+            .any(|(_, f)| matches!(f, Field::Kind | Field::Table | Field::Category | Field::Msg));
+        let (core, rest): (Columns, Columns) = mapped
+            .into_iter()
+            .partition(|(_, f)| CORE_FIELDS.contains(f));
+        let infer: Columns = rest
+            .into_iter()
+            .filter(|(_, f)| KIND_HINT_FIELDS.contains(f))
+            .collect();
+        if kind_known {
+            (core, infer)
+        } else {
+            (core.into_iter().chain(infer).collect(), Vec::new())
+        }
+    } else {
+        (mapped, Vec::new())
+    };
+    let roots: Vec<&str> = mapped
+        .iter()
+        .chain(&infer)
+        .map(|(c, _)| c.as_str())
+        .collect();
     footer.check_pages(bytes, &roots).map_err(|e| corrupt(&e))?;
     // Parts are whole row groups, or equal slices of a row group whose decoded columns exceed PART_BYTES: a
     // slice of a group re-reads its dictionary and the pages before it, so fewer, larger parts are cheaper
@@ -287,7 +484,6 @@ pub fn read(
     let by_msg_only =
         |f: &Field| matches!(f, Field::Category | Field::OperationName | Field::Table);
     let has_msg = mapped.iter().any(|(_, f)| *f == Field::Msg);
-    type Columns = Vec<(String, Field)>;
     let (first, extra): (Columns, Columns) = mapped
         .iter()
         .cloned()
@@ -319,20 +515,29 @@ pub fn read(
     };
     // Parts are decoded and built on every core; the batcher takes them in input order as they complete, so the
     // main thread's merging overlaps the workers and at most a few parts are in memory at once.
-    let config = batcher.part_config();
     let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::batcher::Part> {
         let mut cols = decode(&first, offset, len)?;
         let msg_everywhere = cols.iter().any(|(f, d)| *f == Field::Msg && d.all_text());
         if !extra.is_empty() && !msg_everywhere {
             cols.extend(decode(&extra, offset, len)?);
         }
+        if !infer.is_empty() && needs_kind_hints(&cols) {
+            cols.extend(decode(&infer, offset, len)?);
+        }
         let height = cols.first().map_or(0, |(_, d)| d.len());
         let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
         let table_col = index.get(Field::Table);
         let mut part = config.builder(len, name);
         let (mut row, mut legacy) = (Default::default(), Default::default());
-        let core = config.pushdown.core_only;
+        let core = config.pushdown().core_only;
+        let mut quick = Unselected::new(&cols, &index, config.pushdown());
         for i in 0..height {
+            if let Some(q) = &mut quick
+                && let Some((time_us, hits)) = q.check(i)
+            {
+                part.count_unselected(time_us, hits);
+                continue;
+            }
             let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
             let table = table_col
                 .and_then(|t| cols[t].1.get(i))
@@ -346,10 +551,6 @@ pub fn read(
         part.take()
     };
     let parts = &parts;
-    // A hint that sizes the duplicate table up front. Run-length encoding lets a small file declare far more
-    // rows than it holds bytes (legitimately for repeated values, or as a decompression bomb), so the hint is
-    // capped at the file size: past it the table grows as rows really arrive.
-    batcher.expect_rows(footer.rows.min(bytes.len() as u64) as usize);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(parts.len())

@@ -99,7 +99,8 @@ pub struct DenyReport {
     pub events_in_window: u64,
     /// Number of groups before `--top`.
     pub total_groups: u64,
-    /// Exact repeats of an event already read (e.g. both diagnostic modes archived), not counted.
+    /// Exact repeats of a selected event (a deny in the window) already read, e.g. both diagnostic modes
+    /// archived; not counted. Repeats of other events are not looked for (see `ReadStats::duplicates`).
     pub duplicates: u64,
     /// Legacy messages the parser did not understand (kept as kind `unparsed`).
     pub unparsed: u64,

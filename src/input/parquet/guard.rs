@@ -294,7 +294,6 @@ pub struct Footer {
     leaves: Vec<Leaf>,
     /// Per row group: rows and (byte range, chunk) of each leaf's column chunk.
     groups: Vec<(u64, Vec<Chunk>)>,
-    pub rows: u64,
 }
 
 fn logical_type(t: &mut Thrift<'_>, depth: usize) -> Res<()> {
@@ -685,7 +684,6 @@ pub fn footer(bytes: &[u8]) -> Res<Footer> {
     Ok(Footer {
         leaves,
         groups: checked,
-        rows,
     })
 }
 

@@ -1,0 +1,438 @@
+//! The partial deny aggregate the readers fill and the engine merges: hits and first/last seen per distinct
+//! (kind, protocol, destination, port, source), keyed by small integer ids.
+//!
+//! It lives here, below both the sources and the engine, so that a reader's worker thread can aggregate the
+//! rows it selects straight into it (no canonical string columns, no per-part polars query) and the engine can
+//! merge the parts and turn them into groups without either importing the other. Hosts and protocols are
+//! interned once per tally: a row costs one lookup per field and one in the pair table, and the memory is
+//! proportional to the distinct (group, source) pairs, never to the rows read. Text (canonical names,
+//! subnets, orderings) is derived from the ids once, at the end, by the engine.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::Kind;
+use super::normalize::{self, Host};
+
+type Fast = foldhash::fast::RandomState;
+
+/// No id: a null host or protocol.
+pub const NONE: u32 = u32::MAX;
+
+/// One selected event as the grouping sees it (values as logged; they are made canonical when interned).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flow<'a> {
+    pub kind: Option<Kind>,
+    /// Protocol as logged (`HTTP `, `udp`, `ICMP Type=8`).
+    pub protocol: Option<&'a str>,
+    pub source: Option<Host<'a>>,
+    pub destination: Option<Host<'a>>,
+    pub destination_port: Option<u32>,
+    /// Events this row stands for (at least 1).
+    pub hits: u64,
+    pub time_us: Option<i64>,
+}
+
+/// A host's identity: an address, or a canonical name (trimmed, lower case, no trailing dot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostKey {
+    Ip(IpAddr),
+    Name(Box<str>),
+}
+
+impl HostKey {
+    /// The canonical text, as the canonical columns write it.
+    pub fn text(&self) -> String {
+        match self {
+            HostKey::Ip(ip) => ip.to_string(),
+            HostKey::Name(n) => n.to_string(),
+        }
+    }
+}
+
+/// Hosts interned to dense ids. Addresses are keyed by their bits, names by their canonical text, so a lookup
+/// allocates only for a name not seen before.
+#[derive(Debug, Default, Clone)]
+pub struct Hosts {
+    v4: HashMap<u32, u32, Fast>,
+    v6: HashMap<u128, u32, Fast>,
+    names: HashMap<Box<str>, u32, Fast>,
+    keys: Vec<HostKey>,
+}
+
+impl Hosts {
+    /// The id of a host; [`NONE`] for a name that is empty once canonical (the canonical column holds null).
+    pub fn id(&mut self, h: Host<'_>) -> u32 {
+        match h {
+            Host::Ip(ip) => self.ip_id(ip),
+            Host::Name(n) => {
+                let c = normalize::canonical_name(n);
+                if c.is_empty() {
+                    return NONE;
+                }
+                if let Some(&id) = self.names.get(c.as_ref()) {
+                    return id;
+                }
+                let id = self.keys.len() as u32;
+                let name: Box<str> = c.into();
+                self.keys.push(HostKey::Name(name.clone()));
+                self.names.insert(name, id);
+                id
+            }
+        }
+    }
+
+    fn ip_id(&mut self, ip: IpAddr) -> u32 {
+        let next = self.keys.len() as u32;
+        let id = match ip {
+            IpAddr::V4(v4) => *self.v4.entry(v4.to_bits()).or_insert(next),
+            IpAddr::V6(v6) => *self.v6.entry(v6.to_bits()).or_insert(next),
+        };
+        if id == next {
+            self.keys.push(HostKey::Ip(ip));
+        }
+        id
+    }
+
+    fn key_id(&mut self, k: &HostKey) -> u32 {
+        match k {
+            HostKey::Ip(ip) => self.ip_id(*ip),
+            HostKey::Name(n) => self.id(Host::Name(n)),
+        }
+    }
+
+    pub fn key(&self, id: u32) -> Option<&HostKey> {
+        self.keys.get(id as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Hits and the time span of one (group keys, source) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acc {
+    pub hits: u64,
+    /// Earliest and latest time; `i64::MAX` / `i64::MIN` when no event of the pair had a time.
+    pub first: i64,
+    pub last: i64,
+}
+
+/// The key of a pair, unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pair {
+    pub kind: Option<Kind>,
+    /// Protocol id ([`NONE`]: null).
+    pub protocol: u32,
+    pub destination: u32,
+    pub destination_port: Option<u32>,
+    pub source: u32,
+}
+
+impl Pair {
+    /// Packed into one word for the hash table: source 32 bits, destination 32, port 33 (a presence bit),
+    /// protocol 27, kind 4.
+    fn pack(&self) -> u128 {
+        let port = self
+            .destination_port
+            .map_or(0u128, |p| 1 << 32 | u128::from(p));
+        let kind = self.kind.map_or(0u128, |k| k as u128 + 1);
+        u128::from(self.source)
+            | u128::from(self.destination) << 32
+            | port << 64
+            | u128::from(self.protocol & PROTOCOL_MASK) << 97
+            | kind << 124
+    }
+
+    fn unpack(w: u128) -> Pair {
+        let port = (w >> 64) as u64 & ((1 << 33) - 1);
+        let protocol = (w >> 97) as u32 & PROTOCOL_MASK;
+        let kind = (w >> 124) as usize;
+        Pair {
+            kind: kind.checked_sub(1).and_then(|k| Kind::ALL.get(k).copied()),
+            protocol: if protocol == PROTOCOL_MASK {
+                NONE
+            } else {
+                protocol
+            },
+            destination: (w >> 32) as u32,
+            destination_port: (port >> 32 == 1).then_some(port as u32),
+            source: w as u32,
+        }
+    }
+}
+
+/// Protocol ids take 27 bits of a packed pair; all ones is [`NONE`].
+const PROTOCOL_MASK: u32 = (1 << 27) - 1;
+
+/// A handle to a pair of a tally, to take back the hits of an event found to be a duplicate later.
+pub type Entry = u32;
+
+/// Hits and first/last seen per distinct (kind, protocol, destination, port, source) (see the module docs).
+#[derive(Debug, Default, Clone)]
+pub struct DenyTally {
+    sources: Hosts,
+    destinations: Hosts,
+    protocols: Vec<Box<str>>,
+    protocol_ids: HashMap<Box<str>, u32, Fast>,
+    /// The last protocol as logged and its id: a column of a part holds a handful of values, so most rows
+    /// compare a few bytes instead of normalising and hashing.
+    last_protocol: Option<(Box<str>, u32)>,
+    index: HashMap<u128, Entry, Fast>,
+    keys: Vec<u128>,
+    accs: Vec<Acc>,
+}
+
+impl DenyTally {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Count one event; the handle takes it back ([`DenyTally::retract`]).
+    pub fn add(&mut self, f: &Flow<'_>) -> Entry {
+        let pair = Pair {
+            kind: f.kind,
+            protocol: f.protocol.map_or(NONE, |p| self.protocol_id(p)),
+            destination: f.destination.map_or(NONE, |h| self.destinations.id(h)),
+            destination_port: f.destination_port,
+            source: f.source.map_or(NONE, |h| self.sources.id(h)),
+        };
+        let t = f.time_us;
+        self.add_pair(
+            pair.pack(),
+            Acc {
+                hits: f.hits,
+                first: t.unwrap_or(i64::MAX),
+                last: t.unwrap_or(i64::MIN),
+            },
+        )
+    }
+
+    fn add_pair(&mut self, key: u128, a: Acc) -> Entry {
+        let next = self.keys.len() as Entry;
+        let e = *self.index.entry(key).or_insert(next);
+        if e == next {
+            self.keys.push(key);
+            self.accs.push(a);
+        } else {
+            let acc = &mut self.accs[e as usize];
+            acc.hits = acc.hits.saturating_add(a.hits);
+            acc.first = acc.first.min(a.first);
+            acc.last = acc.last.max(a.last);
+        }
+        e
+    }
+
+    fn protocol_id(&mut self, raw: &str) -> u32 {
+        if let Some((last, id)) = &self.last_protocol
+            && **last == *raw
+        {
+            return *id;
+        }
+        let id = match normalize::protocol(raw) {
+            None => NONE,
+            Some((name, _)) => self.protocol_text_id(&name),
+        };
+        self.last_protocol = Some((raw.into(), id));
+        id
+    }
+
+    fn protocol_text_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.protocol_ids.get(name) {
+            return id;
+        }
+        let id = self.protocols.len() as u32;
+        // Ids are packed in 27 bits: 134 million distinct protocol names among the denies of one input is
+        // beyond any log (and beyond memory); a wrong group is never printed for it.
+        assert!(id < PROTOCOL_MASK, "too many distinct protocol names");
+        self.protocols.push(name.into());
+        self.protocol_ids.insert(name.into(), id);
+        id
+    }
+
+    /// Take back `hits` events of an entry (an event found to be a duplicate after it was counted). Its time
+    /// stays in the span: a duplicate has the same time as the event it repeats, which is counted.
+    pub fn retract(&mut self, e: Entry, hits: u64) {
+        let acc = &mut self.accs[e as usize];
+        acc.hits = acc.hits.saturating_sub(hits);
+    }
+
+    /// Add another tally's pairs (ids are re-mapped once per distinct host and protocol). Pairs left with no
+    /// hits (every event of them was a duplicate) are dropped.
+    pub fn merge(&mut self, other: DenyTally) {
+        if self.keys.is_empty() && other.accs.iter().all(|a| a.hits > 0) {
+            *self = other;
+            self.last_protocol = None;
+            return;
+        }
+        let src: Vec<u32> = other
+            .sources
+            .keys
+            .iter()
+            .map(|k| self.sources.key_id(k))
+            .collect();
+        let dst: Vec<u32> = other
+            .destinations
+            .keys
+            .iter()
+            .map(|k| self.destinations.key_id(k))
+            .collect();
+        let proto: Vec<u32> = other
+            .protocols
+            .iter()
+            .map(|p| self.protocol_text_id(p))
+            .collect();
+        let map = |ids: &[u32], id: u32| if id == NONE { NONE } else { ids[id as usize] };
+        for (key, acc) in other.keys.into_iter().zip(other.accs) {
+            if acc.hits == 0 {
+                continue;
+            }
+            let p = Pair::unpack(key);
+            let p = Pair {
+                protocol: map(&proto, p.protocol),
+                destination: map(&dst, p.destination),
+                source: map(&src, p.source),
+                ..p
+            };
+            self.add_pair(p.pack(), acc);
+        }
+    }
+
+    /// Distinct pairs.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Every pair with hits, in no particular order.
+    pub fn pairs(&self) -> impl Iterator<Item = (Pair, &Acc)> {
+        self.keys
+            .iter()
+            .zip(&self.accs)
+            .filter(|(_, a)| a.hits > 0)
+            .map(|(k, a)| (Pair::unpack(*k), a))
+    }
+
+    pub fn sources(&self) -> &Hosts {
+        &self.sources
+    }
+
+    pub fn destinations(&self) -> &Hosts {
+        &self.destinations
+    }
+
+    /// Canonical protocol names by id.
+    pub fn protocols(&self) -> &[Box<str>] {
+        &self.protocols
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow<'a>(src: &'a str, dst: &'a str, proto: &'a str, t: i64) -> Flow<'a> {
+        Flow {
+            kind: Some(Kind::Application),
+            protocol: Some(proto),
+            source: normalize::host(src),
+            destination: normalize::host(dst),
+            destination_port: Some(443),
+            hits: 1,
+            time_us: Some(t),
+        }
+    }
+
+    #[test]
+    fn pairs_pack_and_unpack() {
+        for p in [
+            Pair {
+                kind: Some(Kind::Unparsed),
+                protocol: PROTOCOL_MASK - 1,
+                destination: NONE,
+                destination_port: Some(0),
+                source: 7,
+            },
+            Pair {
+                kind: None,
+                protocol: NONE,
+                destination: 3,
+                destination_port: None,
+                source: NONE,
+            },
+            Pair {
+                kind: Some(Kind::Application),
+                protocol: 2,
+                destination: u32::MAX - 1,
+                destination_port: Some(u32::MAX),
+                source: 0,
+            },
+        ] {
+            assert_eq!(Pair::unpack(p.pack()), p);
+        }
+    }
+
+    #[test]
+    fn canonical_forms_share_an_id() {
+        let mut t = DenyTally::new();
+        t.add(&flow("10.0.0.1", "MCR.Microsoft.com.", "https", 5));
+        t.add(&flow(" 10.0.0.1", "mcr.microsoft.com", "HTTPS", 3));
+        t.add(&flow("10.0.0.1", "mcr.microsoft.com", "HTTP/1.1", 9));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.protocols(), &["HTTPS".into(), "HTTP".into()]);
+        let (_, a) = t.pairs().next().unwrap();
+        assert_eq!((a.hits, a.first, a.last), (2, 3, 5));
+        // A name that is empty once canonical is a null, as in the canonical columns.
+        let mut t = DenyTally::new();
+        t.add(&flow("10.0.0.1", ".", "TCP", 1));
+        assert_eq!(t.pairs().next().unwrap().0.destination, NONE);
+    }
+
+    #[test]
+    fn merges_remap_ids_and_drop_retracted_pairs() {
+        let mut a = DenyTally::new();
+        a.add(&flow("10.0.0.1", "a.example", "HTTPS", 10));
+        let mut b = DenyTally::new();
+        b.add(&flow("10.0.0.2", "b.example", "TCP", 1));
+        b.add(&flow("10.0.0.1", "a.example", "HTTPS", 20));
+        let dup = b.add(&flow("10.0.0.3", "c.example", "UDP", 30));
+        b.retract(dup, 1);
+        a.merge(b);
+        let mut got: Vec<(String, String, String, u64, i64, i64)> = a
+            .pairs()
+            .map(|(p, acc)| {
+                (
+                    a.sources().key(p.source).unwrap().text(),
+                    a.destinations().key(p.destination).unwrap().text(),
+                    a.protocols()[p.protocol as usize].to_string(),
+                    acc.hits,
+                    acc.first,
+                    acc.last,
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "10.0.0.1".into(),
+                    "a.example".into(),
+                    "HTTPS".into(),
+                    2,
+                    10,
+                    20
+                ),
+                ("10.0.0.2".into(), "b.example".into(), "TCP".into(), 1, 1, 1),
+            ]
+        );
+    }
+}
