@@ -220,6 +220,93 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
+/// [`emit`] for output written piece by piece: `write` gets a buffered writer straight to the file (written
+/// atomically) or to stdout, so the whole output is never held in memory. Devices get the bytes in one write,
+/// as from [`emit`].
+pub fn emit_with(
+    path: Option<&Path>,
+    write: &mut dyn FnMut(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    const BUFFER: usize = 1 << 16;
+    match target(path)? {
+        Target::File(p) => {
+            let mut f = AtomicFile::create(&p)?;
+            {
+                let mut w = std::io::BufWriter::with_capacity(BUFFER, &mut f);
+                write(&mut w)?;
+                w.flush()?;
+            }
+            f.commit()
+        }
+        Target::Device(_) => {
+            let mut bytes = Vec::new();
+            write(&mut bytes)?;
+            emit(path, &bytes)
+        }
+        Target::Stdout => {
+            let mut out = Stdout {
+                inner: std::io::stdout().lock(),
+                closed: false,
+                failed: None,
+            };
+            let result = {
+                let mut w = std::io::BufWriter::with_capacity(BUFFER, &mut out);
+                write(&mut w).and_then(|()| Ok(w.flush()?))
+            };
+            match (out.failed, result) {
+                (Some(e), _) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+                (None, r) => r,
+            }
+        }
+    }
+}
+
+/// Standard output for [`emit_with`]: once the reader has gone (`fwlog … | head`) the rest is dropped without
+/// an error, as [`emit`] does; any other failure is kept to be reported as [`emit`] words it.
+struct Stdout<'a> {
+    inner: std::io::StdoutLock<'a>,
+    closed: bool,
+    failed: Option<std::io::Error>,
+}
+
+impl Write for Stdout<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Err(kind.into())
+            }
+            ok => ok,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Err(kind.into())
+            }
+            ok => ok,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,8 +106,14 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
     let terminal = to_file.is_none() && std::io::stdout().is_terminal();
     let layout = crate::render::table::Layout::detect(terminal, globals.width);
     let footer = next_step(&report, &args);
-    let bytes = crate::render::report::render(&report, format, &layout, &footer)?;
-    crate::output::emit(to_file, &bytes)?;
+    if format == ReportFormat::Json {
+        crate::output::emit_with(to_file, &mut |w| {
+            crate::render::report::write_json(&report, w)
+        })?;
+    } else {
+        let bytes = crate::render::report::render(&report, format, &layout, &footer)?;
+        crate::output::emit(to_file, &bytes)?;
+    }
     Ok(super::gate(args.fail_on, |level| report.gate(level)))
 }
 

@@ -73,12 +73,28 @@ fn from_files(input: &InputArgs, query: Query, output: Option<&Path>) -> anyhow:
         agg.add_tally(tally);
         Ok(())
     })?;
+    // -vvv: what the run held in memory (not at -vv, whose output the golden files pin).
+    if crate::messages::verbose(3) {
+        crate::messages::emit(format_args!("{}", agg.describe()));
+    }
+    release_free_memory();
     Ok(Denies {
         groups: agg.finish()?,
         sources: stats.files.clone(),
         stats,
         window: query.window,
     })
+}
+
+/// Hand the memory the reader threads freed back to the system. glibc keeps each thread's freed blocks in that
+/// thread's arena, so the decode buffers of the workers (~400 MB) stayed in the RSS while the report was built
+/// on the main thread, which allocates from its own arena (measured: 485 -> 720 MiB at the end of 100M rows).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn from_live(cfg: &LiveConfig, mut query: Query, now_us: i64) -> anyhow::Result<Denies> {

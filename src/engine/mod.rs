@@ -109,6 +109,17 @@ impl DenyAggregator {
         self.tally.merge(tally);
     }
 
+    /// What the aggregate holds, for `-vv`.
+    pub fn describe(&self) -> String {
+        format!(
+            "tally: {} distinct (group, source) pairs, {} sources, {} destinations, {} protocols",
+            self.tally.len(),
+            self.tally.sources().len(),
+            self.tally.destinations().len(),
+            self.tally.protocols().len()
+        )
+    }
+
     /// The groups, sorted by hits (descending) then keys.
     pub fn finish(self) -> anyhow::Result<Vec<Group>> {
         to_groups(&self.tally, &self.query).context("building groups")
@@ -365,6 +376,37 @@ mod tests {
         assert_eq!(g.last_seen, format_time_us(30));
         assert_eq!(groups[1].source_subnet.as_deref(), Some("10.0.1.0/24"));
         assert_eq!(groups[2].source_subnet.as_deref(), Some("fd00::/64"));
+    }
+
+    #[test]
+    fn filters_apply_per_pair_and_texts_merge() {
+        use crate::event::tally::Flow;
+        let flow = |src: &'static str, dst: &'static str, port: u32, proto: &'static str| Flow {
+            kind: Some(Kind::Network),
+            protocol: Some(proto),
+            source: host(src),
+            destination: host(dst),
+            destination_port: Some(port),
+            hits: 2,
+            time_us: Some(100),
+        };
+        let mut t = DenyTally::new();
+        t.add(&flow("10.0.0.9", "1.2.3.4", 22, "TCP"));
+        // A name whose canonical text is an address is the same destination as the address.
+        t.add(&flow("10.0.0.10", "1.2.3.4.", 22, "tcp"));
+        t.add(&flow("10.9.0.1", "1.2.3.4", 22, "TCP"));
+        t.add(&flow("10.0.0.9", "5.6.7.8", 53, "UDP"));
+        let mut q = Query::default();
+        q.filters.port = Some(22);
+        q.filters.sources = vec!["10.0.0.0/16".parse().unwrap()];
+        let mut agg = DenyAggregator::new(q);
+        agg.add_tally(t);
+        let g = agg.finish().unwrap();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].destination.as_deref(), Some("1.2.3.4"));
+        assert_eq!(g[0].protocol.as_deref(), Some("TCP"));
+        assert_eq!((g[0].hits, g[0].distinct_sources), (4, 2));
+        assert_eq!(g[0].example_sources, vec!["10.0.0.9", "10.0.0.10"]);
     }
 
     #[test]

@@ -424,12 +424,69 @@ impl<'f> RowBatcher<'f> {
         self.flush()?;
         if let Some(seen) = &self.seen
             && seen.reloads > 0
+            && crate::messages::verbose(3)
         {
-            crate::debug!(
+            crate::messages::emit(format_args!(
                 "duplicate table: {} bucket(s) read back from disk (input not in time order)",
                 seen.reloads
-            );
+            ));
         }
         Ok(self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::normalize::host;
+    use crate::event::{Action, Kind};
+
+    fn row(t: i64, sport: u32, action: Action) -> Row<'static> {
+        Row {
+            time_us: Some(t),
+            kind: Some(Kind::Network),
+            action: Some(action),
+            protocol: Some("TCP"),
+            source: host("10.0.0.1"),
+            source_port: Some(sport),
+            destination: host("10.1.0.1"),
+            destination_port: Some(22),
+            hits: 1,
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn duplicates_of_selected_rows_come_out_of_the_tallies() {
+        let mut tallies = Vec::new();
+        let mut on = |t| {
+            tallies.push(t);
+            Ok(())
+        };
+        let pushdown = Pushdown {
+            deny_only: true,
+            core_only: true,
+            ..Pushdown::default()
+        };
+        let mut b = RowBatcher::tallying(2, false, &mut on).with_pushdown(pushdown);
+        // The same deny in two batches (the second flushed separately), an allowed event twice.
+        for (t, sport, action) in [
+            (10, 1, Action::Deny),
+            (11, 2, Action::Allow),
+            (10, 1, Action::Deny),
+            (11, 2, Action::Allow),
+            (12, 3, Action::Deny),
+        ] {
+            b.push(&row(t, sport, action), "f", 1).unwrap();
+        }
+        let st = b.finish().unwrap();
+        let mut all = DenyTally::new();
+        for t in tallies {
+            all.merge(t);
+        }
+        let hits: u64 = all.pairs().map(|(_, a)| a.hits).sum();
+        assert_eq!(hits, 2);
+        // Only selected rows are fingerprinted: the allowed repeat counts as an event.
+        assert_eq!((st.duplicates, st.events, st.records), (1, 4, 5));
     }
 }

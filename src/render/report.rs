@@ -33,6 +33,14 @@ pub fn render(
     })
 }
 
+/// The JSON report, written as it is serialised (the same bytes as [`render`]; a report of a million groups is
+/// about a gigabyte of text, which is never held in memory).
+pub fn write_json(report: &DenyReport, w: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, report)?;
+    w.write_all(b"\n")?;
+    Ok(())
+}
+
 /// The one-line summary printed under a table and above Markdown.
 pub fn summary(r: &DenyReport) -> String {
     let mut s = format!(

@@ -10,7 +10,8 @@ use crate::engine::Group;
 use crate::event::normalize::format_time_us;
 use crate::event::stats::ReadStats;
 use crate::query::Window;
-use model::{DenyReport, Label, ReportGroup};
+use model::{DenyReport, Label, Labels, ReportGroup};
+use std::collections::HashMap;
 
 /// Build the report from groups (sorted by the engine) and what the source read. Every group is labelled (the
 /// counts of denies AKS needs cover all of them); `top` then keeps the first ones.
@@ -26,15 +27,30 @@ pub fn build(
     let total_groups = groups.len() as u64;
     let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
+    // The labels depend on the destination, port and protocol only: each is looked up once.
+    let shared: Vec<Labels> = {
+        let mut cache: HashMap<(Option<&str>, Option<u32>, Option<&str>), Labels> = HashMap::new();
+        groups
+            .iter()
+            .map(|g| {
+                cache
+                    .entry((
+                        g.destination.as_deref(),
+                        g.destination_port,
+                        g.protocol.as_deref(),
+                    ))
+                    .or_insert_with(|| labels(g, catalog, ctx).into())
+                    .clone()
+            })
+            .collect()
+    };
     let mut labelled: Vec<ReportGroup> = groups
         .into_iter()
-        .map(|g| {
-            let catalog = labels(&g, catalog, ctx);
-            ReportGroup {
-                group: g,
-                catalog,
-                policy: None,
-            }
+        .zip(shared)
+        .map(|(g, catalog)| ReportGroup {
+            group: g,
+            catalog,
+            policy: None,
         })
         .collect();
     for g in &labelled {

@@ -54,6 +54,37 @@ impl Label {
     }
 }
 
+/// The catalog labels of a group, shared by every group of the same destination, port and protocol (a
+/// destination recurs across subnets, and its labels hold the entries' notes: 100k groups used to clone
+/// ~200 MB of them). Serialised as a list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Labels(std::sync::Arc<[Label]>);
+
+impl std::ops::Deref for Labels {
+    type Target = [Label];
+    fn deref(&self) -> &[Label] {
+        &self.0
+    }
+}
+
+impl From<Vec<Label>> for Labels {
+    fn from(v: Vec<Label>) -> Labels {
+        Labels(v.into())
+    }
+}
+
+impl Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
+        Vec::<Label>::deserialize(d).map(Labels::from)
+    }
+}
+
 /// A group of the report: the engine's group and the catalog entries its destination matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportGroup {
@@ -61,7 +92,7 @@ pub struct ReportGroup {
     pub group: Group,
     /// Catalog entries this destination matches, most specific first; empty when it is not in the catalog.
     #[serde(default)]
-    pub catalog: Vec<Label>,
+    pub catalog: Labels,
     /// Why the user's firewall policy (`--policy`) denied it; absent without a policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyNote>,
