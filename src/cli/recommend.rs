@@ -141,25 +141,9 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let mut rec =
         crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
     if let Some(p) = &policy {
+        // IaC formats then write every group the rules go into whole (a deployment replaces a group): the
+        // user's rules unchanged plus the new ones.
         rec = crate::recommend::policy::against_policy(rec, p, &catalog, &ctx);
-        // A rule collection group is replaced whole when deployed: writing only the new rules under the name of
-        // an existing group would delete the user's rules in it.
-        let existing = p.policy.groups.iter().any(|g| g.name == rec.collection_group);
-        if existing
-            && matches!(
-                args.format,
-                RecommendFormat::Bicep
-                    | RecommendFormat::Terraform
-                    | RecommendFormat::Arm
-                    | RecommendFormat::Azcli
-            )
-        {
-            return Err(crate::error::user(format!(
-                "the rules go into your existing group {}, which a deployment replaces whole: use --format json, \
-                 table or markdown to see them, and add them to the group in your repository",
-                rec.collection_group
-            )));
-        }
     }
     let iac = matches!(
         args.format,

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::util::{MAIN, fwlog, json_of, stdout_of};
+use crate::util::{MAIN, fwlog, json_of, root, stdout_of};
 
 const POLICY: [&str; 5] = [
     "fixtures/policy/az-policy-show.json",
@@ -194,4 +194,310 @@ fn a_malformed_policy_is_exit_2_with_the_json_path_and_nothing_written() {
     assert!(err.contains("fixtures/policy/bad/bad-port.json"), "{err}");
     assert!(err.contains("$."), "the JSON path of the problem: {err}");
     assert!(!out_file.exists());
+}
+
+/// The group the fixture's new rules go into, as the policy files have it.
+fn loaded_group(name: &str) -> fwlog::policy::RuleCollectionGroup {
+    let paths: Vec<std::path::PathBuf> = POLICY.iter().map(|p| root().join(p)).collect();
+    let inputs = fwlog::policy::load(&paths).unwrap();
+    inputs
+        .policy
+        .groups
+        .into_iter()
+        .find(|g| g.name == name)
+        .unwrap()
+}
+
+/// The new rules of `recommend --policy --format json`: (collection, name, targets).
+fn new_rules() -> Vec<(String, String, Vec<String>)> {
+    let v =
+        json_of(stdout_of(&with_policy(&["recommend", "-i", MAIN, "--format", "json"])).as_bytes());
+    v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["collection"].as_str().unwrap().to_string(),
+                r["name"].as_str().unwrap().to_string(),
+                r["target_fqdns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Every collection of `had` is in `got` with the user's rules first, unchanged, and the new rules after them.
+fn assert_whole(
+    had: &fwlog::policy::RuleCollectionGroup,
+    got: &fwlog::policy::RuleCollectionGroup,
+) {
+    assert_eq!(got.priority, had.priority);
+    let added = new_rules();
+    assert!(!added.is_empty());
+    for c in &had.collections {
+        let g = got
+            .collections
+            .iter()
+            .find(|x| x.name == c.name)
+            .unwrap_or_else(|| panic!("collection {} lost", c.name));
+        assert_eq!(
+            (g.priority, g.action, g.kind),
+            (c.priority, c.action, c.kind)
+        );
+        assert_eq!(
+            &g.rules[..c.rules.len()],
+            &c.rules[..],
+            "collection {}",
+            c.name
+        );
+        let new: Vec<&str> = g.rules[c.rules.len()..].iter().map(|r| r.name()).collect();
+        let want: Vec<&str> = added
+            .iter()
+            .filter(|(col, _, _)| *col == c.name)
+            .map(|(_, n, _)| n.as_str())
+            .collect();
+        assert_eq!(new, want, "new rules of {}", c.name);
+    }
+    let total: usize = got.collections.iter().map(|c| c.rules.len()).sum();
+    assert_eq!(total, had.rule_count_in() + added.len());
+}
+
+trait Count {
+    fn rule_count_in(&self) -> usize;
+}
+
+impl Count for fwlog::policy::RuleCollectionGroup {
+    fn rule_count_in(&self) -> usize {
+        self.collections.iter().map(|c| c.rules.len()).sum()
+    }
+}
+
+#[test]
+fn recommend_with_the_policy_writes_the_changed_group_whole_in_arm() {
+    let arm = stdout_of(&with_policy(&["recommend", "-i", MAIN, "--format", "arm"]));
+    let v = json_of(arm.as_bytes());
+    let template = crate::recommend::schema("deployment-template.schema.json");
+    let resource = crate::recommend::schema("rule-collection-group.schema.json");
+    crate::recommend::assert_valid(&template, &v);
+    let resources = v["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1);
+    crate::recommend::assert_valid(&resource, &resources[0]);
+    // fwlog's own loader reads the template back (parameters with defaults, format()): the group as deployed.
+    let back = fwlog::policy::load_texts(&[("rendered.json".into(), arm)], None).unwrap();
+    assert_eq!(back.policy.name, "fwpol-hub-weu");
+    assert_eq!(back.policy.groups.len(), 1);
+    assert_whole(&loaded_group("aks-egress"), &back.policy.groups[0]);
+}
+
+#[test]
+fn recommend_with_the_policy_writes_the_changed_group_whole_in_terraform() {
+    let tf = stdout_of(&with_policy(&[
+        "recommend",
+        "-i",
+        MAIN,
+        "--format",
+        "terraform",
+    ]));
+    let body: hcl::Body = hcl::parse(&tf).expect("valid HCL");
+    let groups: Vec<&hcl::Block> = body
+        .blocks()
+        .filter(|b| b.identifier() == "resource")
+        .collect();
+    assert_eq!(groups.len(), 1);
+    let attr = |b: &hcl::Body, k: &str| -> String {
+        b.attributes()
+            .find(|a| a.key() == k)
+            .map(|a| hcl::format::to_string(a.expr()).unwrap())
+            .unwrap_or_default()
+    };
+    assert_eq!(attr(groups[0].body(), "name"), "\"aks-egress\"");
+    assert_eq!(attr(groups[0].body(), "priority"), "200");
+    let had = loaded_group("aks-egress");
+    let added = new_rules();
+    for c in &had.collections {
+        let block = groups[0]
+            .body()
+            .blocks()
+            .find(|b| attr(b.body(), "name") == format!("{:?}", c.name))
+            .unwrap_or_else(|| panic!("collection {} lost", c.name));
+        let want_block = match c.kind {
+            fwlog::policy::RuleKind::Application => "application_rule_collection",
+            fwlog::policy::RuleKind::Network => "network_rule_collection",
+            fwlog::policy::RuleKind::Nat => "nat_rule_collection",
+        };
+        assert_eq!(block.identifier(), want_block);
+        assert_eq!(attr(block.body(), "priority"), c.priority.to_string());
+        let rules: Vec<&hcl::Block> = block
+            .body()
+            .blocks()
+            .filter(|b| b.identifier() == "rule")
+            .collect();
+        let mut want: Vec<String> = c.rules.iter().map(|r| format!("{:?}", r.name())).collect();
+        want.extend(
+            added
+                .iter()
+                .filter(|(col, _, _)| *col == c.name)
+                .map(|(_, n, _)| format!("{n:?}")),
+        );
+        let got: Vec<String> = rules.iter().map(|r| attr(r.body(), "name")).collect();
+        assert_eq!(got, want, "rules of {}", c.name);
+        // Key fields of the user's rules, as written.
+        for (r, b) in c.rules.iter().zip(&rules) {
+            if let fwlog::policy::Rule::Application(a) = r {
+                let fqdns: Vec<String> = a
+                    .target_fqdns
+                    .iter()
+                    .map(|f| format!("{:?}", f.to_string()))
+                    .collect();
+                if !fqdns.is_empty() {
+                    let got: String = attr(b.body(), "destination_fqdns")
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    assert_eq!(got, format!("[{}]", fqdns.join(",")));
+                }
+                assert_eq!(attr(b.body(), "terminate_tls").is_empty(), !a.terminate_tls);
+            }
+            if !r.source_ip_groups().is_empty() {
+                assert!(attr(b.body(), "source_ip_groups").contains(&r.source_ip_groups()[0]));
+            }
+        }
+    }
+    for (_, name, targets) in &added {
+        assert!(tf.contains(&format!("name = {name:?}")), "{name}");
+        assert!(
+            tf.contains(&format!("destination_fqdns = [{:?}]", targets[0])),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn recommend_with_the_policy_writes_the_changed_group_whole_in_bicep() {
+    let bicep = stdout_of(&with_policy(&[
+        "recommend",
+        "-i",
+        MAIN,
+        "--format",
+        "bicep",
+    ]));
+    assert_eq!(
+        bicep
+            .matches("'Microsoft.Network/firewallPolicies/ruleCollectionGroups@")
+            .count(),
+        1
+    );
+    assert!(bicep.contains("param firewallPolicyName string = 'fwpol-hub-weu'"));
+    // Collection and rule names in order: the user's rules, then the new ones of each collection.
+    let names: Vec<&str> = bicep
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("name: '"))
+        .map(|n| n.trim_end_matches('\''))
+        .collect();
+    let mut want = vec!["aks-egress".to_string()];
+    let added = new_rules();
+    for c in &loaded_group("aks-egress").collections {
+        want.push(c.name.clone());
+        want.extend(c.rules.iter().map(|r| r.name().to_string()));
+        want.extend(
+            added
+                .iter()
+                .filter(|(col, _, _)| *col == c.name)
+                .map(|(_, n, _)| n.clone()),
+        );
+    }
+    assert_eq!(names, want);
+    assert!(bicep.contains("fqdnTags: [\n              'AzureKubernetesService'\n            ]"));
+    assert!(bicep.contains("targetUrls: [\n              'github.com/kubernetes-sigs/*'\n            ]\n            terminateTLS: true"));
+    // Evidence comments are on the new rules only.
+    assert_eq!(bicep.matches("          // denied: ").count(), added.len());
+}
+
+#[test]
+fn recommend_with_the_policy_writes_an_az_script_that_puts_the_group_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("rules.sh");
+    let out = fwlog()
+        .args(
+            with_policy(&["recommend", "-i", MAIN, "--format", "azcli", "-o"])
+                .iter()
+                .take(6),
+        )
+        .arg(&script)
+        .args(&with_policy(&[])[..])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // A fake az: records each call; for `rest --method put` keeps the body; answers the state poll.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        "#!/bin/bash\nprintf '%s\\x1f' \"$@\" >> calls.log\nprintf '\\n' >> calls.log\n\
+         case \"$1 $2 $3\" in\n  'account show '*) echo 00000000-0000-4000-8000-000000000001 ;;\n\
+         'rest --method put') for a in \"$@\"; do case \"$a\" in @*) cp \"${a#@}\" \"body-$(wc -l < calls.log).json\" ;; esac; done ;;\n\
+         'rest --method get') echo Succeeded ;;\nesac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = std::process::Command::new("bash")
+        .arg(&script)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("RG", "rg-hub-weu")
+        .env("POLICY", "fwpol-hub-weu")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    let calls: Vec<Vec<&str>> = calls
+        .lines()
+        .map(|l| l.split('\x1f').filter(|a| !a.is_empty()).collect())
+        .collect();
+    assert_eq!(calls[0][..2], ["account", "show"]);
+    let put = &calls[1];
+    assert_eq!(put[..3], ["rest", "--method", "put"]);
+    assert_eq!(
+        put[4],
+        "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg-hub-weu/providers/Microsoft.Network/\
+         firewallPolicies/fwpol-hub-weu/ruleCollectionGroups/aks-egress?api-version=2024-05-01"
+    );
+    assert_eq!(calls[2][..3], ["rest", "--method", "get"]);
+    assert_eq!(calls.len(), 3);
+    // The body is the group whole: read back with the id the REST API would add.
+    let mut body: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("body-2.json")).unwrap())
+            .unwrap();
+    body["name"] = "aks-egress".into();
+    body["id"] = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fwpol-hub-weu/ruleCollectionGroups/aks-egress".into();
+    let back = fwlog::policy::load_texts(&[("body.json".into(), body.to_string())], None).unwrap();
+    assert_whole(&loaded_group("aks-egress"), &back.policy.groups[0]);
 }

@@ -6,6 +6,7 @@ pub mod azcli;
 pub mod bicep;
 pub mod table;
 pub mod terraform;
+pub mod whole;
 
 use super::RecommendFormat;
 use crate::recommend::model::{Recommendation, Rule};
