@@ -373,6 +373,11 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// Whether a policy was given at all.
+    pub fn given(&self) -> bool {
+        !self.policy.is_empty()
+    }
+
     /// Load the policy files, or `None` when none was given.
     pub fn load(&self) -> anyhow::Result<Option<crate::policy::PolicyInputs>> {
         if self.policy.is_empty() {

@@ -23,6 +23,7 @@ mod json;
 pub mod load;
 pub mod model;
 mod rest;
+pub mod sites;
 mod terraform;
 
 #[cfg(test)]

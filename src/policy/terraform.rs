@@ -118,6 +118,7 @@ pub(crate) fn terraform(j: &J<'_>) -> Res<TemplateParts> {
             }
         };
         out.groups.push((policy, group(&v)?));
+        out.group_paths.push(v.path.clone());
     }
     Ok(out)
 }

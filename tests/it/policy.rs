@@ -501,3 +501,148 @@ fn recommend_with_the_policy_writes_an_az_script_that_puts_the_group_whole() {
     let back = fwlog::policy::load_texts(&[("body.json".into(), body.to_string())], None).unwrap();
     assert_whole(&loaded_group("aks-egress"), &back.policy.groups[0]);
 }
+
+/// Apply a unified diff (as `recommend --against` prints it) to `text`.
+fn apply_diff(text: &str, diff: &str) -> String {
+    let old: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut at = 0;
+    for line in diff.lines().skip(2) {
+        if let Some(h) = line.strip_prefix("@@ -") {
+            let start: usize = h.split([',', ' ']).next().unwrap().parse().unwrap();
+            while at < start.saturating_sub(1) {
+                out.push(old[at].to_string());
+                at += 1;
+            }
+        } else if let Some(l) = line.strip_prefix('+') {
+            out.push(l.to_string());
+        } else if let Some(l) = line.strip_prefix('-') {
+            assert_eq!(old[at], l, "the diff removes a line that is not there");
+            at += 1;
+        } else {
+            let l = line.strip_prefix(' ').unwrap_or(line);
+            assert_eq!(old[at], l, "context line differs");
+            out.push(l.to_string());
+            at += 1;
+        }
+    }
+    out.extend(old[at..].iter().map(|l| l.to_string()));
+    out.join("\n") + "\n"
+}
+
+/// `recommend --policy FILE --against FILE`: the diff only adds lines, applied it gives JSON the loader reads, and
+/// the group holds every rule it had plus exactly the new ones; every other group is unchanged.
+fn against_round_trip(file: &str) {
+    let diff = stdout_of(&["recommend", "-i", MAIN, "--policy", file, "--against", file]);
+    assert!(
+        diff.starts_with(&format!("--- a/{file}\n+++ b/{file}\n@@ ")),
+        "{diff}"
+    );
+    let removed = diff.lines().skip(2).filter(|l| l.starts_with('-')).count();
+    assert_eq!(removed, 0, "untouched lines stay: {diff}");
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let original: fwlog::render::against::Json = serde_json::from_str(&text).unwrap();
+    let before = fwlog::render::against::pretty(&original).unwrap();
+    let after = apply_diff(&before, &diff);
+    let had = fwlog::policy::load_texts(&[(file.into(), text)], None).unwrap();
+    let got = fwlog::policy::load_texts(&[(file.into(), after)], None).unwrap();
+    assert_eq!(got.policy.groups.len(), had.policy.groups.len());
+    let rec = json_of(
+        stdout_of(&[
+            "recommend",
+            "-i",
+            MAIN,
+            "--policy",
+            file,
+            "--format",
+            "json",
+        ])
+        .as_bytes(),
+    );
+    let new: Vec<&str> = rec["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(!new.is_empty());
+    for (h, g) in had.policy.groups.iter().zip(&got.policy.groups) {
+        if h.name != "aks-egress" {
+            assert_eq!(h, g, "group {} changed", h.name);
+            continue;
+        }
+        for (hc, gc) in h.collections.iter().zip(&g.collections) {
+            assert_eq!(&gc.rules[..hc.rules.len()], &hc.rules[..], "{}", hc.name);
+            let added: Vec<&str> = gc.rules[hc.rules.len()..]
+                .iter()
+                .map(|r| r.name())
+                .collect();
+            if hc.name == "aks-app" {
+                assert_eq!(added, new);
+            } else {
+                assert!(added.is_empty(), "{}: {added:?}", hc.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn recommend_against_an_arm_template_export_is_a_diff_that_only_adds_the_new_rules() {
+    against_round_trip("fixtures/policy/arm-template.json");
+}
+
+#[test]
+fn recommend_against_a_terraform_state_is_a_diff_that_only_adds_the_new_rules() {
+    against_round_trip("fixtures/policy/terraform-state.json");
+}
+
+#[test]
+fn recommend_against_an_az_cli_group_list_is_a_diff_that_only_adds_the_new_rules() {
+    let diff = stdout_of(&with_policy(&[
+        "recommend",
+        "-i",
+        MAIN,
+        "--against",
+        "fixtures/policy/az-rcg-list.json",
+    ]));
+    assert!(
+        diff.contains("+            \"name\": \"mcr-microsoft-com\",\n"),
+        "{diff}"
+    );
+    assert!(!diff.lines().skip(2).any(|l| l.starts_with('-')));
+}
+
+#[test]
+fn against_without_policy_or_with_another_policys_export_is_exit_2() {
+    let out = fwlog()
+        .args([
+            "recommend",
+            "-i",
+            MAIN,
+            "--against",
+            "fixtures/policy/az-rcg-list.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--against needs --policy"));
+    // The base policy's groups are not the evaluated policy's.
+    let out = fwlog()
+        .args(with_policy(&[
+            "recommend",
+            "-i",
+            MAIN,
+            "--against",
+            "fixtures/policy/rest-base-rcg-list.json",
+        ]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "fixtures/policy/rest-base-rcg-list.json: holds no rule collection group aks-egress"
+        ),
+        "{err}"
+    );
+}
