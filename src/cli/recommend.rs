@@ -140,7 +140,7 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (catalog, ctx) = args.cluster.resolve()?;
-    let policy = args.policy.load()?;
+    let policy = args.policy.load(args.cluster.cloud, args.live.auth)?;
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
     let denies = deny_groups(&source, query, now, args.output.as_deref())?;
     print_diagnostics(&denies.stats, &denies.sources);
@@ -195,7 +195,7 @@ fn against(
     let shown = file.display().to_string();
     if !args.policy.given() {
         return Err(crate::error::user(
-            "--against needs --policy: the policy decides which rules are missing and where they go",
+            "--against needs --policy or --policy-id: the policy decides which rules are missing and where they go",
         ));
     }
     let text = std::fs::read_to_string(file)

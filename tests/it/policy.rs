@@ -625,7 +625,9 @@ fn against_without_policy_or_with_another_policys_export_is_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--against needs --policy"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--against needs --policy or --policy-id")
+    );
     // The base policy's groups are not the evaluated policy's.
     let out = fwlog()
         .args(with_policy(&[
@@ -645,4 +647,205 @@ fn against_without_policy_or_with_another_policys_export_is_exit_2() {
         ),
         "{err}"
     );
+}
+
+/// fwlog with no Azure or fwlog variables from the caller, signing in through the fake's managed identity and
+/// reading Resource Manager from the fake.
+fn live_fwlog(fake: &crate::fake_arm::FakeArm) -> assert_cmd::Command {
+    let mut c = fwlog();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AZURE_")
+            || k.starts_with("FWLOG_")
+            || k.starts_with("IDENTITY_")
+            || k.starts_with("MSI_")
+            || k == "IMDS_ENDPOINT"
+        {
+            c.env_remove(k);
+        }
+    }
+    let home = std::env::temp_dir().join("fwlog-policy-live-home");
+    c.env("XDG_CONFIG_HOME", &home)
+        .env("HOME", &home)
+        .env("FWLOG_RETRY_BASE_MS", "20")
+        .env("IDENTITY_ENDPOINT", fake.identity_endpoint())
+        .env("IDENTITY_HEADER", crate::fake_la::IDENTITY_SECRET)
+        .env("FWLOG_ARM_ENDPOINT", fake.url())
+        .timeout(std::time::Duration::from_secs(60));
+    c
+}
+
+fn live_recommend(fake: &crate::fake_arm::FakeArm) -> std::process::Output {
+    live_fwlog(fake)
+        .args([
+            "recommend",
+            "-i",
+            MAIN,
+            "--format",
+            "json",
+            "--auth",
+            "msi",
+            "--policy-id",
+        ])
+        .arg(crate::fake_arm::POLICY_ID)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn policy_id_reads_the_policy_from_resource_manager_like_the_files() {
+    let fake = crate::fake_arm::FakeArm::start();
+    let out = live_recommend(&fake);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = json_of(&out.stdout);
+    let files =
+        json_of(stdout_of(&with_policy(&["recommend", "-i", MAIN, "--format", "json"])).as_bytes());
+    assert_eq!(live, files);
+    // The token was asked for Resource Manager's audience, and every request carried it.
+    let aud = fake.audiences();
+    assert!(!aud.is_empty());
+    assert!(
+        aud.iter().all(|a| a == "https://management.azure.com"),
+        "{aud:?}"
+    );
+    let log = fake.log();
+    assert!(
+        log.iter().all(|l| l.authorized && l.status == 200),
+        "{log:#?}"
+    );
+    let lists: Vec<&str> = log
+        .iter()
+        .filter(|l| l.target.contains("fwpol-hub-weu/ruleCollectionGroups"))
+        .map(|l| l.target.as_str())
+        .collect();
+    // Four groups, two per page: the second page comes from the first page's nextLink.
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert!(lists[1].contains("$skipToken=2"), "{lists:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.target.contains("firewallPolicies/fwpol-org-base?"))
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.target.contains("fwpol-org-base/ruleCollectionGroups"))
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.target.contains("ipGroups/ipg-aks-nodes?"))
+    );
+    // The deny report's explanations agree too (the base policy and IP Groups take part in them).
+    let report = |args: &[&str]| -> Value {
+        let out = live_fwlog(&fake)
+            .args(["deny-report", "-i", MAIN, "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v = json_of(&out.stdout);
+        v["policy_origin"] = Value::Null;
+        v
+    };
+    let live = report(&["--policy-id", crate::fake_arm::POLICY_ID, "--auth", "msi"]);
+    let files = report(&with_policy(&[]));
+    assert_eq!(live["groups"], files["groups"]);
+}
+
+#[test]
+fn policy_id_retries_429_honouring_retry_after() {
+    let fake = crate::fake_arm::FakeArm::start();
+    fake.script(
+        "firewallPolicies/fwpol-hub-weu/ruleCollectionGroups",
+        crate::fake_arm::Scripted::TooMany { retry_after: 1 },
+    );
+    fake.script("ipGroups/", crate::fake_arm::Scripted::Unavailable);
+    let start = std::time::Instant::now();
+    let out = live_recommend(&fake);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+    let statuses: Vec<u16> = fake.log().iter().map(|l| l.status).collect();
+    assert!(
+        statuses.contains(&429) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn policy_id_forbidden_names_the_role_and_writes_nothing() {
+    let fake = crate::fake_arm::FakeArm::start();
+    fake.script(
+        "firewallPolicies/fwpol-hub-weu",
+        crate::fake_arm::Scripted::Forbidden,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("rules.tf");
+    let out = live_fwlog(&fake)
+        .args([
+            "recommend",
+            "-i",
+            MAIN,
+            "--format",
+            "terraform",
+            "--auth",
+            "msi",
+            "--policy-id",
+        ])
+        .arg(crate::fake_arm::POLICY_ID)
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(err.contains("Reader role on /subscriptions/"), "{err}");
+    assert!(!err.contains(crate::fake_la::TOKEN), "{err}");
+    assert!(!out_file.exists());
+}
+
+#[test]
+fn policy_id_is_validated_and_excludes_policy_files() {
+    for (args, want) in [
+        (
+            vec!["--policy-id", "fwpol-hub-weu"],
+            "expected its resource ID",
+        ),
+        (
+            vec![
+                "--policy-id",
+                crate::fake_arm::POLICY_ID,
+                "--policy",
+                "fixtures/policy/az-rcg-list.json",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "--policy-id",
+                crate::fake_arm::POLICY_ID,
+                "--arm-endpoint",
+                "http://example.com",
+            ],
+            "invalid Resource Manager endpoint",
+        ),
+    ] {
+        let out = fwlog()
+            .args(["recommend", "-i", MAIN, "--format", "json"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
 }
