@@ -303,3 +303,141 @@ fn policy_rule(r: &Rule) -> crate::policy::Rule {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recommend::model::{Evidence, RuleRequirement};
+
+    const POLICY: &str = r#"[
+      {"name": "a", "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/p/ruleCollectionGroups/a",
+       "priority": 200, "ruleCollections": [
+         {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "app", "priority": 100, "action": {"type": "Allow"},
+          "rules": [{"ruleType": "ApplicationRule", "name": "mcr-microsoft-com", "protocols": [{"protocolType": "Http", "port": 80}],
+                     "sourceAddresses": ["10.0.0.0/24"], "targetFqdns": ["mcr.microsoft.com"]}]}]},
+      {"name": "b", "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/p/ruleCollectionGroups/b",
+       "priority": 100, "ruleCollections": [
+         {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "net", "priority": 100, "action": {"type": "Allow"},
+          "rules": [{"ruleType": "NetworkRule", "name": "dns", "ipProtocols": ["UDP"], "sourceAddresses": ["10.0.0.0/24"],
+                     "destinationAddresses": ["10.0.0.4"], "destinationPorts": ["53"]}]}]}]"#;
+
+    fn rule(kind: RuleKind, name: &str) -> Rule {
+        Rule {
+            kind,
+            collection: String::new(),
+            priority: 0,
+            name: name.into(),
+            description: "fwlog".into(),
+            source_addresses: vec!["10.0.0.0/24".into()],
+            source_ip_groups: Vec::new(),
+            protocols: vec![match kind {
+                RuleKind::Application => "Https:443".into(),
+                RuleKind::Network => "TCP".into(),
+            }],
+            target_fqdns: match kind {
+                RuleKind::Application => vec!["mcr.microsoft.com".into()],
+                RuleKind::Network => Vec::new(),
+            },
+            destination_addresses: match kind {
+                RuleKind::Application => Vec::new(),
+                RuleKind::Network => vec!["AzureCloud.westeurope".into()],
+            },
+            destination_ports: match kind {
+                RuleKind::Application => Vec::new(),
+                RuleKind::Network => vec!["9000".into()],
+            },
+            feature: "core".into(),
+            requirement: RuleRequirement::Required,
+            catalog_id: None,
+            pattern: None,
+            status: None,
+            source: None,
+            notes: Vec::new(),
+            evidence: Evidence {
+                hits: 1,
+                distinct_sources: 1,
+                first_seen: String::new(),
+                last_seen: String::new(),
+                destinations: Vec::new(),
+                source_subnets: Vec::new(),
+            },
+        }
+    }
+
+    fn place(group: &str, prio: u32, collection: &str, cprio: u32, new: bool) -> Placement {
+        Placement {
+            policy: "p".into(),
+            group: group.into(),
+            group_priority: prio,
+            new_group: false,
+            collection: collection.into(),
+            collection_priority: cprio,
+            new_collection: new,
+            reason: "test".into(),
+        }
+    }
+
+    #[test]
+    fn placements_in_several_groups_give_each_group_whole() {
+        let policy = crate::policy::load_texts(&[("p.json".into(), POLICY.into())], None)
+            .unwrap()
+            .policy;
+        let mut kept = vec![
+            // Same name as the user's rule in "app": renamed.
+            (
+                rule(RuleKind::Application, "mcr-microsoft-com"),
+                place("a", 200, "app", 100, false),
+            ),
+            // Two new collections on one priority in group b: the second moves on.
+            (
+                rule(RuleKind::Application, "x"),
+                place("b", 100, "fwlog-allow-application", 200, true),
+            ),
+            (
+                rule(RuleKind::Network, "y"),
+                place("b", 100, "fwlog-allow-network", 200, true),
+            ),
+        ];
+        let groups = plan(&policy, &mut kept);
+        let names: Vec<(&str, u32)> = groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.priority))
+            .collect();
+        assert_eq!(names, [("b", 100), ("a", 200)]);
+        let b = &groups[0];
+        let cols: Vec<(&str, u32, bool, usize)> = b
+            .collections
+            .iter()
+            .map(|c| (c.name.as_str(), c.priority, c.new_collection, c.rules.len()))
+            .collect();
+        assert_eq!(
+            cols,
+            [
+                ("net", 100, false, 1),
+                ("fwlog-allow-application", 200, true, 1),
+                ("fwlog-allow-network", 201, true, 1)
+            ]
+        );
+        assert_eq!(b.collections[0].rules[0].added, None);
+        assert_eq!(kept[2].0.priority, 201);
+        assert_eq!(kept[2].0.collection, "fwlog-allow-network");
+        let a = &groups[1];
+        let app: Vec<(&str, Option<usize>)> = a.collections[0]
+            .rules
+            .iter()
+            .map(|r| (r.rule.name(), r.added))
+            .collect();
+        assert_eq!(
+            app,
+            [
+                ("mcr-microsoft-com", None),
+                ("mcr-microsoft-com-2", Some(0))
+            ]
+        );
+        assert_eq!(kept[0].0.name, "mcr-microsoft-com-2");
+        assert!(
+            kept[0].0.notes[0]
+                .starts_with("placed in your collection app (priority 100) of group a")
+        );
+    }
+}

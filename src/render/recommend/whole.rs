@@ -378,4 +378,229 @@ mod tests {
             }
         );
     }
+
+    use crate::policy::{Action, RuleKind};
+    use crate::recommend::model::{
+        CollectionChange, Evidence, PlannedRule, Recommendation, Rule as RecRule,
+        RuleKind as RecKind, RuleRequirement,
+    };
+
+    const GROUP: &str = r#"[{"name": "edge", "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fwpol/ruleCollectionGroups/edge",
+      "priority": 300, "ruleCollections": [
+        {"ruleCollectionType": "FirewallPolicyNatRuleCollection", "name": "inbound", "priority": 100, "action": {"type": "DNAT"},
+         "rules": [{"ruleType": "NatRule", "name": "ssh", "description": "jump host", "ipProtocols": ["TCP"],
+           "sourceAddresses": ["203.0.113.5/24"], "destinationAddresses": ["20.31.40.50"], "destinationPorts": ["2222"],
+           "translatedAddress": "10.250.0.4", "translatedPort": "22"}]},
+        {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "web", "priority": 200, "action": {"type": "Allow"},
+         "rules": [{"ruleType": "ApplicationRule", "name": "partner", "protocols": [{"protocolType": "Https", "port": 443}],
+           "sourceIpGroups": ["/providers/Microsoft.Network/ipGroups/ipg-nodes"], "targetFqdns": ["api.partner.example.com"],
+           "terminateTLS": true, "httpHeadersToInsert": [{"headerName": "X-Team", "headerValue": "it's ${x}"}]},
+           {"ruleType": "ApplicationRule", "name": "news", "protocols": [{"protocolType": "Http", "port": 80}],
+           "sourceAddresses": ["*"], "webCategories": ["News"], "targetUrls": ["www.example.com/a/*"]}]},
+        {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "dns", "priority": 300, "action": {"type": "Deny"},
+         "rules": [{"ruleType": "NetworkRule", "name": "no-dns", "ipProtocols": ["UDP"], "sourceAddresses": ["10.0.0.0/8"],
+           "destinationIpGroups": ["/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Network/ipGroups/resolvers"],
+           "destinationPorts": ["53"]}]}]}]"#;
+
+    fn loaded() -> crate::policy::RuleCollectionGroup {
+        crate::policy::load_texts(&[("g.json".into(), GROUP.into())], None)
+            .unwrap()
+            .policy
+            .groups
+            .remove(0)
+    }
+
+    /// The user's group plus one new collection with one new rule, as `against_policy` builds it.
+    fn rec() -> Recommendation {
+        let g = loaded();
+        let new_rule = RecRule {
+            kind: RecKind::Application,
+            collection: "fwlog-allow-application".into(),
+            priority: 400,
+            name: "mcr-microsoft-com".into(),
+            description: "fwlog: core (required)".into(),
+            source_addresses: vec!["10.240.0.0/24".into()],
+            source_ip_groups: Vec::new(),
+            protocols: vec!["Https:443".into()],
+            target_fqdns: vec!["mcr.microsoft.com".into()],
+            destination_addresses: Vec::new(),
+            destination_ports: Vec::new(),
+            feature: "core".into(),
+            requirement: RuleRequirement::Required,
+            catalog_id: None,
+            pattern: Some("mcr.microsoft.com".into()),
+            status: None,
+            source: None,
+            notes: Vec::new(),
+            evidence: Evidence {
+                hits: 3,
+                distinct_sources: 1,
+                first_seen: "a".into(),
+                last_seen: "b".into(),
+                destinations: vec!["mcr.microsoft.com".into()],
+                source_subnets: vec!["10.240.0.0/24".into()],
+            },
+        };
+        let mut added = match &g.collections[1].rules[0] {
+            crate::policy::Rule::Application(a) => a.clone(),
+            _ => unreachable!(),
+        };
+        added.name = new_rule.name.clone();
+        added.description = Some(new_rule.description.clone());
+        added.source_ip_groups.clear();
+        added.source_addresses = vec![crate::policy::Address::parse("10.240.0.0/24").unwrap()];
+        added.target_fqdns = vec![crate::policy::fqdn::FqdnPattern::parse("mcr.microsoft.com")];
+        added.terminate_tls = false;
+        added.http_headers.clear();
+        added.written = crate::policy::Written::default();
+        let mut collections: Vec<CollectionChange> = g
+            .collections
+            .iter()
+            .map(|c| CollectionChange {
+                name: c.name.clone(),
+                priority: c.priority,
+                action: c.action,
+                kind: c.kind,
+                new_collection: false,
+                rules: c
+                    .rules
+                    .iter()
+                    .map(|r| PlannedRule {
+                        rule: r.clone(),
+                        added: None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        collections.push(CollectionChange {
+            name: "fwlog-allow-application".into(),
+            priority: 400,
+            action: Action::Allow,
+            kind: RuleKind::Application,
+            new_collection: true,
+            rules: vec![PlannedRule {
+                rule: crate::policy::Rule::Application(added),
+                added: Some(0),
+            }],
+        });
+        Recommendation {
+            features: Vec::new(),
+            collection_group: "edge".into(),
+            group_priority: 300,
+            rules: vec![new_rule],
+            unmatched: Vec::new(),
+            known: Vec::new(),
+            invalid_names: Vec::new(),
+            denies: 3,
+            denies_covered: 3,
+            catalog_version: "test".into(),
+            groups: vec![GroupChange {
+                policy: "fwpol".into(),
+                name: "edge".into(),
+                priority: 300,
+                new_group: false,
+                collections,
+            }],
+        }
+    }
+
+    /// The group read back has every rule the user had, unchanged (NAT, headers, web categories, URLs, TLS
+    /// inspection, IP Groups, spelling), and the new collection.
+    fn assert_round_trip(back: &crate::policy::RuleCollectionGroup) {
+        let had = loaded();
+        assert_eq!(back.priority, 300);
+        assert_eq!(&back.collections[..3], &had.collections[..]);
+        assert_eq!(back.collections[3].name, "fwlog-allow-application");
+        assert_eq!(back.collections[3].rules[0].name(), "mcr-microsoft-com");
+    }
+
+    #[test]
+    fn arm_writes_the_group_back_verbatim_and_valid() {
+        let r = rec();
+        let text = super::super::arm::render(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let schema_text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/schemas/rule-collection-group.schema.json"),
+        )
+        .unwrap();
+        let schema =
+            jsonschema::validator_for(&serde_json::from_str(&schema_text).unwrap()).unwrap();
+        let res = &v["resources"][0];
+        let errors: Vec<String> = schema.iter_errors(res).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(
+            res["properties"]["ruleCollections"][1]["rules"][0]["sourceIpGroups"][0],
+            "[resourceId('Microsoft.Network/ipGroups', 'ipg-nodes')]"
+        );
+        let back = crate::policy::load_texts(&[("t.json".into(), text)], None).unwrap();
+        assert_round_trip(&back.policy.groups[0]);
+    }
+
+    #[test]
+    fn the_az_body_writes_the_group_back_verbatim() {
+        let r = rec();
+        let script = super::super::azcli::render(&r).unwrap();
+        let body = script
+            .split("<<'FWLOG_GROUP_JSON'\n")
+            .nth(1)
+            .unwrap()
+            .split("\nFWLOG_GROUP_JSON")
+            .next()
+            .unwrap()
+            .replace(
+                "@FWLOG_SUBSCRIPTION@",
+                "00000000-0000-4000-8000-000000000002",
+            )
+            .replace("@FWLOG_RESOURCE_GROUP@", "rg");
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["properties"]["ruleCollections"][1]["rules"][0]["sourceIpGroups"][0],
+            "/subscriptions/00000000-0000-4000-8000-000000000002/resourceGroups/rg/providers/Microsoft.Network/ipGroups/ipg-nodes"
+        );
+        v["properties"]["ruleCollections"][1]["rules"][0]["sourceIpGroups"][0] =
+            "/providers/Microsoft.Network/ipGroups/ipg-nodes".into();
+        v["name"] = "edge".into();
+        v["id"] = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fwpol/ruleCollectionGroups/edge".into();
+        let back = crate::policy::load_texts(&[("b.json".into(), v.to_string())], None).unwrap();
+        assert_round_trip(&back.policy.groups[0]);
+    }
+
+    #[test]
+    fn terraform_and_bicep_carry_nat_headers_and_scoped_ip_groups() {
+        let r = rec();
+        let tf = super::super::terraform::render(&r);
+        let body: hcl::Body = hcl::parse(&tf).expect("valid HCL");
+        assert_eq!(
+            body.blocks()
+                .filter(|b| b.identifier() == "resource")
+                .count(),
+            1
+        );
+        for want in [
+            "  nat_rule_collection {\n    name     = \"inbound\"\n    priority = 100\n    action   = \"Dnat\"",
+            "destination_address = \"20.31.40.50\"",
+            "translated_port = 22",
+            "http_headers {\n        name  = \"X-Team\"\n        value = \"it's $${x}\"",
+            "source_ip_groups = [data.azurerm_ip_group.ipg_nodes.id]",
+            "destination_fqdns = [\"api.partner.example.com\"]",
+            "web_categories = [\"News\"]",
+            "destination_urls = [\"www.example.com/a/*\"]",
+            "  network_rule_collection {\n    name     = \"dns\"\n    priority = 300\n    action   = \"Deny\"",
+            "destination_ip_groups = [\"/subscriptions/00000000-0000-4000-8000-000000000001/",
+        ] {
+            assert!(tf.contains(want), "{want}\n{tf}");
+        }
+        let bicep = super::super::bicep::render(&r);
+        for want in [
+            "ruleCollectionType: 'FirewallPolicyNatRuleCollection'",
+            "type: 'DNAT'",
+            "resourceId('Microsoft.Network/ipGroups', 'ipg-nodes')",
+            "headerValue: 'it\\'s \\${x}'",
+            "sourceAddresses: [\n              '203.0.113.5/24'",
+        ] {
+            assert!(bicep.contains(want), "{want}\n{bicep}");
+        }
+        assert_eq!(bicep.matches("// denied: ").count(), 1);
+    }
 }
