@@ -250,7 +250,7 @@ pub fn group_summary(g: &GroupChange) -> String {
         .map(|c| c.name.as_str())
         .collect();
     let mut parts = vec![format!(
-        "{} {} {} ({})",
+        "{} {} (priority {}): {}",
         if g.new_group { "new group" } else { "group" },
         g.name,
         g.priority,
