@@ -150,6 +150,24 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         // IaC formats then write every group the rules go into whole (a deployment replaces a group): the
         // user's rules unchanged plus the new ones.
         rec = crate::recommend::policy::against_policy(rec, p, &catalog, &ctx);
+        // Classic rules live on the firewall resource, in collections without groups: no rule collection group
+        // fwlog could write would change them.
+        let iac = matches!(
+            args.format,
+            RecommendFormat::Bicep
+                | RecommendFormat::Terraform
+                | RecommendFormat::Arm
+                | RecommendFormat::Azcli
+        );
+        if p.policy.kind == crate::policy::PolicyKind::Classic
+            && !rec.rules.is_empty()
+            && (iac || args.against.is_some())
+        {
+            return Err(crate::error::user(format!(
+                "firewall {} uses classic rules (no firewall policy): fwlog writes firewall policy rule collection                  groups, which would not change them. Use --format table, markdown or json to see the rules, and                  add them to the firewall's rule collections yourself (or migrate the firewall to a policy)",
+                p.policy.name
+            )));
+        }
     }
     if let Some(file) = &args.against {
         return against(&args, &rec, file);

@@ -302,7 +302,13 @@ impl ArmClient {
                     }
                     let text = match read_capped(resp, what, self.max_response_bytes).await {
                         Ok(Ok(t)) => t,
-                        Ok(Err(too_big)) => return Err(too_big),
+                        Ok(Err(_)) => {
+                            return Err(user(format!(
+                                "the answer to {what} is larger than {} bytes, more than a policy's resources ever \
+                                 are: check --arm-endpoint (a proxy?)",
+                                self.max_response_bytes
+                            )));
+                        }
                         Err(e) => format!("reading the answer failed: {}", without_url(&e)),
                     };
                     crate::debug!("HTTP {status} for {what} ({} bytes)", text.len());
@@ -504,6 +510,28 @@ mod tests {
     use super::*;
 
     const ID: &str = "/subscriptions/6c3b1d2a-0000-4000-8000-00000000ab01/resourceGroups/rg-hub-weu/providers/Microsoft.Network/firewallPolicies/fwpol-hub-weu";
+
+    #[test]
+    fn each_cloud_has_its_endpoint_and_audience() {
+        for (c, host) in [
+            (Cloud::Public, "management.azure.com"),
+            (Cloud::Usgov, "management.usgovcloudapi.net"),
+            (Cloud::China, "management.chinacloudapi.cn"),
+        ] {
+            assert_eq!(endpoint_of(c), format!("https://{host}"));
+            assert_eq!(scope_of(c), format!("https://{host}/.default"));
+            assert_eq!(endpoint(None, c).unwrap(), endpoint_of(c));
+        }
+        assert_eq!(
+            endpoint(Some("http://127.0.0.1:8080/"), Cloud::Public).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        let e = endpoint(Some("http://arm.example.com"), Cloud::Public).unwrap_err();
+        assert!(
+            e.to_string().contains("invalid Resource Manager endpoint"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn policy_ids_are_typed() {

@@ -849,3 +849,42 @@ fn policy_id_is_validated_and_excludes_policy_files() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_malformed_against_file_is_exit_2_with_the_json_path_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("change.diff");
+    let out = fwlog()
+        .args(["recommend", "-i", MAIN, "-o"])
+        .arg(&out_file)
+        .args(["--against", "fixtures/policy/bad/bad-port.json"])
+        .args(&with_policy(&[])[..])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fixtures/policy/bad/bad-port.json: $."),
+        "{err}"
+    );
+    assert!(!out_file.exists());
+}
+
+#[test]
+fn classic_rules_get_no_rule_collection_group() {
+    let out = fwlog()
+        .args([
+            "recommend",
+            "-i",
+            MAIN,
+            "--format",
+            "terraform",
+            "--policy",
+            "fixtures/policy/az-firewall-show-classic.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uses classic rules"), "{err}");
+}
