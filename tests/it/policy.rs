@@ -418,6 +418,25 @@ fn recommend_with_the_policy_writes_the_changed_group_whole_in_bicep() {
     assert_eq!(bicep.matches("          // denied: ").count(), added.len());
 }
 
+/// A fake `az` in `dir/bin`: records each call in `calls.log` (in the working directory); for `rest --method put`
+/// keeps the body as `body-N.json` (N: the call's line); answers `account show` and the state poll.
+fn fake_az(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        "#!/bin/bash\nprintf '%s\\x1f' \"$@\" >> calls.log\nprintf '\\n' >> calls.log\n\
+         case \"$1 $2 $3\" in\n  'account show '*) echo 00000000-0000-4000-8000-000000000001 ;;\n\
+         'rest --method put') for a in \"$@\"; do case \"$a\" in @*) cp \"${a#@}\" \"body-$(wc -l < calls.log).json\" ;; esac; done ;;\n\
+         'rest --method get') echo Succeeded ;;\nesac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
 #[test]
 fn recommend_with_the_policy_writes_an_az_script_that_puts_the_group_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -447,20 +466,7 @@ fn recommend_with_the_policy_writes_an_az_script_that_puts_the_group_whole() {
         "bash -n: {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    // A fake az: records each call; for `rest --method put` keeps the body; answers the state poll.
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let az = bin.join("az");
-    std::fs::write(
-        &az,
-        "#!/bin/bash\nprintf '%s\\x1f' \"$@\" >> calls.log\nprintf '\\n' >> calls.log\n\
-         case \"$1 $2 $3\" in\n  'account show '*) echo 00000000-0000-4000-8000-000000000001 ;;\n\
-         'rest --method put') for a in \"$@\"; do case \"$a\" in @*) cp \"${a#@}\" \"body-$(wc -l < calls.log).json\" ;; esac; done ;;\n\
-         'rest --method get') echo Succeeded ;;\nesac\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = fake_az(dir.path());
     let run = std::process::Command::new("bash")
         .arg(&script)
         .env(
@@ -887,4 +893,110 @@ fn classic_rules_get_no_rule_collection_group() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("uses classic rules"), "{err}");
+}
+
+/// The user's own texts reach every whole-group format inert: a description with a bidi override, quotes,
+/// template and shell syntax, and a line break.
+#[test]
+fn the_users_own_texts_stay_inert_in_every_whole_group_format() {
+    const EVIL: &str =
+        "team's \u{202e}rule ${var.x} %{if} $(touch /tmp/fwlog-pwned-policy) `id` \"q\"\nnext";
+    let dir = tempfile::tempdir().unwrap();
+    let mut groups: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/policy/az-rcg-list.json")).unwrap(),
+    )
+    .unwrap();
+    let app = groups
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|g| g["name"] == "aks-egress")
+        .unwrap()["ruleCollections"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["name"] == "aks-app")
+        .unwrap();
+    app["rules"][0]["description"] = EVIL.into();
+    let edited = dir.path().join("az-rcg-list.json");
+    std::fs::write(&edited, groups.to_string()).unwrap();
+    let mut policy: Vec<String> = POLICY
+        .iter()
+        .map(|p| root().join(p).display().to_string())
+        .collect();
+    policy[1] = edited.display().to_string();
+    let render = |format: &str| -> String {
+        let out = fwlog()
+            .args(["recommend", "-i", MAIN, "--format", format, "--policy"])
+            .args(&policy)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for format in ["bicep", "terraform", "arm", "azcli", "json"] {
+        let text = render(format);
+        assert!(
+            !text.chars().any(|c| c == '\u{202e}'),
+            "{format} carries the bidi override raw"
+        );
+        assert!(
+            !text.contains("rule ${var.x}") || format != "terraform",
+            "{format}"
+        );
+    }
+    let tf = render("terraform");
+    hcl::parse(&tf).expect("valid HCL");
+    assert!(tf.contains("$${var.x} %%{if}"), "{tf}");
+    let arm = render("arm");
+    let back = fwlog::policy::load_texts(&[("t.json".into(), arm)], None).unwrap();
+    let rule = &back.policy.groups[0]
+        .collections
+        .iter()
+        .find(|c| c.name == "aks-app")
+        .unwrap()
+        .rules[0];
+    match rule {
+        fwlog::policy::Rule::Application(a) => assert_eq!(a.description.as_deref(), Some(EVIL)),
+        other => panic!("{other:?}"),
+    }
+    let script = dir.path().join("rules.sh");
+    std::fs::write(&script, render("azcli")).unwrap();
+    let bin = fake_az(dir.path());
+    let canary = std::path::Path::new("/tmp/fwlog-pwned-policy");
+    let _ = std::fs::remove_file(canary);
+    let run = std::process::Command::new("bash")
+        .arg(&script)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("RG", "rg-hub-weu")
+        .env("POLICY", "fwpol-hub-weu")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        !canary.exists(),
+        "the script ran a command from a description"
+    );
+    let body: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("body-2.json")).unwrap())
+            .unwrap();
+    let put = body["properties"]["ruleCollections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "aks-app")
+        .unwrap();
+    assert_eq!(put["rules"][0]["description"], EVIL);
 }

@@ -119,7 +119,9 @@ pub fn template(r: &Recommendation) -> Value {
 pub fn render(r: &Recommendation) -> anyhow::Result<String> {
     let mut s = serde_json::to_string_pretty(&template(r))?;
     s.push('\n');
-    Ok(s)
+    // With --policy the template carries the user's own texts too (descriptions, names): none reaches a terminal
+    // raw. The JSON value is the same.
+    Ok(crate::render::escape::json_text(&s).into_owned())
 }
 
 /// An ARM template expression string literal: `'` doubled.
