@@ -312,9 +312,15 @@ fn fields_json(f: &Fields, arm: bool) -> Json {
                     V::Str(s) => text(s),
                     V::Int(n) => Json::Num((*n).into()),
                     V::Bool(b) => Json::Bool(*b),
-                    V::Strs(items) | V::IpGroups(items) => {
-                        Json::Arr(items.iter().map(|s| text(s)).collect())
-                    }
+                    V::Strs(items) => Json::Arr(items.iter().map(|s| text(s)).collect()),
+                    // A template refers to IP Groups by expression; other exports hold what was given.
+                    V::IpGroups(items) if arm => Json::Arr(
+                        items
+                            .iter()
+                            .map(|g| Json::Str(super::recommend::arm::scoped_ip_group(g)))
+                            .collect(),
+                    ),
+                    V::IpGroups(items) => Json::Arr(items.iter().map(|s| text(s)).collect()),
                     V::Objs(objs) => Json::Arr(objs.iter().map(|o| fields_json(o, arm)).collect()),
                 };
                 ((*k).to_string(), j)

@@ -129,7 +129,7 @@ fn expr_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn scoped_ip_group(g: &str) -> String {
+pub(crate) fn scoped_ip_group(g: &str) -> String {
     match whole::ip_group_ref(g) {
         IpGroupRef::Id(id) => crate::render::escape::arm_literal(&id),
         IpGroupRef::Scoped {
