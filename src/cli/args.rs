@@ -370,11 +370,56 @@ pub struct PolicyArgs {
     /// When the files hold several policies: the one to use (its base policy comes along).
     #[arg(long, value_name = "NAME", help_heading = "Firewall policy")]
     pub policy_name: Option<String>,
+
+    /// Read the policy live from Azure Resource Manager instead of files: its resource ID
+    /// (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/firewallPolicies/NAME). Its rule
+    /// collection groups, base policy and IP Groups come along. Signs in like the Log Analytics source
+    /// (--auth); needs Reader on the policy.
+    #[arg(
+        long,
+        value_name = "RESOURCE_ID",
+        conflicts_with_all = ["policy", "policy_name"],
+        help_heading = "Firewall policy"
+    )]
+    pub policy_id: Option<crate::live::arm::PolicyId>,
+
+    /// Azure Resource Manager base URL for --policy-id (default: the cloud's); also FWLOG_ARM_ENDPOINT.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FWLOG_ARM_ENDPOINT",
+        hide_env_values = true,
+        help_heading = "Firewall policy"
+    )]
+    pub arm_endpoint: Option<String>,
 }
 
 impl PolicyArgs {
-    /// Load the policy files, or `None` when none was given.
-    pub fn load(&self) -> anyhow::Result<Option<crate::policy::PolicyInputs>> {
+    /// Whether a policy was given at all (files or --policy-id).
+    pub fn given(&self) -> bool {
+        !self.policy.is_empty() || self.policy_id.is_some()
+    }
+
+    /// Load the policy files, or read the policy from Resource Manager (`--policy-id`, signing in for `cloud`,
+    /// `auth` pinning the method), or `None` when neither was given.
+    pub fn load(
+        &self,
+        cloud: crate::live::config::Cloud,
+        auth: Option<AuthMethod>,
+    ) -> anyhow::Result<Option<crate::policy::PolicyInputs>> {
+        if let Some(id) = &self.policy_id {
+            let endpoint = crate::live::arm::endpoint(self.arm_endpoint.as_deref(), cloud)?;
+            let client = crate::live::arm::client(&endpoint, cloud, auth)?;
+            let mut docs =
+                crate::live::runtime()?.block_on(crate::live::arm::fetch_policy(&client, id))?;
+            if let Some(p) = &self.service_tags {
+                let shown = p.display().to_string();
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| crate::error::user(format!("{shown}: cannot read: {e}")))?;
+                docs.push((shown, text));
+            }
+            return crate::policy::load_texts(&docs, Some(id.name())).map(Some);
+        }
         if self.policy.is_empty() {
             if self.service_tags.is_some() {
                 return Err(crate::error::user(

@@ -80,7 +80,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     let (catalog, ctx) = args.cluster.resolve()?;
-    let policy = args.policy.load()?;
+    let policy = args.policy.load(args.cluster.cloud, args.live.auth)?;
     let format = args.output.format;
     let to_file = args.output.output.as_deref();
     if format == ReportFormat::Parquet && to_file.is_none() && std::io::stdout().is_terminal() {

@@ -280,7 +280,7 @@ impl QueryClient {
 
 /// The body of an answer, read in chunks and refused past [`MAX_RESPONSE_BYTES`] (`Ok(Err(..))`); a transport
 /// failure while reading is `Err` (retried by the caller).
-async fn read_capped(
+pub(crate) async fn read_capped(
     mut resp: reqwest::Response,
     label: &str,
     cap: usize,
@@ -305,7 +305,7 @@ async fn read_capped(
 }
 
 /// reqwest errors print the URL; ours carry no secret, but keep messages short.
-fn without_url(e: &reqwest::Error) -> String {
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
         s = s.replace(&format!(" for url ({u})"), "");
@@ -366,7 +366,7 @@ fn deepest_message(e: &Value) -> String {
     msgs.join(" — ")
 }
 
-fn error_summary(text: &str) -> String {
+pub(crate) fn error_summary(text: &str) -> String {
     serde_json::from_str::<Value>(text)
         .ok()
         .and_then(|v| v.get("error").cloned())

@@ -6,11 +6,13 @@
 //! * [`client`] — the Query API client: retries, back-off, at most 4 requests in flight, partial results.
 //! * [`summary`] — the deny summary pushed down to the workspace, read back as canonical batches.
 //! * [`follow`] — the state of `deny-report --follow`: overlapping minute-bucketed windows.
+//! * [`arm`] — a firewall policy read from Azure Resource Manager (`--policy-id`).
 //! * [`fetch`] — `fwlog fetch`: raw rows into canonical Parquet, in planned windows, resumable.
 //!
 //! Like the file source, it knows only its output: canonical batches and what it read. A new query back-end
 //! (another KQL service) goes beside this one, producing the same.
 
+pub mod arm;
 pub mod auth;
 pub mod client;
 pub mod config;

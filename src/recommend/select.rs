@@ -906,6 +906,7 @@ pub fn recommend(
         denies: groups.iter().map(|g| g.hits).fold(0, u64::saturating_add),
         denies_covered: covered,
         catalog_version: catalog.version(),
+        groups: Vec::new(),
     }
 }
 

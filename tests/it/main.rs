@@ -3,6 +3,7 @@
 
 mod catalog;
 mod deny_report;
+mod fake_arm;
 mod fake_la;
 mod hostile;
 mod kql_check;
