@@ -9,8 +9,9 @@
 //! numbers, and a line that is not JSON is skipped and counted. Otherwise it is one document (pretty-printed
 //! responses and arrays) and is read whole, up to [`MAX_DOCUMENT_BYTES`].
 //!
-//! A line's records are parsed into borrowed, typed fields ([`Parsed`]); only a line holding a `tables`
-//! response goes through `serde_json::Value`. Both paths resolve keys alike (see [`Resolved`]).
+//! A line's records are parsed into borrowed, typed fields (`Parsed`), and a saved response's rows are read as
+//! they are parsed (`tables::TablesSeed`); only a `tables` response on one line still goes through
+//! `serde_json::Value`. Both paths resolve keys alike (see `resolve`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -1,5 +1,7 @@
-//! The file source: finding files (paths, folders, globs, `.gz`), telling their format from their content, and
-//! reading them into canonical batches.
+//! The file source: finding files (paths, folders, globs, `.gz`, named pipes, `-` for stdin; see [`walk`] for
+//! folders), telling their format from their content, and reading them into canonical batches. Inputs are read
+//! as streams ([`source`]): only Parquet files on disk are memory-mapped, and memory is bounded per record
+//! ([`lines::MAX_LINE_BYTES`]) or per document ([`json::MAX_DOCUMENT_BYTES`]), never by the input's size.
 //!
 //! Each format module ([`json`], [`csv`], [`parquet`], [`tables`]) only maps its shape onto [`fields::Field`]s;
 //! [`fields::to_row`] and [`row::CanonicalBuilder`] do the normalising, so every format lands in the same schema.
@@ -17,7 +19,7 @@ pub mod parquet;
 pub mod row;
 pub mod source;
 pub mod tables;
-mod walk;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 

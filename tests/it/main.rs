@@ -4,6 +4,7 @@
 mod catalog;
 mod deny_report;
 mod fake_la;
+#[cfg(unix)]
 mod inputs;
 mod kql_check;
 mod live;
