@@ -18,6 +18,50 @@ use crate::event::stats::{MAX_UNPARSED_EXAMPLES, ReadStats, max_opt, min_opt};
 /// duplicates found later are subtracted by feeding their transformed rows back with negated hits.
 pub type Transform = Arc<dyn Fn(DataFrame) -> anyhow::Result<DataFrame> + Send + Sync>;
 
+/// Where a reader puts the records of one file: a [`PartBuilder`] on a worker thread, or the [`RowBatcher`]
+/// itself through [`FileSink`]. Format readers that are used both ways write to this.
+pub trait Sink {
+    fn push(&mut self, row: &Row<'_>, line: u64) -> anyhow::Result<()>;
+    fn skip(&mut self, line: u64, category: &str, detail: &dyn std::fmt::Display);
+    /// Whether only the core columns are built (legacy messages then need only their core fields parsed).
+    fn core_only(&self) -> bool;
+}
+
+impl Sink for PartBuilder {
+    fn push(&mut self, row: &Row<'_>, line: u64) -> anyhow::Result<()> {
+        PartBuilder::push(self, row, line);
+        Ok(())
+    }
+
+    fn skip(&mut self, line: u64, category: &str, detail: &dyn std::fmt::Display) {
+        PartBuilder::skip(self, line, category, detail);
+    }
+
+    fn core_only(&self) -> bool {
+        self.config.pushdown.core_only
+    }
+}
+
+/// The records of file `name`, straight into a [`RowBatcher`].
+pub struct FileSink<'b, 'f> {
+    pub batcher: &'b mut RowBatcher<'f>,
+    pub name: &'b str,
+}
+
+impl Sink for FileSink<'_, '_> {
+    fn push(&mut self, row: &Row<'_>, line: u64) -> anyhow::Result<()> {
+        self.batcher.push(row, self.name, line)
+    }
+
+    fn skip(&mut self, line: u64, category: &str, detail: &dyn std::fmt::Display) {
+        self.batcher.stats.skip(self.name, line, category, detail);
+    }
+
+    fn core_only(&self) -> bool {
+        self.batcher.config.pushdown.core_only
+    }
+}
+
 /// A part of the input read and built on its own: its canonical rows (transformed), its statistics, and the
 /// fingerprints the sink checks for duplicates when it takes the part.
 pub struct Part {
@@ -27,6 +71,17 @@ pub struct Part {
     fingerprinted: Vec<Fingerprinted>,
     /// The built rows before the transform, kept to subtract duplicates found when the part is taken.
     built: Option<DataFrame>,
+}
+
+#[cfg(test)]
+impl Part {
+    pub fn frame(&self) -> Option<&DataFrame> {
+        self.frame.as_ref()
+    }
+
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
 }
 
 /// What to undo when a fingerprinted row turns out to be a duplicate.

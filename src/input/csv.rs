@@ -1,18 +1,60 @@
 //! Portal "Export to CSV" files (all or displayed columns). Datetime headers carry a ` [UTC]` suffix
 //! (`TimeGenerated [UTC]`) and values are ISO or the US-locale display form; both are handled by
 //! `crate::event::normalize::time_us`. A row that cannot be read is skipped with its line number.
+//!
+//! The file is read as a stream; a line longer than [`MAX_LINE_BYTES`] is an error naming it (the CSV reader
+//! would otherwise hold all of it).
+
+use std::io::Read;
 
 use super::batcher::RowBatcher;
 use super::fields::{self, Field, FieldIndex, Val};
+use super::lines::{CappedLines, LineTooLong, MAX_LINE_BYTES};
 use crate::error::user;
 
-pub fn read(name: &str, bytes: &[u8], batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let headers = rdr
-        .headers()
-        .map_err(|e| user(format!("{name}: cannot read the CSV header: {e}")))?
-        .clone();
+pub fn read(name: &str, reader: impl Read, batcher: &mut RowBatcher<'_>) -> anyhow::Result<()> {
+    read_capped(name, reader, batcher, MAX_LINE_BYTES)
+}
+
+fn read_capped(
+    name: &str,
+    reader: impl Read,
+    batcher: &mut RowBatcher<'_>,
+    line_cap: usize,
+) -> anyhow::Result<()> {
+    let mut reader = reader;
+    let mut bom = [0u8; 3];
+    let n = read_full(&mut reader, &mut bom).map_err(|e| user(format!("{name}: {e}")))?;
+    let start: &[u8] = if bom[..n] == *b"\xEF\xBB\xBF" {
+        &[]
+    } else {
+        &bom[..n]
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(CappedLines::new(start.chain(reader), line_cap));
+    // A stream that breaks (a damaged .gz) or a line over the cap ends the file with an error; a row the CSV
+    // reader cannot make sense of is skipped.
+    let fatal = |e: &csv::Error| -> Option<anyhow::Error> {
+        let csv::ErrorKind::Io(io) = e.kind() else {
+            return None;
+        };
+        Some(
+            match io.get_ref().and_then(|i| i.downcast_ref::<LineTooLong>()) {
+                Some(long) => user(format!(
+                    "{name}: {long}: expected a CSV export, one row per line (rows are a few hundred bytes)"
+                )),
+                None => user(format!("{name}: {io}")),
+            },
+        )
+    };
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return Err(fatal(&e)
+                .unwrap_or_else(|| user(format!("{name}: cannot read the CSV header: {e}"))));
+        }
+    };
     let cols: Vec<Option<Field>> = headers
         .iter()
         .map(|h| {
@@ -37,6 +79,9 @@ pub fn read(name: &str, bytes: &[u8], batcher: &mut RowBatcher<'_>) -> anyhow::R
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
+                if let Some(fatal) = fatal(&e) {
+                    return Err(fatal);
+                }
                 batcher
                     .stats
                     .skip(name, line.max(2), "malformed CSV row", e);
@@ -66,6 +111,20 @@ pub fn read(name: &str, bytes: &[u8], batcher: &mut RowBatcher<'_>) -> anyhow::R
         }
     }
     Ok(())
+}
+
+/// Fill `buf` unless the stream ends first; how many bytes were read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -106,11 +165,28 @@ mod tests {
     fn csv_without_expected_columns_names_the_file() {
         let mut on = |_df| Ok(());
         let mut batcher = RowBatcher::new(100, false, true, &mut on);
-        let e = read("fruit.csv", b"name,colour\nkiwi,green\n", &mut batcher).unwrap_err();
+        let e = read("fruit.csv", &b"name,colour\nkiwi,green\n"[..], &mut batcher).unwrap_err();
         assert!(
             e.to_string()
                 .contains("fruit.csv: none of the expected columns"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_line_over_the_cap_is_an_error_naming_file_and_line() {
+        let text = format!(
+            "TimeGenerated,SourceIp,DestinationIp,Action\n2025-07-18T12:27:00Z,10.0.0.2,1.1.1.1,Deny\n{}\n",
+            "z".repeat(500)
+        );
+        let mut on = |_df| Ok(());
+        let mut batcher = RowBatcher::new(100, false, true, &mut on);
+        let e = read_capped("big.csv", text.as_bytes(), &mut batcher, 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "big.csv: line 3 is longer than 100 bytes: expected a CSV export, one row per line (rows are a few \
+             hundred bytes)"
+        );
+        assert_eq!(crate::error::exit_code(&e), 2);
     }
 }

@@ -1,5 +1,7 @@
-//! The file source: finding files (paths, folders, globs, `.gz`), telling their format from their content, and
-//! reading them into canonical batches.
+//! The file source: finding files (paths, folders, globs, `.gz`, named pipes, `-` for stdin; see [`walk`] for
+//! folders), telling their format from their content, and reading them into canonical batches. Inputs are read
+//! as streams ([`source`]): only Parquet files on disk are memory-mapped, and memory is bounded per record
+//! ([`lines::MAX_LINE_BYTES`]) or per document ([`json::MAX_DOCUMENT_BYTES`]), never by the input's size.
 //!
 //! Each format module ([`json`], [`csv`], [`parquet`], [`tables`]) only maps its shape onto [`fields::Field`]s;
 //! [`fields::to_row`] and [`row::CanonicalBuilder`] do the normalising, so every format lands in the same schema.
@@ -12,11 +14,13 @@ pub mod csv;
 pub mod dedupe;
 pub mod fields;
 pub mod json;
+pub mod lines;
 pub mod parquet;
 pub mod row;
+pub mod source;
 pub mod tables;
+pub mod walk;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -44,8 +48,9 @@ pub enum InputFormat {
 /// Exported log files to read: what `--input` named, expanded.
 #[derive(Debug, Clone)]
 pub struct FileSource {
+    /// Files, named pipes, or [`source::STDIN`].
     pub files: Vec<PathBuf>,
-    /// Files in input folders not read because of their ending (reported, never dropped silently).
+    /// What input folders held that was not read, each with the reason (reported, never dropped silently).
     pub passed_over: Vec<String>,
     /// Read every file as this format instead of detecting it.
     pub format: Option<InputFormat>,
@@ -123,14 +128,21 @@ impl Pushdown {
     }
 }
 
-/// Expand `--input` arguments into files: folders are walked recursively (sorted, hidden files skipped),
-/// glob patterns expanded; a path that matches nothing is an error.
+/// Expand `--input` arguments into files: folders are walked recursively (sorted, hidden files skipped, see
+/// [`walk`]), glob patterns expanded; `-` is stdin; a path that matches nothing is an error. A file named
+/// explicitly is read whatever it is (a named pipe is read as a stream); special files a walk or a glob meets
+/// are passed over.
 pub fn discover(inputs: &[String]) -> anyhow::Result<Discovered> {
     let mut found = Discovered::default();
     for arg in inputs {
         let p = Path::new(arg);
-        if p.is_dir() {
-            walk(p, &mut found).with_context(|| format!("reading folder {arg}"))?;
+        if arg == source::STDIN {
+            if found.files.iter().any(|f| f.as_os_str() == source::STDIN) {
+                return Err(user("-i - (stdin) is given twice: stdin can be read once"));
+            }
+            found.files.push(p.to_path_buf());
+        } else if p.is_dir() {
+            walk::walk(p, &mut found).with_context(|| format!("reading folder {arg}"))?;
         } else if p.exists() {
             found.files.push(p.to_path_buf());
         } else if arg.contains(['*', '?', '[']) {
@@ -144,7 +156,9 @@ pub fn discover(inputs: &[String]) -> anyhow::Result<Discovered> {
             matched.sort();
             for m in matched {
                 if m.is_dir() {
-                    walk(&m, &mut found)?;
+                    walk::walk(&m, &mut found)?;
+                } else if let Some(kind) = walk::special(&m) {
+                    found.pass_over(&m, kind);
                 } else {
                     found.files.push(m);
                 }
@@ -167,7 +181,7 @@ pub fn discover(inputs: &[String]) -> anyhow::Result<Discovered> {
 /// listed under `-v`. Files named explicitly are always read.
 pub const LOG_EXTENSIONS: [&str; 7] = ["json", "jsonl", "ndjson", "csv", "parquet", "gz", "log"];
 
-/// The files to read, and those a folder walk passed over because of their ending (reported, never dropped
+/// The files to read, and what a folder walk passed over, each with the reason (reported, never dropped
 /// silently).
 #[derive(Debug, Default)]
 pub struct Discovered {
@@ -175,59 +189,32 @@ pub struct Discovered {
     pub passed_over: Vec<String>,
 }
 
-fn walk(dir: &Path, found: &mut Discovered) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, found)?;
-        } else if !p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| LOG_EXTENSIONS.iter().any(|l| l.eq_ignore_ascii_case(x)))
-        {
-            found.passed_over.push(p.display().to_string());
-        } else {
-            found.files.push(p);
-        }
+impl Discovered {
+    /// Note `path` as passed over for `reason`; `-v` lists it as "path (reason)".
+    pub fn pass_over(&mut self, path: &Path, reason: &str) {
+        self.passed_over
+            .push(format!("{} ({reason})", path.display()));
     }
-    Ok(())
 }
 
-/// Read every file into `batcher`, detecting each file's format from its content unless `format` is given.
+/// Read every input into `batcher`, detecting each one's format from its first bytes unless `format` is given.
+/// Parquet files on disk are memory-mapped; everything else is read as a stream (see [`source`]).
 pub fn read_files(
     files: &[PathBuf],
     format: Option<InputFormat>,
     batcher: &mut RowBatcher<'_>,
 ) -> anyhow::Result<()> {
     for path in files {
-        let name = path.display().to_string();
-        batcher.stats.files.push(name.clone());
-        let file =
-            std::fs::File::open(path).map_err(|e| user(format!("{name}: cannot read: {e}")))?;
-        // Map the file rather than copy it: Parquet parts are decoded straight from the mapping.
-        // SAFETY: the mapping is read-only and fwlog does not write its inputs; a file truncated by another
-        // process while it is read is outside what fwlog can guard against, as for any reader of mapped files.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| user(format!("{name}: cannot read: {e}")))?;
-        let inflated;
-        let bytes: &[u8] = if map.starts_with(&[0x1f, 0x8b]) {
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(&map[..])
-                .read_to_end(&mut out)
-                .map_err(|e| user(format!("{name}: not a valid gzip file: {e}")))?;
-            inflated = out;
-            &inflated
+        let name = if path.as_os_str() == source::STDIN {
+            source::STDIN_NAME.to_string()
         } else {
-            &map
+            path.display().to_string()
         };
+        batcher.stats.files.push(name.clone());
+        let opened = source::open(path, &name)?;
         let fmt = match format {
             Some(f) => f,
-            None => detect(bytes).ok_or_else(|| {
+            None => detect(&opened.head).ok_or_else(|| {
                 user(format!(
                     "{name}: unrecognised content: expected Parquet, JSON (lines, records, tables) or a CSV export \
                      with a TimeGenerated column"
@@ -235,33 +222,51 @@ pub fn read_files(
             })?,
         };
         match fmt {
-            InputFormat::Parquet => {
-                // Row groups already read leave the process's memory (the kernel keeps them cached): the file is
-                // never held whole, whatever its size.
-                // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them
-                // again reloads the same bytes from the file.
-                let release = |r: std::ops::Range<usize>| {
-                    let _ = unsafe {
-                        map.unchecked_advise_range(
-                            memmap2::UncheckedAdvice::DontNeed,
-                            r.start,
-                            r.len(),
-                        )
-                    };
-                };
-                let mapped = std::ptr::eq(bytes.as_ptr(), map.as_ptr());
-                parquet::read(
-                    &name,
-                    bytes,
-                    mapped.then_some(&release as &dyn Fn(std::ops::Range<usize>)),
-                    batcher,
-                )?
-            }
-            InputFormat::Json => json::read(&name, bytes, batcher)?,
-            InputFormat::Csv => csv::read(&name, bytes, batcher)?,
+            InputFormat::Parquet => read_parquet(&name, opened, batcher)?,
+            InputFormat::Json => json::read(&name, opened.stream, batcher)?,
+            InputFormat::Csv => csv::read(&name, opened.stream, batcher)?,
         }
     }
     Ok(())
+}
+
+/// A Parquet file is read from its end, so it must be whole: mapped when it is a file on disk, else held in
+/// memory up to [`source::MAX_PARQUET_IN_MEMORY`].
+fn read_parquet(
+    name: &str,
+    opened: source::Opened,
+    batcher: &mut RowBatcher<'_>,
+) -> anyhow::Result<()> {
+    let Some(file) = opened.file else {
+        let bytes = source::read_capped(
+            opened.stream,
+            source::MAX_PARQUET_IN_MEMORY,
+            name,
+            || {
+                format!(
+                    "a Parquet file that arrives compressed or through a pipe is held in memory, and this one is larger \
+                 than {} GiB: decompress it to a file and give that file (files on disk are mapped, not held)",
+                    source::MAX_PARQUET_IN_MEMORY >> 30
+                )
+            },
+        )?;
+        return parquet::read(name, &bytes, None, batcher);
+    };
+    // Map the file rather than copy it: Parquet parts are decoded straight from the mapping.
+    // SAFETY: the mapping is read-only and fwlog does not write its inputs; a file truncated by another
+    // process while it is read is outside what fwlog can guard against, as for any reader of mapped files.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| user(format!("{name}: cannot read: {e}")))?;
+    // Row groups already read leave the process's memory (the kernel keeps them cached): the file is
+    // never held whole, whatever its size.
+    // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them
+    // again reloads the same bytes from the file.
+    let release = |r: std::ops::Range<usize>| {
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.start, r.len())
+        };
+    };
+    parquet::read(name, &map, Some(&release), batcher)
 }
 
 /// Tell the format from the first bytes: Parquet magic, a JSON value, or text with a header line.

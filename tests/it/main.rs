@@ -6,6 +6,8 @@ mod deny_report;
 mod fake_arm;
 mod fake_la;
 mod hostile;
+#[cfg(unix)]
+mod inputs;
 mod kql_check;
 mod live;
 mod newcomer;
