@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod deny_report;
 pub mod fetch;
 pub mod follow;
+pub mod kusto;
 pub mod pipeline;
 pub mod recommend;
 
@@ -64,6 +65,7 @@ const DENY_REPORT_EXAMPLES: &str = "Examples:
   fwlog deny-report -i 'exports/*.parquet' --from 2026-09-07 --to 2026-09-08
   fwlog deny-report -i ./logs --destination '*.azmk8s.io' --format json -o denies.json
   fwlog deny-report --workspace $WS --since 1h --follow        while a cluster provisions
+  fwlog deny-report --cluster $ADX --database fw --since 1y    years of archives, grouped in the cluster
   fwlog deny-report -i ./logs --fail-on required               exit 1 when AKS endpoints are denied";
 
 const RECOMMEND_EXAMPLES: &str = "Examples:
@@ -98,6 +100,8 @@ pub enum Command {
     /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(Box<fetch::FetchArgs>),
+    /// Set up Azure Data Explorer or a Fabric Eventhouse for fwlog: query years of storage archives there.
+    Kusto(kusto::KustoArgs),
     /// Print shell completions for fwlog (bash, zsh, fish, powershell, elvish).
     Completions {
         #[arg(value_enum)]
@@ -225,6 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog(args) => catalog::run(args, &globals),
         Command::Recommend(args) => recommend::run(*args, &globals),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Kusto(args) => kusto::run(args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut out = Vec::new();
