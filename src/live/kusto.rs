@@ -229,19 +229,14 @@ pub fn parse_frames(text: &str, label: &str) -> anyhow::Result<Outcome> {
         .collect();
     let body = json!({ "tables": primary });
     if has_errors || cancelled || !errors.is_empty() {
-        let mut message = errors.join(" — ");
+        // The service's own name for it (https://learn.microsoft.com/kusto/concepts/partial-query-failures).
+        let mut message = if errors.is_empty() {
+            "Partial query failure: the data set reports errors".to_string()
+        } else {
+            format!("Partial query failure: {}", errors.join(" — "))
+        };
         if cancelled {
-            message = format!(
-                "the query was cancelled{}",
-                if message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {message}")
-                }
-            );
-        }
-        if message.is_empty() {
-            message = "the data set reports errors".to_string();
+            message.push_str(" (the query was cancelled)");
         }
         return Ok(Outcome::Partial { body, message });
     }
