@@ -134,5 +134,16 @@ fn external_table(a: ExternalTableArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if matches!(archive.credential, Credential::ManagedIdentity(_)) {
+        note!(
+            "the cluster's identity needs Storage Blob Data Reader on the account, and the managed identity policy must \
+             allow external tables: .alter-merge cluster policy managed_identity \
+             ```[{{\"ObjectId\":\"{}\",\"AllowedUsages\":\"ExternalTable\"}}]```",
+            match &archive.credential {
+                Credential::ManagedIdentity(id) => id.as_str(),
+                Credential::Sas(_) => "",
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

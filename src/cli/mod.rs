@@ -65,7 +65,7 @@ const DENY_REPORT_EXAMPLES: &str = "Examples:
   fwlog deny-report -i 'exports/*.parquet' --from 2026-09-07 --to 2026-09-08
   fwlog deny-report -i ./logs --destination '*.azmk8s.io' --format json -o denies.json
   fwlog deny-report --workspace $WS --since 1h --follow        while a cluster provisions
-  fwlog deny-report --cluster $ADX --database fw --since 1y    years of archives, grouped in the cluster
+  fwlog deny-report --cluster $ADX --database fw --since 52w   a year of archives, grouped in the cluster
   fwlog deny-report -i ./logs --fail-on required               exit 1 when AKS endpoints are denied";
 
 const RECOMMEND_EXAMPLES: &str = "Examples:
