@@ -88,7 +88,8 @@ const FETCH_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
+    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs, Log Analytics or
+    /// an Azure Data Explorer cluster / Fabric Eventhouse.
     #[command(after_help = DENY_REPORT_EXAMPLES)]
     DenyReport(Box<deny_report::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
@@ -97,7 +98,8 @@ pub enum Command {
     /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
     #[command(after_help = RECOMMEND_EXAMPLES)]
     Recommend(Box<recommend::RecommendArgs>),
-    /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
+    /// Download raw firewall logs from Log Analytics (or a cluster) into a Parquet file the other commands read
+    /// with --input.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(Box<fetch::FetchArgs>),
     /// Set up Azure Data Explorer or a Fabric Eventhouse for fwlog: query years of storage archives there.

@@ -232,6 +232,7 @@ fn choose(
     args: &LiveRequest,
     file: &FileConfig,
     at: &dyn Fn(&str) -> String,
+    env_set: &dyn Fn(&str) -> bool,
 ) -> anyhow::Result<Option<Choice>> {
     let cli_la = !args.workspaces.is_empty();
     let cli_kusto =
@@ -285,21 +286,23 @@ pub fn resolve(
         Some(p) => format!("{} ({what})", p.display()),
         None => what.to_string(),
     };
-    let Some(choice) = choose(args, &file, &at)? else {
-        return Ok(None);
-    };
-    let from_command_line = matches!(
-        choice,
-        Choice::LogAnalytics("--workspace") | Choice::Kusto("--cluster")
-    );
+    // Files named on the command line win over a workspace or cluster from the environment or the config file
+    // (which are then not even looked at); a live source named on the command line too is a contradiction.
     if explicit_input {
-        if from_command_line {
+        let live_flags = !args.workspaces.is_empty()
+            || args.cluster.is_some()
+            || !args.databases.is_empty()
+            || !args.table_map.is_empty();
+        if live_flags {
             return Err(user(
                 "give either --input (exported files) or --workspace/--cluster (a live source), not both",
             ));
         }
         return Ok(None);
     }
+    let Some(choice) = choose(args, &file, &at, &env_set)? else {
+        return Ok(None);
+    };
     let firewall = match (&args.firewall, &file.log_analytics.firewall) {
         (Some(f), _) => Some(f.clone()),
         (None, Some(f)) => Some(
@@ -497,7 +500,7 @@ pub fn configured_tables(args: &LiveRequest) -> anyhow::Result<Tables> {
         Some(p) => format!("{} ({what})", p.display()),
         None => what.to_string(),
     };
-    match choose(args, &file, &at)? {
+    match choose(args, &file, &at, &env_set)? {
         Some(Choice::Kusto(_)) => {
             let mut map = std::collections::BTreeMap::new();
             for (t, e) in &file.kusto.table_map {
@@ -592,5 +595,48 @@ table_map = { AZFWNetworkRule = "FirewallNetwork" }
         );
         assert_eq!(k.kusto.table_map["AZFWNetworkRule"], "FirewallNetwork");
         assert!(toml::from_str::<FileConfig>("[kusto]\ntables = 1\n").is_err());
+    }
+
+    /// The command line decides first, then the environment, then the file; naming both services at one level
+    /// is an error, at another level it is not.
+    #[test]
+    fn the_first_level_that_names_a_service_decides() {
+        let at = |w: &str| format!("config.toml ({w})");
+        let file: FileConfig = toml::from_str(
+            "[log_analytics]\nworkspaces = [\"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0\"]\n\
+             [kusto]\ncluster = \"https://c.kusto.windows.net\"\n",
+        )
+        .unwrap();
+        let none = |_: &str| false;
+        let la_env = |k: &str| k == "FWLOG_WORKSPACE";
+        let both_env = |k: &str| k == "FWLOG_WORKSPACE" || k == "FWLOG_KUSTO_CLUSTER";
+        let cli_kusto = LiveRequest {
+            databases: vec!["fw".parse().unwrap()],
+            ..Default::default()
+        };
+        let cli_la = LiveRequest {
+            workspaces: vec!["0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0".parse().unwrap()],
+            ..Default::default()
+        };
+        let empty = FileConfig::default();
+        let pick = |a: &LiveRequest, f: &FileConfig, e: &dyn Fn(&str) -> bool| {
+            choose(a, f, &at, e).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            pick(&cli_kusto, &file, &both_env),
+            Ok(Some(Choice::Kusto("--cluster")))
+        );
+        assert_eq!(
+            pick(&LiveRequest::default(), &file, &la_env),
+            Ok(Some(Choice::LogAnalytics("FWLOG_WORKSPACE")))
+        );
+        assert_eq!(pick(&LiveRequest::default(), &empty, &none), Ok(None));
+        let e = pick(&LiveRequest::default(), &file, &none).unwrap_err();
+        assert!(e.contains("config.toml") && e.contains("both"), "{e}");
+        let e = pick(&LiveRequest::default(), &empty, &both_env).unwrap_err();
+        assert!(e.contains("FWLOG_KUSTO_CLUSTER"), "{e}");
+        let mut both = cli_la.clone();
+        both.cluster = Some("https://c.kusto.windows.net".parse().unwrap());
+        assert!(pick(&both, &empty, &none).unwrap_err().contains("not both"));
     }
 }

@@ -554,6 +554,36 @@ mod tests {
         }
     }
 
+    /// Table names became parameters; Log Analytics queries still name the tables exactly as they always did
+    /// (the whole text was compared with the previous build's --print-kql when the parameters came in).
+    #[test]
+    fn log_analytics_queries_name_their_tables_as_always() {
+        let la = Tables::log_analytics();
+        let q = sources(week(), None, &la).unwrap();
+        assert!(q.contains(
+            "union isfuzzy=true withsource=SourceTable\n    AZFWApplicationRule, AZFWNetworkRule, AZFWNatRule, \
+             AZFWThreatIntel, AZFWIdpsSignature, AZFWDnsQuery,\n    AZFWApplicationRuleAggregation, \
+             AZFWNetworkRuleAggregation, AZFWNatRuleAggregation,\n    (AzureDiagnostics | where"
+        ), "{q}");
+        let d = deny_summary(week(), &SummaryOptions::default()).unwrap();
+        assert!(
+            d.contains("    (AZFWApplicationRule\n        | where want_application"),
+            "{d}"
+        );
+        for q in [
+            raw_window(week(), None, &la).unwrap(),
+            hourly_count(week(), None, &la).unwrap(),
+        ] {
+            assert!(q.contains(
+                "    AZFWApplicationRule, AZFWNetworkRule, AZFWNatRule, AZFWThreatIntel, AZFWIdpsSignature, \
+                 AZFWDnsQuery,\n    (AzureDiagnostics\n"
+            ), "{q}");
+        }
+        for q in all_variants() {
+            assert!(!q.contains("SourceEntity") && !q.contains("extend SourceTable"));
+        }
+    }
+
     #[test]
     fn render_refuses_missing_unknown_and_duplicate_parameters() {
         let la = Tables::log_analytics();
