@@ -15,6 +15,8 @@ use crate::event::Kind;
 use crate::input::InputFormat;
 use crate::live::config::{AuthMethod, LiveRequest};
 use crate::live::kql::{FirewallId, WorkspaceId};
+use crate::live::tables::{Entity, LaTable, parse_map_entry};
+use crate::live::target::{ClusterUrl, DatabaseName};
 use crate::query::values::{parse_kind, parse_protocol, parse_time};
 use crate::query::{Cidr, DestinationPattern, Duration, FailOn, Filters, Grouping, Window};
 use crate::render::{CatalogFormat, RecommendFormat, ReportFormat};
@@ -195,7 +197,9 @@ impl ClusterArgs {
 /// Where events come from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Exported log files, folders (read recursively) or glob patterns; `.gz` files are decompressed.
+    /// Exported log files, folders (read recursively) or glob patterns; `.gz` files are decompressed. Files
+    /// suit an incident's export; for recent days query Log Analytics (--workspace), for months or years of
+    /// archives a cluster (--cluster).
     #[arg(short, long = "input", value_name = "PATH", num_args = 1..)]
     pub inputs: Vec<String>,
 
@@ -284,6 +288,11 @@ pub struct GroupArgs {
     /// Show only the N groups with most hits.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+
+    /// Keep each workspace's (or cluster database's) denies apart: every group gets an `origin`, so a
+    /// hub-and-spoke estate read in one run says which workspace saw what. Totals are the same either way.
+    #[arg(long)]
+    pub by_origin: bool,
 }
 
 impl GroupArgs {
@@ -434,10 +443,12 @@ impl PolicyArgs {
     }
 }
 
-/// Log Analytics options shared by `deny-report`, `recommend` and `fetch`.
+/// Live-source options shared by `deny-report`, `recommend` and `fetch`: Log Analytics workspaces, or the
+/// databases of an Azure Data Explorer cluster or Fabric Eventhouse.
 #[derive(Debug, Clone, Args)]
 pub struct LiveArgs {
-    /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files; repeatable.
+    /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files: for the days
+    /// the workspace keeps (30–90 typically). Repeatable: one query per workspace, merged exactly.
     /// Also FWLOG_WORKSPACE (comma-separated) or `workspaces` in the config file.
     #[arg(
         long = "workspace",
@@ -445,6 +456,38 @@ pub struct LiveArgs {
         help_heading = "Log Analytics"
     )]
     pub workspaces: Vec<WorkspaceId>,
+
+    /// Query this Azure Data Explorer cluster or Fabric Eventhouse (its query URI) instead: for months or years
+    /// of archived logs, or a hub-and-spoke estate whose firewalls log there; the grouping runs in the cluster
+    /// and only the counts come back. Needs --database. Also FWLOG_KUSTO_CLUSTER or `[kusto] cluster` in the
+    /// config file; see docs/kusto.md.
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "Azure Data Explorer / Fabric"
+    )]
+    pub cluster: Option<ClusterUrl>,
+
+    /// The cluster database that holds the firewall tables (repeatable: one query per database, merged exactly).
+    /// Also FWLOG_KUSTO_DATABASE or `[kusto] database`.
+    #[arg(
+        long = "database",
+        value_name = "NAME",
+        help_heading = "Azure Data Explorer / Fabric"
+    )]
+    pub databases: Vec<DatabaseName>,
+
+    /// What the cluster calls a Log Analytics table: TABLE=NAME (a table, view or function with the table's
+    /// columns) or TABLE=NAME(window) (a function of the query window, as `fwlog kusto external-table` creates
+    /// over a storage archive). Repeatable; unmapped tables keep their Log Analytics names
+    /// (AZFWApplicationRule, …, AzureDiagnostics). Also `[kusto] table_map`.
+    #[arg(
+        long = "table-map",
+        value_name = "TABLE=NAME",
+        value_parser = parse_map_entry,
+        help_heading = "Azure Data Explorer / Fabric"
+    )]
+    pub table_map: Vec<(LaTable, Entity)>,
 
     /// Only rows of this firewall (its resource ID), when several firewalls log to the workspace.
     #[arg(long, value_name = "RESOURCE_ID", help_heading = "Log Analytics")]
@@ -454,7 +497,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "URL", help_heading = "Log Analytics")]
     pub endpoint: Option<String>,
 
-    /// Sign in only this way instead of trying env, workload, msi, cli in turn.
+    /// Sign in only this way instead of trying env, workload, msi, cli in turn (Log Analytics and clusters alike).
     #[arg(
         long,
         value_enum,
@@ -463,7 +506,7 @@ pub struct LiveArgs {
     )]
     pub auth: Option<AuthMethod>,
 
-    /// Give up on Log Analytics after this long in total (all requests, retries and waits of the run).
+    /// Give up on the service after this long in total (all requests, retries and waits of the run).
     #[arg(
         long,
         value_name = "DURATION",
@@ -481,6 +524,9 @@ impl LiveArgs {
     pub fn request(&self) -> LiveRequest {
         LiveRequest {
             workspaces: self.workspaces.clone(),
+            cluster: self.cluster.clone(),
+            databases: self.databases.clone(),
+            table_map: self.table_map.clone(),
             firewall: self.firewall.clone(),
             endpoint: self.endpoint.clone(),
             auth: self.auth,

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod deny_report;
 pub mod fetch;
 pub mod follow;
+pub mod kusto;
 pub mod pipeline;
 pub mod recommend;
 pub mod why;
@@ -65,6 +66,7 @@ const DENY_REPORT_EXAMPLES: &str = "Examples:
   fwlog deny-report -i 'exports/*.parquet' --from 2026-09-07 --to 2026-09-08
   fwlog deny-report -i ./logs --destination '*.azmk8s.io' --format json -o denies.json
   fwlog deny-report --workspace $WS --since 1h --follow        while a cluster provisions
+  fwlog deny-report --cluster $ADX --database fw --since 52w   a year of archives, grouped in the cluster
   fwlog deny-report -i ./logs --fail-on required               exit 1 when AKS endpoints are denied";
 
 const RECOMMEND_EXAMPLES: &str = "Examples:
@@ -92,7 +94,8 @@ const FETCH_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
+    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs, Log Analytics or
+    /// an Azure Data Explorer cluster / Fabric Eventhouse.
     #[command(after_help = DENY_REPORT_EXAMPLES)]
     DenyReport(Box<deny_report::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
@@ -104,9 +107,12 @@ pub enum Command {
     /// Explain one flow: its last logged decision, the policy rule that decides it, the smallest change to allow it.
     #[command(after_help = WHY_EXAMPLES)]
     Why(Box<why::WhyArgs>),
-    /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
+    /// Download raw firewall logs from Log Analytics (or a cluster) into a Parquet file the other commands read
+    /// with --input.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(Box<fetch::FetchArgs>),
+    /// Set up Azure Data Explorer or a Fabric Eventhouse for fwlog: query years of storage archives there.
+    Kusto(kusto::KustoArgs),
     /// Print shell completions for fwlog (bash, zsh, fish, powershell, elvish).
     Completions {
         #[arg(value_enum)]
@@ -235,6 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recommend(args) => recommend::run(*args, &globals),
         Command::Why(args) => why::run(*args, &globals),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Kusto(args) => kusto::run(args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut out = Vec::new();

@@ -130,11 +130,10 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         },
     };
     if args.live.print_kql {
-        let firewall = crate::live::config::configured_firewall(&args.live.request())?;
         super::deny_report::print_summary_kql(
+            &args.live.request(),
             &query.window,
             &query.filters,
-            firewall.as_ref(),
             now,
         )?;
         return Ok(ExitCode::SUCCESS);

@@ -26,9 +26,9 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use super::auth::Tokens;
-use super::client::{MAX_RETRY_AFTER, RetryPolicy, error_summary, read_capped, without_url};
 use super::config::Cloud;
 use super::kql::is_guid;
+use super::transport::{MAX_RETRY_AFTER, RetryPolicy, error_summary, read_capped, without_url};
 use crate::error::user;
 
 /// api-version of `Microsoft.Network/firewallPolicies`, its `ruleCollectionGroups` and `ipGroups`.
@@ -300,9 +300,9 @@ impl ArmClient {
                         );
                         retry_after = Some(self.max_retry_after);
                     }
-                    let text = match read_capped(resp, what, self.max_response_bytes).await {
-                        Ok(Ok(t)) => t,
-                        Ok(Err(_)) => {
+                    let text = match read_capped(resp, self.max_response_bytes).await {
+                        Ok(Some(t)) => t,
+                        Ok(None) => {
                             return Err(user(format!(
                                 "the answer to {what} is larger than {} bytes, more than a policy's resources ever \
                                  are: check --arm-endpoint (a proxy?)",

@@ -1240,6 +1240,7 @@ mod tests {
 
     fn group(proto: &str, dest: Option<&str>, port: Option<u32>, src: &str, hits: u64) -> Group {
         Group {
+            origin: None,
             kind: if proto == "UDP" || proto == "TCP" {
                 "network"
             } else {
