@@ -197,7 +197,8 @@ impl ClusterArgs {
 /// Where events come from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Exported log files, folders (read recursively) or glob patterns; `.gz` files are decompressed. Files
+    /// Exported log files, folders (read recursively) or glob patterns; `.gz` files are decompressed; `-` reads
+    /// stdin, and a named pipe (`<(zcat logs.gz)`) is read as a stream. Files
     /// suit an incident's export; for recent days query Log Analytics (--workspace), for months or years of
     /// archives a cluster (--cluster).
     #[arg(short, long = "input", value_name = "PATH", num_args = 1..)]

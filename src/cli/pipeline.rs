@@ -177,7 +177,7 @@ pub fn print_diagnostics(stats: &ReadStats, sources: &[String]) {
     let verbose = crate::messages::verbosity();
     if !stats.passed_over.is_empty() {
         note!(
-            "{} file(s) in the input folders passed over (not a log file ending){}",
+            "{} file(s) in the input folders passed over (not log files, special files or folders read already){}",
             stats.passed_over.len(),
             if verbose == 0 { "; -v lists them" } else { ":" }
         );

@@ -204,7 +204,15 @@ pub fn read_files(
     format: Option<InputFormat>,
     batcher: &mut RowBatcher<'_>,
 ) -> anyhow::Result<()> {
-    for path in files {
+    let total: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    crate::messages::start_progress(files.len(), total);
+    for (i, path) in files.iter().enumerate() {
+        crate::messages::progress_file(i, files.len(), batcher.stats.records);
         let name = if path.as_os_str() == source::STDIN {
             source::STDIN_NAME.to_string()
         } else {
@@ -227,6 +235,7 @@ pub fn read_files(
             InputFormat::Csv => csv::read(&name, opened.stream, batcher)?,
         }
     }
+    crate::messages::finish_progress();
     Ok(())
 }
 
@@ -262,6 +271,7 @@ fn read_parquet(
     // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them
     // again reloads the same bytes from the file.
     let release = |r: std::ops::Range<usize>| {
+        crate::messages::progress_bytes(r.len() as u64);
         let _ = unsafe {
             map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.start, r.len())
         };
