@@ -8,7 +8,8 @@
 //! 3. [`report`], [`recommend`], [`policy`] — pure functions over groups, the [`catalog`] and the user's
 //!    firewall policy.
 //! 4. [`engine`] — canonical batches + a [`query`] → groups (polars).
-//! 5. Sources: [`input`] (files) and [`live`] (Log Analytics) push canonical batches and read statistics.
+//! 5. Sources: [`input`] (files) and [`live`] (Log Analytics, Azure Data Explorer / Fabric Eventhouse) push
+//!    canonical batches and read statistics.
 //! 6. Below everything that runs: the [`query`] vocabulary, the canonical [`event`] schema, the [`legacy`]
 //!    parser, the [`catalog`] data, [`messages`] and [`error`].
 

@@ -107,10 +107,61 @@ pub fn inert(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Print one line to stderr with the `fwlog:` prefix, secrets redacted and made inert.
+/// Print one line to stderr with the `fwlog:` prefix, secrets redacted and made inert (above the progress
+/// bar, when one is shown).
 pub fn emit(line: std::fmt::Arguments<'_>) {
-    let text = line.to_string();
-    eprintln!("fwlog: {}", inert(&redact(&text)));
+    let text = format!("fwlog: {}", inert(&redact(&line.to_string())));
+    match PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(bar) => bar.suspend(|| eprintln!("{text}")),
+        None => eprintln!("{text}"),
+    }
+}
+
+/// The bar of a long read, shown only on a terminal and never with `-q`.
+static PROGRESS: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+/// Show progress while reading `files` inputs of `bytes` bytes in all (when stderr is a terminal and `-q` is
+/// not given): files, bytes and records as they are read.
+pub fn start_progress(files: usize, bytes: u64) {
+    use std::io::IsTerminal;
+    if quiet() || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let bar = indicatif::ProgressBar::new(bytes);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading {msg} [{bar:24}] {bytes}/{total_bytes} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("0/{files} files"));
+    bar.tick();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+}
+
+fn with_bar(f: impl FnOnce(&indicatif::ProgressBar)) {
+    if let Some(bar) = PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        f(bar);
+    }
+}
+
+/// A file of the read started (`done` files before it, of `files`), with `records` read so far.
+pub fn progress_file(done: usize, files: usize, records: u64) {
+    with_bar(|b| b.set_message(format!("{done}/{files} files, {records} records")));
+}
+
+/// `n` more bytes of the inputs were read.
+pub fn progress_bytes(n: u64) {
+    with_bar(|b| b.inc(n));
+}
+
+/// Reading is over: the bar goes away.
+pub fn finish_progress() {
+    if let Some(bar) = PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        bar.finish_and_clear();
+    }
 }
 
 /// Always printed: warnings and outcomes the user must see.

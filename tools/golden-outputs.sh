@@ -34,6 +34,7 @@ for input in "${inputs[@]}"; do
     run "rec-$tag-$f" recommend -i "$input" --format "$f"
   done
 done
+run kusto-external-table kusto external-table --storage https://fwarchive.blob.core.windows.net --managed-identity
 tmp=$(mktemp -d)
 run deny-parquet deny-report -i "$main" --format parquet -o "$tmp/r.parquet"
 cp "$tmp/r.parquet" "$out/deny-parquet.bin" 2>/dev/null
@@ -56,6 +57,7 @@ run cat-match-json catalog match registry-1.docker.io --protocol https --format 
 run kql-deny deny-report --print-kql --from 2026-09-01T00:00:00Z --to 2026-09-08T00:00:00Z --source 10.0.0.0/8 --destination '*.example.com'
 run kql-rec recommend --print-kql --from 2026-09-01T00:00:00Z --to 2026-09-08T00:00:00Z
 run kql-fetch fetch --print-kql --from 2026-09-07T00:00:00Z --to 2026-09-08T00:00:00Z
+run kql-cluster deny-report --print-kql --from 2026-09-01T00:00:00Z --to 2026-09-08T00:00:00Z --cluster https://fwlogs.westeurope.kusto.windows.net --table-map 'AZFWNetworkRule=FwArchive_AZFWNetworkRule(window)'
 run err-no-input deny-report
 run err-missing deny-report -i no/such/file
 run err-bad-dur deny-report -i "$main" --since 7x

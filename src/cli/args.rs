@@ -15,6 +15,8 @@ use crate::event::Kind;
 use crate::input::InputFormat;
 use crate::live::config::{AuthMethod, LiveRequest};
 use crate::live::kql::{FirewallId, WorkspaceId};
+use crate::live::tables::{Entity, LaTable, parse_map_entry};
+use crate::live::target::{ClusterUrl, DatabaseName};
 use crate::query::values::{parse_kind, parse_protocol, parse_time};
 use crate::query::{Cidr, DestinationPattern, Duration, FailOn, Filters, Grouping, Window};
 use crate::render::{CatalogFormat, RecommendFormat, ReportFormat};
@@ -195,7 +197,10 @@ impl ClusterArgs {
 /// Where events come from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Exported log files, folders (read recursively) or glob patterns; `.gz` files are decompressed.
+    /// Exported log files, folders (read recursively) or glob patterns; `.gz` files are decompressed; `-` reads
+    /// stdin, and a named pipe (`<(zcat logs.gz)`) is read as a stream. Files
+    /// suit an incident's export; for recent days query Log Analytics (--workspace), for months or years of
+    /// archives a cluster (--cluster).
     #[arg(short, long = "input", value_name = "PATH", num_args = 1..)]
     pub inputs: Vec<String>,
 
@@ -284,6 +289,11 @@ pub struct GroupArgs {
     /// Show only the N groups with most hits.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+
+    /// Keep each workspace's (or cluster database's) denies apart: every group gets an `origin`, so a
+    /// hub-and-spoke estate read in one run says which workspace saw what. Totals are the same either way.
+    #[arg(long)]
+    pub by_origin: bool,
 }
 
 impl GroupArgs {
@@ -370,11 +380,56 @@ pub struct PolicyArgs {
     /// When the files hold several policies: the one to use (its base policy comes along).
     #[arg(long, value_name = "NAME", help_heading = "Firewall policy")]
     pub policy_name: Option<String>,
+
+    /// Read the policy live from Azure Resource Manager instead of files: its resource ID
+    /// (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/firewallPolicies/NAME). Its rule
+    /// collection groups, base policy and IP Groups come along. Signs in like the Log Analytics source
+    /// (--auth); needs Reader on the policy.
+    #[arg(
+        long,
+        value_name = "RESOURCE_ID",
+        conflicts_with_all = ["policy", "policy_name"],
+        help_heading = "Firewall policy"
+    )]
+    pub policy_id: Option<crate::live::arm::PolicyId>,
+
+    /// Azure Resource Manager base URL for --policy-id (default: the cloud's); also FWLOG_ARM_ENDPOINT.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FWLOG_ARM_ENDPOINT",
+        hide_env_values = true,
+        help_heading = "Firewall policy"
+    )]
+    pub arm_endpoint: Option<String>,
 }
 
 impl PolicyArgs {
-    /// Load the policy files, or `None` when none was given.
-    pub fn load(&self) -> anyhow::Result<Option<crate::policy::PolicyInputs>> {
+    /// Whether a policy was given at all (files or --policy-id).
+    pub fn given(&self) -> bool {
+        !self.policy.is_empty() || self.policy_id.is_some()
+    }
+
+    /// Load the policy files, or read the policy from Resource Manager (`--policy-id`, signing in for `cloud`,
+    /// `auth` pinning the method), or `None` when neither was given.
+    pub fn load(
+        &self,
+        cloud: crate::live::config::Cloud,
+        auth: Option<AuthMethod>,
+    ) -> anyhow::Result<Option<crate::policy::PolicyInputs>> {
+        if let Some(id) = &self.policy_id {
+            let endpoint = crate::live::arm::endpoint(self.arm_endpoint.as_deref(), cloud)?;
+            let client = crate::live::arm::client(&endpoint, cloud, auth)?;
+            let mut docs =
+                crate::live::runtime()?.block_on(crate::live::arm::fetch_policy(&client, id))?;
+            if let Some(p) = &self.service_tags {
+                let shown = p.display().to_string();
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| crate::error::user(format!("{shown}: cannot read: {e}")))?;
+                docs.push((shown, text));
+            }
+            return crate::policy::load_texts(&docs, Some(id.name())).map(Some);
+        }
         if self.policy.is_empty() {
             if self.service_tags.is_some() {
                 return Err(crate::error::user(
@@ -389,10 +444,12 @@ impl PolicyArgs {
     }
 }
 
-/// Log Analytics options shared by `deny-report`, `recommend` and `fetch`.
+/// Live-source options shared by `deny-report`, `recommend` and `fetch`: Log Analytics workspaces, or the
+/// databases of an Azure Data Explorer cluster or Fabric Eventhouse.
 #[derive(Debug, Clone, Args)]
 pub struct LiveArgs {
-    /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files; repeatable.
+    /// Query this Log Analytics workspace (its workspace ID, a GUID) instead of reading files: for the days
+    /// the workspace keeps (30–90 typically). Repeatable: one query per workspace, merged exactly.
     /// Also FWLOG_WORKSPACE (comma-separated) or `workspaces` in the config file.
     #[arg(
         long = "workspace",
@@ -400,6 +457,38 @@ pub struct LiveArgs {
         help_heading = "Log Analytics"
     )]
     pub workspaces: Vec<WorkspaceId>,
+
+    /// Query this Azure Data Explorer cluster or Fabric Eventhouse (its query URI) instead: for months or years
+    /// of archived logs, or a hub-and-spoke estate whose firewalls log there; the grouping runs in the cluster
+    /// and only the counts come back. Needs --database. Also FWLOG_KUSTO_CLUSTER or `[kusto] cluster` in the
+    /// config file; see docs/kusto.md.
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "Azure Data Explorer / Fabric"
+    )]
+    pub cluster: Option<ClusterUrl>,
+
+    /// The cluster database that holds the firewall tables (repeatable: one query per database, merged exactly).
+    /// Also FWLOG_KUSTO_DATABASE or `[kusto] database`.
+    #[arg(
+        long = "database",
+        value_name = "NAME",
+        help_heading = "Azure Data Explorer / Fabric"
+    )]
+    pub databases: Vec<DatabaseName>,
+
+    /// What the cluster calls a Log Analytics table: TABLE=NAME (a table, view or function with the table's
+    /// columns) or TABLE=NAME(window) (a function of the query window, as `fwlog kusto external-table` creates
+    /// over a storage archive). Repeatable; unmapped tables keep their Log Analytics names
+    /// (AZFWApplicationRule, …, AzureDiagnostics). Also `[kusto] table_map`.
+    #[arg(
+        long = "table-map",
+        value_name = "TABLE=NAME",
+        value_parser = parse_map_entry,
+        help_heading = "Azure Data Explorer / Fabric"
+    )]
+    pub table_map: Vec<(LaTable, Entity)>,
 
     /// Only rows of this firewall (its resource ID), when several firewalls log to the workspace.
     #[arg(long, value_name = "RESOURCE_ID", help_heading = "Log Analytics")]
@@ -409,7 +498,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "URL", help_heading = "Log Analytics")]
     pub endpoint: Option<String>,
 
-    /// Sign in only this way instead of trying env, workload, msi, cli in turn.
+    /// Sign in only this way instead of trying env, workload, msi, cli in turn (Log Analytics and clusters alike).
     #[arg(
         long,
         value_enum,
@@ -418,7 +507,7 @@ pub struct LiveArgs {
     )]
     pub auth: Option<AuthMethod>,
 
-    /// Give up on Log Analytics after this long in total (all requests, retries and waits of the run).
+    /// Give up on the service after this long in total (all requests, retries and waits of the run).
     #[arg(
         long,
         value_name = "DURATION",
@@ -436,6 +525,9 @@ impl LiveArgs {
     pub fn request(&self) -> LiveRequest {
         LiveRequest {
             workspaces: self.workspaces.clone(),
+            cluster: self.cluster.clone(),
+            databases: self.databases.clone(),
+            table_map: self.table_map.clone(),
             firewall: self.firewall.clone(),
             endpoint: self.endpoint.clone(),
             auth: self.auth,

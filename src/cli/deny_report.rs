@@ -12,10 +12,10 @@ use super::args::{
     ClusterArgs, FilterArgs, GroupArgs, InputArgs, LiveArgs, PolicyArgs, WindowArgs, output_file,
 };
 use super::follow::FollowArgs;
-use super::pipeline::{Source, deny_groups, print_diagnostics};
+pub use super::pipeline::print_summary_kql;
+use super::pipeline::{Source, deny_groups_by, print_diagnostics};
 use crate::error::user;
-use crate::live::kql::{self, FirewallId};
-use crate::query::{FailOn, Filters, Query, Window};
+use crate::query::{FailOn, Query};
 use crate::render::ReportFormat;
 
 #[derive(Debug, Clone, Args)]
@@ -65,8 +65,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         grouping: args.group.grouping(),
     };
     if args.live.print_kql {
-        let firewall = crate::live::config::configured_firewall(&args.live.request())?;
-        print_summary_kql(&query.window, &query.filters, firewall.as_ref(), now)?;
+        print_summary_kql(&args.live.request(), &query.window, &query.filters, now)?;
         return Ok(ExitCode::SUCCESS);
     }
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
@@ -80,7 +79,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     let (catalog, ctx) = args.cluster.resolve()?;
-    let policy = args.policy.load()?;
+    let policy = args.policy.load(args.cluster.cloud, args.live.auth)?;
     let format = args.output.format;
     let to_file = args.output.output.as_deref();
     if format == ReportFormat::Parquet && to_file.is_none() && std::io::stdout().is_terminal() {
@@ -88,7 +87,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
             "--format parquet writes binary data: give --output FILE",
         ));
     }
-    let denies = deny_groups(&source, query, now, to_file)?;
+    let denies = deny_groups_by(&source, query, now, to_file, args.group.by_origin)?;
     let report = crate::report::build(
         &denies.window,
         args.group.top,
@@ -136,6 +135,15 @@ fn next_step(report: &crate::report::model::DenyReport, args: &DenyReportArgs) -
     for w in &args.live.workspaces {
         words.extend(["--workspace".to_string(), w.to_string()]);
     }
+    if let Some(c) = &args.live.cluster {
+        words.extend(["--cluster".to_string(), c.to_string()]);
+    }
+    for d in &args.live.databases {
+        words.extend(["--database".to_string(), d.to_string()]);
+    }
+    for (t, e) in &args.live.table_map {
+        words.extend(["--table-map".to_string(), format!("{t}={e}")]);
+    }
     if let Some(s) = args.window.since {
         words.extend(["--since".to_string(), s.to_string()]);
     }
@@ -159,20 +167,4 @@ fn next_step(report: &crate::report::model::DenyReport, args: &DenyReportArgs) -
         report.needed_denies,
         command.join(" ")
     )]
-}
-
-/// `--print-kql` of a deny summary: the table list and the summary queries over the window.
-pub fn print_summary_kql(
-    window: &Window,
-    filters: &Filters,
-    firewall: Option<&FirewallId>,
-    now_us: i64,
-) -> anyhow::Result<()> {
-    let window = crate::live::window_of(window, now_us);
-    let opts = crate::live::summary::summary_options(filters, firewall.cloned());
-    let qs = vec![
-        kql::sources(window, firewall)?,
-        kql::deny_summary(window, &opts)?,
-    ];
-    crate::output::emit(None, kql::join_for_print(&qs).as_bytes())
 }

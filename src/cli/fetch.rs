@@ -1,5 +1,5 @@
-//! `fwlog fetch`: download raw firewall rows from Log Analytics into one Parquet file in the canonical schema,
-//! which every command reads back with `--input`.
+//! `fwlog fetch`: download raw firewall rows from Log Analytics (or a cluster database) into one Parquet file in
+//! the canonical schema, which every command reads back with `--input`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,7 +31,7 @@ pub struct FetchArgs {
     )]
     pub out: Option<PathBuf>,
 
-    /// Azure cloud: selects the Log Analytics endpoint and the sign-in authority.
+    /// Azure cloud: selects the Log Analytics endpoint and the sign-in authority (for a cluster: the authority).
     #[arg(long, value_enum, default_value_t = Cloud::Public)]
     pub cloud: Cloud,
 
@@ -51,9 +51,10 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
     let window = Window { from_us, to_us };
     if args.live.print_kql {
         let firewall = crate::live::config::configured_firewall(&args.live.request())?;
+        let tables = crate::live::config::configured_tables(&args.live.request())?;
         let qs = vec![
-            kql::hourly_count(window, firewall.as_ref())?,
-            kql::raw_window(window, firewall.as_ref())?,
+            kql::hourly_count(window, firewall.as_ref(), &tables)?,
+            kql::raw_window(window, firewall.as_ref(), &tables)?,
         ];
         crate::output::emit(None, kql::join_for_print(&qs).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
@@ -70,7 +71,8 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
     };
     let Some(cfg) = crate::live::config::resolve(&args.live.request(), args.cloud, false)? else {
         return Err(user(
-            "fetch needs a workspace: --workspace GUID, FWLOG_WORKSPACE, or `workspaces` in the config file",
+            "fetch needs a workspace or a cluster: --workspace GUID (or FWLOG_WORKSPACE, `workspaces` in the config \
+             file), or --cluster URL --database NAME (or FWLOG_KUSTO_CLUSTER, the config file's [kusto] section)",
         ));
     };
     let dir = out

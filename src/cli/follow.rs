@@ -1,4 +1,5 @@
-//! `fwlog deny-report --follow`: keep asking Log Analytics and print only groups that are new or grew.
+//! `fwlog deny-report --follow`: keep asking Log Analytics (or a cluster) and print only groups that are new or
+//! grew.
 //!
 //! Every `--interval` the live source is asked again over an overlapping window (see `crate::live::follow`);
 //! the buckets since the start go through the same engine as every report, and the changes through the follow
@@ -11,7 +12,7 @@ use clap::Args;
 use crate::engine::DenyAggregator;
 use crate::live::config::LiveConfig;
 use crate::live::follow::{Buckets, round_window};
-use crate::live::summary::{summary_options, workspace_summary};
+use crate::live::summary::{summary_options, target_summary};
 use crate::query::{Duration, Query, Window};
 use crate::render::ReportFormat;
 use crate::report::changes::ChangeTracker;
@@ -66,6 +67,7 @@ async fn follow(
 ) -> anyhow::Result<()> {
     let mut base = summary_options(&query.filters, cfg.firewall.clone());
     base.bin_secs = Some(60);
+    base.tables = cfg.tables.clone();
     let mut buckets = Buckets::default();
     let mut tracker = ChangeTracker::default();
     let mut last_change = super::now_us();
@@ -75,12 +77,12 @@ async fn follow(
         let now = super::now_us();
         let window = round_window(start_us, now, first);
         let mut set = tokio::task::JoinSet::new();
-        for ws in &cfg.workspaces {
-            let (c, w, b) = (client.clone(), ws.clone(), base.clone());
-            set.spawn(async move { (w.clone(), workspace_summary(c, w, window, b).await) });
+        for target in &cfg.targets {
+            let (c, t, b) = (client.clone(), target.clone(), base.clone());
+            set.spawn(async move { (t.clone(), target_summary(c, t, window, b).await) });
         }
         while let Some(r) = set.join_next().await {
-            let (ws, res) = r?;
+            let (target, res) = r?;
             match res {
                 Ok(r) => {
                     if first {
@@ -90,11 +92,11 @@ async fn follow(
                     }
                     // The first window may start mid-bucket; later ones are minute-aligned.
                     let cut = if first { i64::MIN } else { window.from_us };
-                    buckets.replace(ws.as_str(), cut, r.rows);
+                    buckets.replace(target.key(), cut, r.rows);
                 }
                 // One failed round is not fatal while following: report it and try again next time.
                 Err(e) if !first => {
-                    note!("workspace {ws}: {e:#}; retrying in {}s", interval.as_secs())
+                    note!("{target}: {e:#}; retrying in {}s", interval.as_secs())
                 }
                 Err(e) => return Err(e),
             }

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod deny_report;
 pub mod fetch;
 pub mod follow;
+pub mod kusto;
 pub mod pipeline;
 pub mod recommend;
 pub mod why;
@@ -59,20 +60,47 @@ pub struct Cli {
     pub command: Command,
 }
 
-const DENY_REPORT_EXAMPLES: &str = "Examples:
+/// Shown by `--help` (not `-h`) of the commands that read logs: which source suits which job, with its limits.
+macro_rules! sources {
+    () => {
+        "Where the logs come from (docs/kusto.md compares them):
+  -i FILES                     an incident: a storage-account download, a portal or query export.
+                               Read here, no setup; fine for days of logs, slow for months.
+  --workspace ID               recent logs, and --follow while a cluster provisions. Only within the
+                               workspace's retention (often 30-90 days); 500,000 rows per answer,
+                               so fwlog splits the window.
+  --cluster URL --database DB  Azure Data Explorer or Fabric Eventhouse: months or years of
+                               archives, many firewalls, counted in the cluster. Needs a cluster,
+                               set up once with `fwlog kusto external-table`.
+
+"
+    };
+}
+macro_rules! deny_report_examples {
+    () => {
+        "Examples:
   fwlog deny-report -i fixtures/aks-provision-failure          the bundled sample
   fwlog deny-report -i ./logs --since 2h                       a storage-account download
   fwlog deny-report -i 'exports/*.parquet' --from 2026-09-07 --to 2026-09-08
   fwlog deny-report -i ./logs --destination '*.azmk8s.io' --format json -o denies.json
   fwlog deny-report --workspace $WS --since 1h --follow        while a cluster provisions
-  fwlog deny-report -i ./logs --fail-on required               exit 1 when AKS endpoints are denied";
+  fwlog deny-report --cluster $ADX --database fw --since 52w   a year of archives, in the cluster
+  fwlog deny-report -i ./logs --fail-on required               exit 1 when AKS endpoints are denied"
+    };
+}
+const DENY_REPORT_EXAMPLES: &str = deny_report_examples!();
 
-const RECOMMEND_EXAMPLES: &str = "Examples:
+macro_rules! recommend_examples {
+    () => {
+        "Examples:
   fwlog recommend -i fixtures/aks-provision-failure            rules, what needs none, what is unknown
   fwlog recommend -i ./logs --format bicep -o egress-aks.bicep
   fwlog recommend -i ./logs --features monitoring,azure-policy --region westeurope --format terraform
   fwlog recommend -i ./logs --source-ip-group ipg-aks-nodes --api-server-ip 20.61.0.10 --format arm
-  fwlog recommend --workspace $WS --since 24h --format azcli -o egress.sh";
+  fwlog recommend --workspace $WS --since 24h --format azcli -o egress.sh"
+    };
+}
+const RECOMMEND_EXAMPLES: &str = recommend_examples!();
 
 const CATALOG_EXAMPLES: &str = "Examples:
   fwlog catalog features
@@ -85,28 +113,37 @@ const WHY_EXAMPLES: &str = "Examples:
   fwlog why 10.240.0.0/24 mcr.microsoft.com:443 -i ./logs --policy arm-export.json
   fwlog why 10.240.0.4 20.50.1.2:1194 --protocol udp --policy policy.json --format json";
 
-const FETCH_EXAMPLES: &str = "Examples:
+macro_rules! fetch_examples {
+    () => {
+        "Examples:
   fwlog fetch --workspace $WS --since 24h -o logs.parquet
   fwlog fetch --workspace $WS --from 2026-09-07 --to 2026-09-08 -o day.parquet --firewall $FW_ID
-  fwlog fetch --since 1h --print-kql                           the queries, without signing in";
+  fwlog fetch --since 1h --print-kql                           the queries, without signing in"
+    };
+}
+const FETCH_EXAMPLES: &str = fetch_examples!();
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs or Log Analytics.
-    #[command(after_help = DENY_REPORT_EXAMPLES)]
+    /// Group denied traffic by source subnet, protocol, destination and port, from exported logs, Log Analytics or
+    /// an Azure Data Explorer cluster / Fabric Eventhouse.
+    #[command(after_help = DENY_REPORT_EXAMPLES, after_long_help = concat!(sources!(), deny_report_examples!()))]
     DenyReport(Box<deny_report::DenyReportArgs>),
     /// Browse the AKS egress catalog and test destinations against it.
     #[command(after_help = CATALOG_EXAMPLES)]
     Catalog(catalog::CatalogArgs),
     /// Recommend the Azure Firewall rules (Bicep, Terraform, ARM, az CLI) that fix what AKS needs and was denied.
-    #[command(after_help = RECOMMEND_EXAMPLES)]
+    #[command(after_help = RECOMMEND_EXAMPLES, after_long_help = concat!(sources!(), recommend_examples!()))]
     Recommend(Box<recommend::RecommendArgs>),
     /// Explain one flow: its last logged decision, the policy rule that decides it, the smallest change to allow it.
     #[command(after_help = WHY_EXAMPLES)]
     Why(Box<why::WhyArgs>),
-    /// Download raw firewall logs from Log Analytics into a Parquet file the other commands read with --input.
-    #[command(after_help = FETCH_EXAMPLES)]
+    /// Download raw firewall logs from Log Analytics (or a cluster) into a Parquet file the other commands read
+    /// with --input.
+    #[command(after_help = FETCH_EXAMPLES, after_long_help = concat!(sources!(), fetch_examples!()))]
     Fetch(Box<fetch::FetchArgs>),
+    /// Set up Azure Data Explorer or a Fabric Eventhouse for fwlog: query years of storage archives there.
+    Kusto(kusto::KustoArgs),
     /// Print shell completions for fwlog (bash, zsh, fish, powershell, elvish).
     Completions {
         #[arg(value_enum)]
@@ -235,6 +272,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recommend(args) => recommend::run(*args, &globals),
         Command::Why(args) => why::run(*args, &globals),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Kusto(args) => kusto::run(args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut out = Vec::new();

@@ -1,5 +1,5 @@
-//! The part of `deny-report` and `recommend` that is the same: choose the source (files or Log Analytics), read
-//! it into the engine, and tell the user what was read.
+//! The part of `deny-report` and `recommend` that is the same: choose the source (files, Log Analytics or a
+//! cluster), read it into the engine, and tell the user what was read.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +11,8 @@ use crate::event::normalize::format_time_us;
 use crate::event::stats::ReadStats;
 use crate::input::{FileSource, Pushdown};
 use crate::live::config::LiveConfig;
+use crate::live::config::LiveRequest;
+use crate::live::kql;
 use crate::query::{Query, Window};
 use crate::{info, note};
 
@@ -18,12 +20,12 @@ use crate::{info, note};
 pub enum Source {
     /// Exported files (`--input`), opened when read.
     Files(InputArgs),
-    /// A Log Analytics workspace (flag, environment or config file).
+    /// Log Analytics workspaces or cluster databases (flag, environment or config file).
     Live(LiveConfig),
 }
 
 impl Source {
-    /// A configured workspace is queried; otherwise the files named with `--input` are read.
+    /// A configured workspace or cluster is queried; otherwise the files named with `--input` are read.
     pub fn choose(input: &InputArgs, live: &LiveArgs, cloud: Cloud) -> anyhow::Result<Source> {
         let cfg = crate::live::config::resolve(&live.request(), cloud, !input.inputs.is_empty())?;
         Ok(match cfg {
@@ -37,7 +39,7 @@ impl Source {
 pub struct Denies {
     pub groups: Vec<Group>,
     pub stats: ReadStats,
-    /// Files read, or Log Analytics tables used.
+    /// Files read, or the tables a live source used.
     pub sources: Vec<String>,
     /// The query's window, made explicit where the source needed it (a live query covers the last 24 hours
     /// unless told otherwise).
@@ -51,9 +53,26 @@ pub fn deny_groups(
     now_us: i64,
     output: Option<&Path>,
 ) -> anyhow::Result<Denies> {
+    deny_groups_by(source, query, now_us, output, false)
+}
+
+/// [`deny_groups`], with each group keyed by the workspace or database it came from when `by_origin`
+/// (`deny-report --by-origin`). Each origin is grouped on its own — the origin is a key, so nothing merges across
+/// origins and every origin's groups are exactly its single report's — then the groups are sorted together.
+pub fn deny_groups_by(
+    source: &Source,
+    query: Query,
+    now_us: i64,
+    output: Option<&Path>,
+    by_origin: bool,
+) -> anyhow::Result<Denies> {
     match source {
+        Source::Files(_) if by_origin => Err(crate::error::user(
+            "--by-origin keeps the workspace or cluster database of each group apart: it needs --workspace or \
+             --cluster/--database (files have no origin to key on)",
+        )),
         Source::Files(input) => from_files(input, query, output),
-        Source::Live(cfg) => from_live(cfg, query, now_us),
+        Source::Live(cfg) => from_live(cfg, query, now_us, by_origin),
     }
 }
 
@@ -97,7 +116,12 @@ fn release_free_memory() {
     }
 }
 
-fn from_live(cfg: &LiveConfig, mut query: Query, now_us: i64) -> anyhow::Result<Denies> {
+fn from_live(
+    cfg: &LiveConfig,
+    mut query: Query,
+    now_us: i64,
+    by_origin: bool,
+) -> anyhow::Result<Denies> {
     let window = crate::live::window_of(&query.window, now_us);
     query.window = Window {
         from_us: Some(window.from_us),
@@ -111,16 +135,45 @@ fn from_live(cfg: &LiveConfig, mut query: Query, now_us: i64) -> anyhow::Result<
         window,
     ))?;
     info!(
-        "{} Log Analytics request(s), {} retried",
+        "{} {} request(s), {} retried",
         client.requests.load(std::sync::atomic::Ordering::Relaxed),
+        match cfg.service {
+            crate::live::client::Service::LogAnalytics => "Log Analytics",
+            crate::live::client::Service::Kusto => "cluster",
+        },
         client.retries.load(std::sync::atomic::Ordering::Relaxed)
     );
-    let mut agg = DenyAggregator::new(query.clone());
-    for batch in read.batches {
-        agg.add(batch)?;
-    }
+    let groups = if by_origin {
+        let mut per_origin: std::collections::BTreeMap<String, DenyAggregator> =
+            std::collections::BTreeMap::new();
+        // Every configured origin appears, also one without denies (it simply adds no group).
+        for t in &cfg.targets {
+            per_origin.insert(t.key().to_string(), DenyAggregator::new(query.clone()));
+        }
+        for (origin, batch) in read.batches {
+            per_origin
+                .entry(origin)
+                .or_insert_with(|| DenyAggregator::new(query.clone()))
+                .add(batch)?;
+        }
+        let mut groups = Vec::new();
+        for (origin, agg) in per_origin {
+            groups.extend(agg.finish()?.into_iter().map(|mut g| {
+                g.origin = Some(origin.clone());
+                g
+            }));
+        }
+        crate::engine::sort_groups(&mut groups);
+        groups
+    } else {
+        let mut agg = DenyAggregator::new(query.clone());
+        for (_, batch) in read.batches {
+            agg.add(batch)?;
+        }
+        agg.finish()?
+    };
     Ok(Denies {
-        groups: agg.finish()?,
+        groups,
         stats: read.stats,
         sources: read.sources,
         window: query.window,
@@ -140,7 +193,7 @@ pub fn print_diagnostics(stats: &ReadStats, sources: &[String]) {
     let verbose = crate::messages::verbosity();
     if !stats.passed_over.is_empty() {
         note!(
-            "{} file(s) in the input folders passed over (not a log file ending){}",
+            "{} file(s) in the input folders passed over (not log files, special files or folders read already){}",
             stats.passed_over.len(),
             if verbose == 0 { "; -v lists them" } else { ":" }
         );
@@ -168,4 +221,24 @@ pub fn print_diagnostics(stats: &ReadStats, sources: &[String]) {
     for s in sources {
         note!("read {s}");
     }
+}
+
+/// `--print-kql` of a deny summary: the table list and the summary queries over the window, with the table names
+/// of the service the command line, environment or config file points at. Needs no sign-in.
+pub fn print_summary_kql(
+    live: &LiveRequest,
+    window: &Window,
+    filters: &crate::query::Filters,
+    now_us: i64,
+) -> anyhow::Result<()> {
+    let firewall = crate::live::config::configured_firewall(live)?;
+    let tables = crate::live::config::configured_tables(live)?;
+    let window = crate::live::window_of(window, now_us);
+    let mut opts = crate::live::summary::summary_options(filters, firewall.clone());
+    opts.tables = tables.clone();
+    let qs = vec![
+        kql::sources(window, firewall.as_ref(), &tables)?,
+        kql::deny_summary(window, &opts)?,
+    ];
+    crate::output::emit(None, kql::join_for_print(&qs).as_bytes())
 }

@@ -87,6 +87,12 @@ pub struct RecommendArgs {
     #[arg(short, long, value_name = "FILE", value_parser = output_file::<RecommendFormat>)]
     pub output: Option<PathBuf>,
 
+    /// With --policy: print the change as a unified diff of this export of your policy (an ARM template,
+    /// `terraform show -json`, or az CLI / REST JSON of the rule collection groups) against the same file with
+    /// the new rules inserted where they belong. Replaces --format.
+    #[arg(long, value_name = "FILE", help_heading = "Firewall policy")]
+    pub against: Option<PathBuf>,
+
     /// Exit 1 when a rule is needed (for pipelines): `required` (a rule for an endpoint AKS needs), `needed`
     /// (any rule), `any` (any deny at all).
     #[arg(long, value_enum, value_name = "LEVEL")]
@@ -124,46 +130,48 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         },
     };
     if args.live.print_kql {
-        let firewall = crate::live::config::configured_firewall(&args.live.request())?;
         super::deny_report::print_summary_kql(
+            &args.live.request(),
             &query.window,
             &query.filters,
-            firewall.as_ref(),
             now,
         )?;
         return Ok(ExitCode::SUCCESS);
     }
     let (catalog, ctx) = args.cluster.resolve()?;
-    let policy = args.policy.load()?;
+    let policy = args.policy.load(args.cluster.cloud, args.live.auth)?;
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
     let denies = deny_groups(&source, query, now, args.output.as_deref())?;
     print_diagnostics(&denies.stats, &denies.sources);
     let mut rec =
         crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
     if let Some(p) = &policy {
+        // IaC formats then write every group the rules go into whole (a deployment replaces a group): the
+        // user's rules unchanged plus the new ones.
         rec = crate::recommend::policy::against_policy(rec, p, &catalog, &ctx);
-        // A rule collection group is replaced whole when deployed: writing only the new rules under the name of
-        // an existing group would delete the user's rules in it.
-        let existing = p
-            .policy
-            .groups
-            .iter()
-            .any(|g| g.name == rec.collection_group);
-        if existing
-            && matches!(
-                args.format,
-                RecommendFormat::Bicep
-                    | RecommendFormat::Terraform
-                    | RecommendFormat::Arm
-                    | RecommendFormat::Azcli
-            )
+        // Classic rules live on the firewall resource, in collections without groups: no rule collection group
+        // fwlog could write would change them.
+        let iac = matches!(
+            args.format,
+            RecommendFormat::Bicep
+                | RecommendFormat::Terraform
+                | RecommendFormat::Arm
+                | RecommendFormat::Azcli
+        );
+        if p.policy.kind == crate::policy::PolicyKind::Classic
+            && !rec.rules.is_empty()
+            && (iac || args.against.is_some())
         {
             return Err(crate::error::user(format!(
-                "the rules go into your existing group {}, which a deployment replaces whole: use --format json, \
-                 table or markdown to see them, and add them to the group in your repository",
-                rec.collection_group
+                "firewall {} uses classic rules (no firewall policy): fwlog writes firewall policy rule collection \
+                 groups, which would not change them. Use --format table, markdown or json to see the rules, and \
+                 add them to the firewall's rule collections yourself (or migrate the firewall to a policy)",
+                p.policy.name
             )));
         }
+    }
+    if let Some(file) = &args.against {
+        return against(&args, &rec, file);
     }
     let iac = matches!(
         args.format,
@@ -194,5 +202,34 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let layout = crate::render::table::Layout::detect(terminal, globals.width);
     let bytes = crate::render::recommend::render(&rec, args.format, &layout)?;
     crate::output::emit(args.output.as_deref(), &bytes)?;
+    Ok(super::gate(args.fail_on, |level| rec.gate(level)))
+}
+
+/// `--against FILE`: the change as a unified diff of the user's own export (see [`crate::render::against`]).
+fn against(
+    args: &RecommendArgs,
+    rec: &crate::recommend::model::Recommendation,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let shown = file.display().to_string();
+    if !args.policy.given() {
+        return Err(crate::error::user(
+            "--against needs --policy or --policy-id: the policy decides which rules are missing and where they go",
+        ));
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| crate::error::user(format!("{shown}: cannot read: {e}")))?;
+    let sites = crate::policy::sites::sites(&shown, &text)?;
+    if rec.groups.is_empty() {
+        crate::note!(
+            "the policy already allows everything the denies need ({} denies, {} known): no change to {shown}",
+            rec.denies,
+            rec.known.len()
+        );
+        return Ok(ExitCode::from(crate::error::EXIT_NOTHING_TO_WRITE));
+    }
+    let (before, after) = crate::render::against::update(&shown, &text, &sites, rec)?;
+    let diff = crate::render::against::unified(&before, &after, &shown);
+    crate::output::emit(args.output.as_deref(), diff.as_bytes())?;
     Ok(super::gate(args.fail_on, |level| rec.gate(level)))
 }

@@ -86,7 +86,8 @@ pub fn run(args: WhyArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         last_logged(&args.input, &window, &args.source, &host, port)?
     };
     let mut why = Why::new(flow_text, logged);
-    if let Some(inputs) = args.policy.load()? {
+    // `why` has no --auth: a live policy signs in with the credential chain.
+    if let Some(inputs) = args.policy.load(args.cluster.cloud, None)? {
         let (catalog, ctx) = args.cluster.resolve()?;
         let env = crate::policy::Env::new(&inputs, &catalog, &ctx);
         let flow = Flow {

@@ -25,6 +25,10 @@ use crate::query::Query;
 /// Denied traffic of one (kind, source subnet, protocol, destination, destination port), as reports show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
+    /// The workspace or cluster database the group was read from, when a report keeps origins apart
+    /// (`deny-report --by-origin`); absent otherwise, so other reports keep their shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub kind: String,
     pub source_subnet: Option<String>,
     pub protocol: Option<String>,
@@ -264,6 +268,7 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
             a.sources.sort_unstable();
             a.sources.dedup();
             Group {
+                origin: None,
                 kind: kind.map_or("", Kind::as_str).to_string(),
                 source_subnet: text(&subnets, subnet),
                 protocol: protocol_text(protocol),
@@ -302,6 +307,21 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
             ))
     });
     Ok(groups)
+}
+
+/// Sort groups as the engine does — most hits first, then by kind, subnet, protocol, destination and port — with
+/// the origin as the last key, for groups of several origins put together.
+pub fn sort_groups(groups: &mut [Group]) {
+    groups.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.source_subnet.cmp(&b.source_subnet))
+            .then_with(|| a.protocol.cmp(&b.protocol))
+            .then_with(|| a.destination.cmp(&b.destination))
+            .then_with(|| a.destination_port.cmp(&b.destination_port))
+            .then_with(|| a.origin.cmp(&b.origin))
+    });
 }
 
 /// [`ip_order`] of texts already parsed.

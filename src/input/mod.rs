@@ -1,5 +1,7 @@
-//! The file source: finding files (paths, folders, globs, `.gz`), telling their format from their content, and
-//! reading them into canonical batches.
+//! The file source: finding files (paths, folders, globs, `.gz`, named pipes, `-` for stdin; see [`walk`] for
+//! folders), telling their format from their content, and reading them into canonical batches. Inputs are read
+//! as streams ([`source`]): only Parquet files on disk are memory-mapped, and memory is bounded per record
+//! ([`lines::MAX_LINE_BYTES`]) or per document ([`json::MAX_DOCUMENT_BYTES`]), never by the input's size.
 //!
 //! Each format module ([`json`], [`csv`], [`parquet`], [`tables`]) only maps its shape onto [`fields::Field`]s;
 //! [`fields::to_row`] and [`row::CanonicalBuilder`] do the normalising, so every format lands in the same schema.
@@ -17,7 +19,7 @@ pub mod parquet;
 pub mod row;
 pub mod source;
 pub mod tables;
-mod walk;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 
@@ -217,7 +219,15 @@ pub fn read_files(
     format: Option<InputFormat>,
     batcher: &mut RowBatcher<'_>,
 ) -> anyhow::Result<()> {
-    for path in files {
+    let total: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    crate::messages::start_progress(files.len(), total);
+    for (i, path) in files.iter().enumerate() {
+        crate::messages::progress_file(i, files.len(), batcher.stats.records);
         let name = if path.as_os_str() == source::STDIN {
             source::STDIN_NAME.to_string()
         } else {
@@ -240,6 +250,7 @@ pub fn read_files(
             InputFormat::Csv => csv::read(&name, opened.stream, batcher)?,
         }
     }
+    crate::messages::finish_progress();
     Ok(())
 }
 
@@ -275,6 +286,7 @@ fn read_parquet(
     // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them
     // again reloads the same bytes from the file.
     let release = |r: std::ops::Range<usize>| {
+        crate::messages::progress_bytes(r.len() as u64);
         let _ = unsafe {
             map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.start, r.len())
         };

@@ -711,7 +711,14 @@ mod tests {
         let s = 1_000_000;
         let times = Int64Chunked::from_vec(
             "TimeGenerated".into(),
-            vec![T0 + s, T0 + 2 * s, T0 + 3 * s, T0 + 9 * s, T0 + 4 * s, T0 + 5 * s],
+            vec![
+                T0 + s,
+                T0 + 2 * s,
+                T0 + 3 * s,
+                T0 + 9 * s,
+                T0 + 4 * s,
+                T0 + 5 * s,
+            ],
         )
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_series();
@@ -723,12 +730,28 @@ mod tests {
                 Column::new("SourcePort".into(), [1i32, 2, 3, 4, 5, 6]),
                 Column::new(
                     "Fqdn".into(),
-                    ["a.example", "b.example", "c.example", "a.example", "a.example", "A.Example."],
+                    [
+                        "a.example",
+                        "b.example",
+                        "c.example",
+                        "a.example",
+                        "a.example",
+                        "A.Example.",
+                    ],
                 ),
-                Column::new("DestinationPort".into(), [443i32, 443, 70000, 443, 443, 443]),
-                Column::new("Action".into(), ["Deny", "Allow", "Allow", "Deny", "Allow", "deny"]),
+                Column::new(
+                    "DestinationPort".into(),
+                    [443i32, 443, 70000, 443, 443, 443],
+                ),
+                Column::new(
+                    "Action".into(),
+                    ["Deny", "Allow", "Allow", "Deny", "Allow", "deny"],
+                ),
                 Column::new("Protocol".into(), ["HTTPS"; 6]),
-                Column::new("ApplicationRuleCount".into(), [Some(1i64), None, None, Some(2), Some(5), None]),
+                Column::new(
+                    "ApplicationRuleCount".into(),
+                    [Some(1i64), None, None, Some(2), Some(5), None],
+                ),
                 Column::new("TargetUrl".into(), ["https://x"; 6]),
                 Column::new("Type".into(), ["AZFWApplicationRule"; 6]),
             ],
@@ -761,7 +784,10 @@ mod tests {
             all.merge(t);
         }
         // The denies in the window: rows 1 and 6, one pair (the names are the same host).
-        let pairs: Vec<_> = all.pairs().map(|(_, a)| (a.hits, a.first, a.last)).collect();
+        let pairs: Vec<_> = all
+            .pairs()
+            .map(|(_, a)| (a.hits, a.first, a.last))
+            .collect();
         assert_eq!(pairs, vec![(2, T0 + s, T0 + 5 * s)]);
     }
 

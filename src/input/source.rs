@@ -47,6 +47,7 @@ pub fn open(path: &Path, name: &str) -> anyhow::Result<Opened> {
         };
         (Box::new(f), mapped)
     };
+    let raw: Box<dyn Read + Send> = Box::new(Counted(raw));
     let plain = Head::new(Box::new(Tagged::new(raw, "cannot read")) as Box<dyn Read + Send>)
         .map_err(|e| user(format!("{name}: {e}")))?;
     if !plain.head().starts_with(&[0x1f, 0x8b]) {
@@ -147,6 +148,17 @@ impl std::fmt::Display for TaggedError {
 }
 
 impl std::error::Error for TaggedError {}
+
+/// A reader that reports the bytes it reads to the progress bar (as stored: compressed bytes of a `.gz`).
+struct Counted<R>(R);
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        crate::messages::progress_bytes(n as u64);
+        Ok(n)
+    }
+}
 
 /// A reader whose errors say what was being read: "cannot read: …" for the file, "not a valid gzip file: …"
 /// for the decompressor.

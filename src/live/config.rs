@@ -1,4 +1,5 @@
-//! Which workspace to query, where, and how to sign in: command line, then environment, then the config file.
+//! Which workspace or cluster database to query, where, and how to sign in: command line, then environment,
+//! then the config file.
 //!
 //! Config file: `$FWLOG_CONFIG`, else `$XDG_CONFIG_HOME/fwlog/config.toml`, else `~/.config/fwlog/config.toml`:
 //!
@@ -9,13 +10,28 @@
 //! cloud = "public"          # public | usgov | china (a non-public --cloud wins)
 //! auth = "cli"              # env | workload | msi | cli (default: try them in that order)
 //! endpoint = "https://api.loganalytics.azure.com"   # only to override the cloud's default
+//!
+//! [kusto]
+//! cluster = "https://fwlogs.westeurope.kusto.windows.net"   # or a Fabric Eventhouse query URI
+//! database = "firewall"                                     # or ["hub-weu", "hub-neu"]
+//! table_map = { AZFWNetworkRule = "FirewallNetwork", AzureDiagnostics = "FwArchive_AzureDiagnostics(window)" }
+//! auth = "cli"              # as above; default: [log_analytics] auth, else the chain
+//! cloud = "public"          # the sign-in authority
+//! audience = "https://kusto.kusto.windows.net"              # only to override the cluster's token audience
 //! ```
+//!
+//! A run reads either Log Analytics or a cluster. The command line decides first (`--workspace` or `--cluster`,
+//! `--database`, `--table-map`); then the environment (`FWLOG_WORKSPACE` or `FWLOG_KUSTO_CLUSTER` with
+//! `FWLOG_KUSTO_DATABASE`); then the config file. Naming both at the same level is an error that says so.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::client::Service;
 use super::kql::{FirewallId, WorkspaceId};
+use super::tables::{Entity, LaTable, Tables};
+use super::target::{ClusterUrl, DatabaseName, Target};
 pub use crate::catalog::context::Cloud;
 use crate::error::user;
 
@@ -24,6 +40,12 @@ use crate::error::user;
 pub struct LiveRequest {
     /// `--workspace` (repeatable).
     pub workspaces: Vec<WorkspaceId>,
+    /// `--cluster`: a Kusto query URI.
+    pub cluster: Option<ClusterUrl>,
+    /// `--database` (repeatable).
+    pub databases: Vec<DatabaseName>,
+    /// `--table-map TABLE=ENTITY` (repeatable).
+    pub table_map: Vec<(LaTable, Entity)>,
     /// `--firewall`: only rows of this firewall.
     pub firewall: Option<FirewallId>,
     /// `--endpoint`: the Query API base URL.
@@ -102,6 +124,37 @@ impl AuthMethod {
 struct FileConfig {
     #[serde(default)]
     log_analytics: FileLogAnalytics,
+    #[serde(default)]
+    kusto: FileKusto,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKusto {
+    cluster: Option<String>,
+    database: Option<OneOrMany>,
+    #[serde(default)]
+    table_map: std::collections::BTreeMap<String, String>,
+    auth: Option<AuthMethod>,
+    cloud: Option<Cloud>,
+    audience: Option<String>,
+}
+
+/// `database = "x"` or `database = ["x", "y"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,13 +171,19 @@ struct FileLogAnalytics {
 /// Everything resolved: where to send queries and how to sign in.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    pub workspaces: Vec<WorkspaceId>,
+    /// The workspaces, or the databases of one cluster, in a fixed order.
+    pub targets: Vec<Target>,
+    pub service: Service,
     pub firewall: Option<FirewallId>,
     pub cloud: Cloud,
-    /// Base URL without trailing slash.
+    /// Base URL without trailing slash: the Query API endpoint or the cluster's query URI.
     pub endpoint: String,
+    /// The token scope (`<audience>/.default`).
+    pub scope: String,
+    /// What the service calls each table.
+    pub tables: Tables,
     pub auth: Option<AuthMethod>,
-    /// Where the workspace came from, for messages.
+    /// Where the workspace or cluster came from, for messages.
     pub workspace_origin: &'static str,
     /// How long all requests of the run may take together.
     pub timeout: std::time::Duration,
@@ -141,20 +200,75 @@ pub fn config_path() -> Option<PathBuf> {
     Some(base.join("fwlog").join("config.toml"))
 }
 
-fn load_file() -> anyhow::Result<(Option<PathBuf>, FileLogAnalytics)> {
+fn load_file() -> anyhow::Result<(Option<PathBuf>, FileConfig)> {
     let Some(path) = config_path() else {
-        return Ok((None, FileLogAnalytics::default()));
+        return Ok((None, FileConfig::default()));
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((None, FileLogAnalytics::default()));
+            return Ok((None, FileConfig::default()));
         }
         Err(e) => return Err(user(format!("{}: cannot read: {e}", path.display()))),
     };
     let cfg: FileConfig = toml::from_str(&text)
         .map_err(|e| user(format!("{}: {}", path.display(), e.to_string().trim())))?;
-    Ok((Some(path), cfg.log_analytics))
+    Ok((Some(path), cfg))
+}
+
+/// Which service a run reads, and at which level it was named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    LogAnalytics(&'static str),
+    Kusto(&'static str),
+}
+
+fn env_set(k: &str) -> bool {
+    std::env::var(k).is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// Log Analytics or a cluster, and where that was said; `None` when nothing names either.
+fn choose(
+    args: &LiveRequest,
+    file: &FileConfig,
+    at: &dyn Fn(&str) -> String,
+    env_set: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<Option<Choice>> {
+    let cli_la = !args.workspaces.is_empty();
+    let cli_kusto =
+        args.cluster.is_some() || !args.databases.is_empty() || !args.table_map.is_empty();
+    match (cli_la, cli_kusto) {
+        (true, true) => {
+            return Err(user(
+                "give either --workspace (Log Analytics) or --cluster/--database (Azure Data Explorer, Fabric), not both",
+            ));
+        }
+        (true, false) => return Ok(Some(Choice::LogAnalytics("--workspace"))),
+        (false, true) => return Ok(Some(Choice::Kusto("--cluster"))),
+        (false, false) => {}
+    }
+    match (env_set("FWLOG_WORKSPACE"), env_set("FWLOG_KUSTO_CLUSTER")) {
+        (true, true) => {
+            return Err(user(
+                "both FWLOG_WORKSPACE and FWLOG_KUSTO_CLUSTER are set: unset one, or choose with --workspace or --cluster",
+            ));
+        }
+        (true, false) => return Ok(Some(Choice::LogAnalytics("FWLOG_WORKSPACE"))),
+        (false, true) => return Ok(Some(Choice::Kusto("FWLOG_KUSTO_CLUSTER"))),
+        (false, false) => {}
+    }
+    match (
+        !file.log_analytics.workspaces.is_empty(),
+        file.kusto.cluster.is_some(),
+    ) {
+        (true, true) => Err(user(format!(
+            "{}: names both Log Analytics workspaces and a cluster: choose with --workspace or --cluster",
+            at("log_analytics.workspaces, kusto.cluster")
+        ))),
+        (true, false) => Ok(Some(Choice::LogAnalytics("the config file"))),
+        (false, true) => Ok(Some(Choice::Kusto("the config file"))),
+        (false, false) => Ok(None),
+    }
 }
 
 /// Resolve the live settings. `Ok(None)` when no workspace is configured anywhere (the offline path applies).
@@ -172,43 +286,24 @@ pub fn resolve(
         Some(p) => format!("{} ({what})", p.display()),
         None => what.to_string(),
     };
-    let mut origin = "--workspace";
-    let mut workspaces = args.workspaces.clone();
-    if workspaces.is_empty()
-        && let Ok(v) = std::env::var("FWLOG_WORKSPACE")
-        && !v.trim().is_empty()
-    {
-        origin = "FWLOG_WORKSPACE";
-        for w in v.split(',').filter(|w| !w.trim().is_empty()) {
-            workspaces.push(
-                w.parse()
-                    .map_err(|e: String| user(format!("FWLOG_WORKSPACE: {e}")))?,
-            );
-        }
-    }
-    if workspaces.is_empty() && !file.workspaces.is_empty() {
-        origin = "the config file";
-        for w in &file.workspaces {
-            workspaces.push(
-                w.parse()
-                    .map_err(|e: String| user(format!("{}: {e}", at("workspaces"))))?,
-            );
-        }
-    }
-    if workspaces.is_empty() {
-        return Ok(None);
-    }
+    // Files named on the command line win over a workspace or cluster from the environment or the config file
+    // (which are then not even looked at); a live source named on the command line too is a contradiction.
     if explicit_input {
-        if !args.workspaces.is_empty() {
+        let live_flags = !args.workspaces.is_empty()
+            || args.cluster.is_some()
+            || !args.databases.is_empty()
+            || !args.table_map.is_empty();
+        if live_flags {
             return Err(user(
-                "give either --input (exported files) or --workspace (Log Analytics), not both",
+                "give either --input (exported files) or --workspace/--cluster (a live source), not both",
             ));
         }
         return Ok(None);
     }
-    workspaces.sort();
-    workspaces.dedup();
-    let firewall = match (&args.firewall, &file.firewall) {
+    let Some(choice) = choose(args, &file, &at, &env_set)? else {
+        return Ok(None);
+    };
+    let firewall = match (&args.firewall, &file.log_analytics.firewall) {
         (Some(f), _) => Some(f.clone()),
         (None, Some(f)) => Some(
             f.parse()
@@ -216,6 +311,52 @@ pub fn resolve(
         ),
         (None, None) => None,
     };
+    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    match choice {
+        Choice::LogAnalytics(origin) => resolve_log_analytics(
+            args,
+            &file.log_analytics,
+            &at,
+            origin,
+            cloud,
+            firewall,
+            timeout,
+        ),
+        Choice::Kusto(origin) => resolve_kusto(args, &file, &at, origin, cloud, firewall, timeout),
+    }
+    .map(Some)
+}
+
+fn resolve_log_analytics(
+    args: &LiveRequest,
+    file: &FileLogAnalytics,
+    at: &dyn Fn(&str) -> String,
+    origin: &'static str,
+    cloud: Cloud,
+    firewall: Option<FirewallId>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<LiveConfig> {
+    let mut workspaces = args.workspaces.clone();
+    if workspaces.is_empty()
+        && let Ok(v) = std::env::var("FWLOG_WORKSPACE")
+    {
+        for w in v.split(',').filter(|w| !w.trim().is_empty()) {
+            workspaces.push(
+                w.parse()
+                    .map_err(|e: String| user(format!("FWLOG_WORKSPACE: {e}")))?,
+            );
+        }
+    }
+    if workspaces.is_empty() {
+        for w in &file.workspaces {
+            workspaces.push(
+                w.parse()
+                    .map_err(|e: String| user(format!("{}: {e}", at("workspaces"))))?,
+            );
+        }
+    }
+    workspaces.sort();
+    workspaces.dedup();
     let cloud = if cloud != Cloud::Public {
         cloud
     } else {
@@ -229,18 +370,151 @@ pub fn resolve(
                 .ok()
                 .filter(|v| !v.is_empty())
         })
-        .or(file.endpoint)
+        .or(file.endpoint.clone())
         .unwrap_or_else(|| endpoint_of(cloud).to_string());
     let endpoint = check_endpoint(&endpoint)?;
-    Ok(Some(LiveConfig {
-        workspaces,
+    Ok(LiveConfig {
+        targets: workspaces.into_iter().map(Target::Workspace).collect(),
+        service: Service::LogAnalytics,
         firewall,
         cloud,
         endpoint,
+        scope: scope_of(cloud).to_string(),
+        tables: Tables::log_analytics(),
         auth: args.auth.or(file.auth),
         workspace_origin: origin,
-        timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
-    }))
+        timeout,
+    })
+}
+
+fn resolve_kusto(
+    args: &LiveRequest,
+    file: &FileConfig,
+    at: &dyn Fn(&str) -> String,
+    origin: &'static str,
+    cloud: Cloud,
+    firewall: Option<FirewallId>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<LiveConfig> {
+    let k = &file.kusto;
+    if args.endpoint.is_some() {
+        return Err(user(
+            "--endpoint is the Log Analytics endpoint; a cluster is given with --cluster (its query URI)",
+        ));
+    }
+    let cluster: ClusterUrl = match &args.cluster {
+        Some(c) => c.clone(),
+        None => match std::env::var("FWLOG_KUSTO_CLUSTER")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(v) => v
+                .parse()
+                .map_err(|e: String| user(format!("FWLOG_KUSTO_CLUSTER: {e}")))?,
+            None => match &k.cluster {
+                Some(c) => c
+                    .parse()
+                    .map_err(|e: String| user(format!("{}: {e}", at("kusto.cluster"))))?,
+                None => {
+                    return Err(user(
+                        "--database and --table-map need a cluster: --cluster URL, FWLOG_KUSTO_CLUSTER, or `cluster`                          in the config file's [kusto] section",
+                    ));
+                }
+            },
+        },
+    };
+    let mut databases = args.databases.clone();
+    if databases.is_empty()
+        && let Ok(v) = std::env::var("FWLOG_KUSTO_DATABASE")
+    {
+        for d in v.split(',').filter(|d| !d.trim().is_empty()) {
+            databases.push(
+                d.parse()
+                    .map_err(|e: String| user(format!("FWLOG_KUSTO_DATABASE: {e}")))?,
+            );
+        }
+    }
+    if databases.is_empty()
+        && let Some(d) = &k.database
+    {
+        for d in d.items() {
+            databases.push(
+                d.parse()
+                    .map_err(|e: String| user(format!("{}: {e}", at("kusto.database"))))?,
+            );
+        }
+    }
+    if databases.is_empty() {
+        return Err(user(format!(
+            "the cluster {cluster} needs a database: --database NAME, FWLOG_KUSTO_DATABASE, or `database` in the              config file's [kusto] section"
+        )));
+    }
+    databases.sort();
+    databases.dedup();
+    // The config file's map first, then --table-map entries, which win table by table.
+    let mut map = std::collections::BTreeMap::new();
+    for (t, e) in &k.table_map {
+        let entry = super::tables::parse_map_entry(&format!("{t}={e}"))
+            .map_err(|e| user(format!("{}: {e}", at("kusto.table_map"))))?;
+        map.insert(entry.0, entry.1);
+    }
+    for (t, e) in &args.table_map {
+        map.insert(*t, e.clone());
+    }
+    let cloud = if cloud != Cloud::Public {
+        cloud
+    } else {
+        k.cloud
+            .or(file.log_analytics.cloud)
+            .unwrap_or(Cloud::Public)
+    };
+    let audience = match &k.audience {
+        Some(a) => check_endpoint(a).map_err(|_| {
+            user(format!(
+                "{}: expected an https URL such as {}",
+                at("kusto.audience"),
+                super::target::KUSTO_AUDIENCE
+            ))
+        })?,
+        None => cluster.audience(),
+    };
+    Ok(LiveConfig {
+        targets: databases.into_iter().map(Target::Database).collect(),
+        service: Service::Kusto,
+        firewall,
+        cloud,
+        endpoint: cluster.to_string(),
+        scope: format!("{audience}/.default"),
+        tables: Tables::cluster(map),
+        auth: args.auth.or(k.auth).or(file.log_analytics.auth),
+        workspace_origin: origin,
+        timeout,
+    })
+}
+
+/// The tables `--print-kql` writes queries for: a cluster's when the command line, environment or config file
+/// names one (with its table map), else Log Analytics'. Needs no database and no sign-in.
+pub fn configured_tables(args: &LiveRequest) -> anyhow::Result<Tables> {
+    let (path, file) = load_file()?;
+    let at = |what: &str| match &path {
+        Some(p) => format!("{} ({what})", p.display()),
+        None => what.to_string(),
+    };
+    match choose(args, &file, &at, &env_set)? {
+        Some(Choice::Kusto(_)) => {
+            let mut map = std::collections::BTreeMap::new();
+            for (t, e) in &file.kusto.table_map {
+                let entry = super::tables::parse_map_entry(&format!("{t}={e}"))
+                    .map_err(|e| user(format!("{}: {e}", at("kusto.table_map"))))?;
+                map.insert(entry.0, entry.1);
+            }
+            for (t, e) in &args.table_map {
+                map.insert(*t, e.clone());
+            }
+            Ok(Tables::cluster(map))
+        }
+        _ => Ok(Tables::log_analytics()),
+    }
 }
 
 /// The firewall to keep: `--firewall`, else the config file's (for `--print-kql`, which needs no workspace).
@@ -249,7 +523,8 @@ pub fn configured_firewall(args: &LiveRequest) -> anyhow::Result<Option<Firewall
         return Ok(Some(f.clone()));
     }
     let (path, file) = load_file()?;
-    file.firewall
+    file.log_analytics
+        .firewall
         .map(|f| {
             f.parse().map_err(|e: String| {
                 let at = path
@@ -262,6 +537,7 @@ pub fn configured_firewall(args: &LiveRequest) -> anyhow::Result<Option<Firewall
 }
 
 /// The endpoint must be https, except plain http to this machine (a local proxy or a test double).
+/// (Also used for the `[kusto] audience` override, which is a URL of the same kind.)
 pub fn check_endpoint(raw: &str) -> anyhow::Result<String> {
     let t = raw.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(t)
@@ -305,5 +581,62 @@ auth = "cli"
         assert_eq!(cfg.log_analytics.cloud, Some(Cloud::Usgov));
         assert_eq!(cfg.log_analytics.auth, Some(AuthMethod::Cli));
         assert!(toml::from_str::<FileConfig>("[log_analytics]\nworkspace = \"x\"\n").is_err());
+        let k: FileConfig = toml::from_str(
+            r#"[kusto]
+cluster = "https://fwlogs.westeurope.kusto.windows.net"
+database = ["hub-weu", "hub-neu"]
+table_map = { AZFWNetworkRule = "FirewallNetwork" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            k.kusto.database.unwrap().items(),
+            vec!["hub-weu", "hub-neu"]
+        );
+        assert_eq!(k.kusto.table_map["AZFWNetworkRule"], "FirewallNetwork");
+        assert!(toml::from_str::<FileConfig>("[kusto]\ntables = 1\n").is_err());
+    }
+
+    /// The command line decides first, then the environment, then the file; naming both services at one level
+    /// is an error, at another level it is not.
+    #[test]
+    fn the_first_level_that_names_a_service_decides() {
+        let at = |w: &str| format!("config.toml ({w})");
+        let file: FileConfig = toml::from_str(
+            "[log_analytics]\nworkspaces = [\"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0\"]\n\
+             [kusto]\ncluster = \"https://c.kusto.windows.net\"\n",
+        )
+        .unwrap();
+        let none = |_: &str| false;
+        let la_env = |k: &str| k == "FWLOG_WORKSPACE";
+        let both_env = |k: &str| k == "FWLOG_WORKSPACE" || k == "FWLOG_KUSTO_CLUSTER";
+        let cli_kusto = LiveRequest {
+            databases: vec!["fw".parse().unwrap()],
+            ..Default::default()
+        };
+        let cli_la = LiveRequest {
+            workspaces: vec!["0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0".parse().unwrap()],
+            ..Default::default()
+        };
+        let empty = FileConfig::default();
+        let pick = |a: &LiveRequest, f: &FileConfig, e: &dyn Fn(&str) -> bool| {
+            choose(a, f, &at, e).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            pick(&cli_kusto, &file, &both_env),
+            Ok(Some(Choice::Kusto("--cluster")))
+        );
+        assert_eq!(
+            pick(&LiveRequest::default(), &file, &la_env),
+            Ok(Some(Choice::LogAnalytics("FWLOG_WORKSPACE")))
+        );
+        assert_eq!(pick(&LiveRequest::default(), &empty, &none), Ok(None));
+        let e = pick(&LiveRequest::default(), &file, &none).unwrap_err();
+        assert!(e.contains("config.toml") && e.contains("both"), "{e}");
+        let e = pick(&LiveRequest::default(), &empty, &both_env).unwrap_err();
+        assert!(e.contains("FWLOG_KUSTO_CLUSTER"), "{e}");
+        let mut both = cli_la.clone();
+        both.cluster = Some("https://c.kusto.windows.net".parse().unwrap());
+        assert!(pick(&both, &empty, &none).unwrap_err().contains("not both"));
     }
 }

@@ -1,12 +1,13 @@
-//! `fwlog fetch`: raw firewall rows from Log Analytics into one canonical Parquet file that every offline
-//! command reads (`--input logs.parquet`).
+//! `fwlog fetch`: raw firewall rows from Log Analytics (or a cluster) into one canonical Parquet file that every
+//! offline command reads (`--input logs.parquet`).
 //!
 //! 1. `hourly-count` gives rows per hour; [`plan_windows`] tiles the half-open window `[from, to)` into windows
 //!    of at most `target` expected rows (default 100,000 — well under the API's 500,000 rows / 64 MB), splitting
 //!    busy hours evenly and letting quiet hours share a window.
 //! 2. Each window's `raw-window` query runs (at most 4 in flight, retries in the client); a `PartialError`
 //!    halves it until complete. The rows become canonical events and are written as one part file per planned
-//!    window in a parts folder beside the output (`.<name>.fwlog-parts/`), named by workspace and window.
+//!    window in a parts folder beside the output (`.<name>.fwlog-parts/`), named by workspace (or database) and
+//!    window.
 //! 3. When every part exists, they are combined in order into a temporary file in the output's folder, which is
 //!    renamed into place; then the parts folder is removed. An interrupted fetch therefore never leaves a
 //!    complete-looking output, and running the same command again resumes: the folder's `manifest.json` keeps
@@ -21,7 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Missing, Outcome, QueryClient};
 use super::config::LiveConfig;
-use super::kql::{self, FirewallId, Window, WorkspaceId};
+use super::kql::{self, FirewallId, Window};
+use super::tables::Tables;
+use super::target::Target;
 
 const HOUR_US: i64 = 3_600_000_000;
 /// Default rows per window.
@@ -105,11 +108,15 @@ pub fn plan_windows(window: Window, hours: &[(i64, u64)], target: u64) -> Vec<(W
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Manifest {
+    /// The targets' keys: workspace GUIDs, or database names (then `cluster` is set).
     workspaces: Vec<String>,
+    /// The cluster of the databases; absent for Log Analytics (and in manifests written before clusters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
     firewall: Option<String>,
     from_us: i64,
     to_us: i64,
-    /// (workspace, from, to, expected rows)
+    /// (target key, from, to, expected rows)
     windows: Vec<(String, i64, i64, u64)>,
 }
 
@@ -121,23 +128,25 @@ fn parts_dir(out: &Path) -> PathBuf {
     out.with_file_name(format!(".{name}.fwlog-parts"))
 }
 
-fn part_path(dir: &Path, ws: &str, from: i64, to: i64) -> PathBuf {
-    dir.join(format!("{ws}-{from:020}-{to:020}.parquet"))
+fn part_path(dir: &Path, target: &Target, from: i64, to: i64) -> PathBuf {
+    dir.join(format!("{}-{from:020}-{to:020}.parquet", target.file_key()))
 }
 
 async fn hourly(
     client: &QueryClient,
-    ws: &WorkspaceId,
+    target: &Target,
     window: Window,
     fw: Option<&FirewallId>,
+    tables: &Tables,
 ) -> anyhow::Result<Vec<(i64, u64)>> {
-    let q = kql::hourly_count(window, fw)?;
-    let body = match client.query(ws, "hourly count", &q, window).await {
+    let q = kql::hourly_count(window, fw, tables)?;
+    let body = match client.query(target, "hourly count", &q, window).await {
         Ok(Outcome::Complete(b)) => b,
         Ok(Outcome::NoContent) => return Ok(Vec::new()),
         Ok(Outcome::Partial { message, .. }) => {
             anyhow::bail!(
-                "Log Analytics returned an incomplete hourly count for workspace {ws}: {message}"
+                "{} returned an incomplete hourly count for {target}: {message}",
+                client.names().name
             )
         }
         Err(e) if e.downcast_ref::<Missing>().is_some() => {
@@ -149,19 +158,29 @@ async fn hourly(
     super::summary::parse_hourly(&body)
 }
 
+/// The name rows fetched from a target carry as their origin (`origin_file`).
+fn origin_of(target: &Target, cluster: &str) -> String {
+    match target {
+        Target::Workspace(ws) => format!("log analytics {ws}"),
+        Target::Database(db) => format!("{cluster} database {db}"),
+    }
+}
+
 /// Raw rows of one window as canonical frames, halving on partial results.
 async fn fetch_window(
     client: Arc<QueryClient>,
-    ws: WorkspaceId,
+    target: Target,
     window: Window,
     fw: Option<FirewallId>,
+    tables: Arc<Tables>,
+    cluster: Arc<str>,
 ) -> anyhow::Result<(Vec<DataFrame>, u64)> {
-    let q = kql::raw_window(window, fw.as_ref())?;
-    match client.query(&ws, "raw rows", &q, window).await? {
+    let q = kql::raw_window(window, fw.as_ref(), &tables)?;
+    match client.query(&target, "raw rows", &q, window).await? {
         Outcome::Complete(body) => {
             let (frame, stats) = crate::input::tables::canonical_from_query_response(
                 &body,
-                &format!("log analytics {ws}"),
+                &origin_of(&target, &cluster),
             )?;
             Ok((vec![frame], stats.skipped))
         }
@@ -170,32 +189,37 @@ async fn fetch_window(
             let len = window.to_us - window.from_us;
             if len < 2 * MIN_SPLIT_US {
                 anyhow::bail!(
-                    "Log Analytics returned incomplete rows for {} even for one second ({message})",
+                    "{} returned incomplete rows for {} even for one second ({message})",
+                    client.names().name,
                     window.timespan()
                 );
             }
             crate::info!(
-                "workspace {ws}: partial result for {} ({message}); halving",
+                "{target}: partial result for {} ({message}); halving",
                 window.timespan()
             );
             let mid = window.from_us + len / 2;
             let a = Box::pin(fetch_window(
                 client.clone(),
-                ws.clone(),
+                target.clone(),
                 Window {
                     from_us: window.from_us,
                     to_us: mid,
                 },
                 fw.clone(),
+                tables.clone(),
+                cluster.clone(),
             ));
             let b = Box::pin(fetch_window(
                 client,
-                ws,
+                target,
                 Window {
                     from_us: mid,
                     to_us: window.to_us,
                 },
                 fw,
+                tables,
+                cluster,
             ));
             let (ra, rb) = tokio::join!(a, b);
             let (mut fa, sa) = ra?;
@@ -234,8 +258,8 @@ pub struct FetchSummary {
     pub windows: usize,
 }
 
-/// Fetch the raw rows of every workspace over `window` into `out` (see the module docs), at most `target`
-/// expected rows per request.
+/// Fetch the raw rows of every workspace (or database) over `window` into `out` (see the module docs), at most
+/// `target` expected rows per request.
 pub async fn fetch(
     client: Arc<QueryClient>,
     cfg: &LiveConfig,
@@ -244,8 +268,15 @@ pub async fn fetch(
     target: u64,
 ) -> anyhow::Result<FetchSummary> {
     let parts = parts_dir(out);
+    let cluster = (cfg.service == super::client::Service::Kusto).then(|| cfg.endpoint.clone());
+    let by_key: std::collections::HashMap<String, Target> = cfg
+        .targets
+        .iter()
+        .map(|t| (t.key().to_string(), t.clone()))
+        .collect();
     let wanted = Manifest {
-        workspaces: cfg.workspaces.iter().map(|w| w.to_string()).collect(),
+        workspaces: cfg.targets.iter().map(|t| t.key().to_string()).collect(),
+        cluster: cluster.clone(),
         firewall: cfg.firewall.as_ref().map(|f| f.to_string()),
         from_us: window.from_us,
         to_us: window.to_us,
@@ -256,7 +287,11 @@ pub async fn fetch(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let manifest = match existing {
-        Some(m) if m.workspaces == wanted.workspaces && m.firewall == wanted.firewall => {
+        Some(m)
+            if m.workspaces == wanted.workspaces
+                && m.cluster == wanted.cluster
+                && m.firewall == wanted.firewall =>
+        {
             crate::note!(
                 "resuming the interrupted fetch of {} into {} (delete {} to start over)",
                 Window {
@@ -277,10 +312,10 @@ pub async fn fetch(
             std::fs::create_dir_all(&parts)
                 .with_context(|| format!("creating {}", parts.display()))?;
             let mut m = wanted;
-            for ws in &cfg.workspaces {
-                let hours = hourly(&client, ws, window, cfg.firewall.as_ref()).await?;
+            for t in &cfg.targets {
+                let hours = hourly(&client, t, window, cfg.firewall.as_ref(), &cfg.tables).await?;
                 for (w, n) in plan_windows(window, &hours, target) {
-                    m.windows.push((ws.to_string(), w.from_us, w.to_us, n));
+                    m.windows.push((t.key().to_string(), w.from_us, w.to_us, n));
                 }
             }
             let tmp = parts.join("manifest.json.tmp");
@@ -290,12 +325,21 @@ pub async fn fetch(
         }
     };
     let expected: u64 = manifest.windows.iter().map(|w| w.3).sum();
-    let todo: Vec<_> = manifest
-        .windows
-        .iter()
-        .filter(|(ws, f, t, _)| !part_path(&parts, ws, *f, *t).exists())
-        .cloned()
-        .collect();
+    let target_of = |key: &str| {
+        by_key.get(key).cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: names {key:?}, not a target of this run",
+                parts.display()
+            )
+        })
+    };
+    let mut todo = Vec::new();
+    for (key, f, t, n) in &manifest.windows {
+        let tg = target_of(key)?;
+        if !part_path(&parts, &tg, *f, *t).exists() {
+            todo.push((tg, *f, *t, *n));
+        }
+    }
     crate::info!(
         "{} window(s) planned, {} to fetch, {} rows expected",
         manifest.windows.len(),
@@ -306,32 +350,37 @@ pub async fn fetch(
     // After a failure, windows already being fetched finish and keep their parts (for a resume); windows not
     // started yet are not started.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tables = Arc::new(cfg.tables.clone());
+    let cluster_name: Arc<str> = Arc::from(cluster.unwrap_or_default());
     let mut set = tokio::task::JoinSet::new();
-    for (ws, f, t, n) in todo {
-        let (client, parts, fw, stop) = (
+    for (tg, f, t, n) in todo {
+        let (client, parts, fw, stop, tables, cluster_name) = (
             client.clone(),
             parts.clone(),
             cfg.firewall.clone(),
             stop.clone(),
+            tables.clone(),
+            cluster_name.clone(),
         );
         set.spawn(async move {
             if stop.load(std::sync::atomic::Ordering::SeqCst) {
                 return anyhow::Ok(None);
             }
-            let id: WorkspaceId = ws.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let got = fetch_window(
                 client,
-                id,
+                tg.clone(),
                 Window {
                     from_us: f,
                     to_us: t,
                 },
                 fw,
+                tables,
+                cluster_name,
             )
             .await;
             let (frames, skipped) =
                 got.inspect_err(|_| stop.store(true, std::sync::atomic::Ordering::SeqCst))?;
-            let path = part_path(&parts, &ws, f, t);
+            let path = part_path(&parts, &tg, f, t);
             let rows = tokio::task::spawn_blocking(move || write_parquet(&path, frames)).await??;
             anyhow::Ok(Some((rows, n, skipped)))
         });
@@ -375,8 +424,8 @@ pub async fn fetch(
     let schema = crate::event::schema();
     let mut w = ParquetWriter::new(&mut file).batched(&schema)?;
     let mut rows = 0u64;
-    for (ws, f, t, _) in &ordered {
-        let df = read_parquet(&part_path(&parts, ws, *f, *t))?;
+    for (key, f, t, _) in &ordered {
+        let df = read_parquet(&part_path(&parts, &target_of(key)?, *f, *t))?;
         if df.height() > 0 {
             rows += df.height() as u64;
             w.write_batch(&df)?;

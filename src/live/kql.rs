@@ -13,6 +13,7 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
+use super::tables::Tables;
 use crate::event::Kind;
 use crate::query::{Cidr, DestinationPattern, is_dns_name};
 
@@ -55,7 +56,8 @@ impl Template {
         }
     }
 
-    /// The placeholder names the template uses, in order of first appearance.
+    /// The value placeholder names the template uses, in order of first appearance (the structural ones that
+    /// name tables are [`Tables`]' to fill).
     pub fn placeholders(self) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = Vec::new();
         let mut rest = self.text();
@@ -63,7 +65,7 @@ impl Template {
             let after = &rest[i + 2..];
             let Some(j) = after.find("}}") else { break };
             let name = &after[..j];
-            if !out.contains(&name) {
+            if !out.contains(&name) && !super::tables::is_structural(name) {
                 out.push(name);
             }
             rest = &after[j + 2..];
@@ -139,8 +141,13 @@ fn quote(s: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// Fill a template. Every placeholder must be given exactly once and every parameter must be used.
-pub fn render(template: Template, params: &[(&str, Literal)]) -> anyhow::Result<String> {
+/// Fill a template: its tables as `tables` names them, then its values. Every value placeholder must be given
+/// exactly once and every parameter must be used.
+pub fn render(
+    template: Template,
+    tables: &Tables,
+    params: &[(&str, Literal)],
+) -> anyhow::Result<String> {
     let wanted = template.placeholders();
     for (name, _) in params {
         if !wanted.contains(name) {
@@ -150,7 +157,7 @@ pub fn render(template: Template, params: &[(&str, Literal)]) -> anyhow::Result<
             bail!("query {}: parameter {name} given twice", template.name());
         }
     }
-    let mut text = template.text().to_string();
+    let mut text = tables.expand(template.text())?;
     for name in wanted {
         let value = params
             .iter()
@@ -300,6 +307,8 @@ pub struct SummaryOptions {
     pub legacy_network_until: Option<i64>,
     /// Time buckets of this many seconds in the result (`--follow`); `None` = one bucket per window.
     pub bin_secs: Option<u64>,
+    /// What the service calls each table.
+    pub tables: Tables,
 }
 
 fn window_params(
@@ -393,7 +402,7 @@ pub fn deny_summary(window: Window, o: &SummaryOptions) -> anyhow::Result<String
         "bin_size",
         Literal::seconds(o.bin_secs.unwrap_or(whole).max(1)),
     ));
-    render(Template::DenySummary, &p)
+    render(Template::DenySummary, &o.tables, &p)
 }
 
 fn check_name(n: &str) -> anyhow::Result<()> {
@@ -404,22 +413,48 @@ fn check_name(n: &str) -> anyhow::Result<()> {
     }
 }
 
-pub fn sources(window: Window, firewall: Option<&FirewallId>) -> anyhow::Result<String> {
-    render(Template::Sources, &window_params(window, firewall)?)
+pub fn sources(
+    window: Window,
+    firewall: Option<&FirewallId>,
+    tables: &Tables,
+) -> anyhow::Result<String> {
+    render(Template::Sources, tables, &window_params(window, firewall)?)
 }
 
-pub fn hourly_count(window: Window, firewall: Option<&FirewallId>) -> anyhow::Result<String> {
-    render(Template::HourlyCount, &window_params(window, firewall)?)
+pub fn hourly_count(
+    window: Window,
+    firewall: Option<&FirewallId>,
+    tables: &Tables,
+) -> anyhow::Result<String> {
+    render(
+        Template::HourlyCount,
+        tables,
+        &window_params(window, firewall)?,
+    )
 }
 
-pub fn raw_window(window: Window, firewall: Option<&FirewallId>) -> anyhow::Result<String> {
-    render(Template::RawWindow, &window_params(window, firewall)?)
+pub fn raw_window(
+    window: Window,
+    firewall: Option<&FirewallId>,
+    tables: &Tables,
+) -> anyhow::Result<String> {
+    render(
+        Template::RawWindow,
+        tables,
+        &window_params(window, firewall)?,
+    )
 }
 
-/// Every query the templates can produce: kind × destination × source filters combined exhaustively, and every
-/// combination of the other options (aggregation tables, legacy cut-offs, firewall, port, protocol, buckets). Options only change
-/// literals, never the query's structure, so this covers every shape. Used by the analyzer check.
+/// Every query the templates can produce against Log Analytics (see [`variants`]).
 pub fn all_variants() -> Vec<String> {
+    variants(&Tables::log_analytics())
+}
+
+/// Every query the templates can produce with these table names: kind × destination × source filters combined
+/// exhaustively, and every combination of the other options (aggregation tables, legacy cut-offs, firewall,
+/// port, protocol, buckets). Options only change literals, never the query's structure, so this covers every
+/// shape. Used by the analyzer check.
+pub fn variants(tables: &Tables) -> Vec<String> {
     let w = Window {
         from_us: 1_788_220_800_000_000,
         to_us: 1_788_825_600_000_000,
@@ -429,9 +464,9 @@ pub fn all_variants() -> Vec<String> {
         .expect("valid firewall id");
     let mut out = Vec::new();
     for f in [None, Some(&fw)] {
-        out.push(sources(w, f).expect("sources"));
-        out.push(hourly_count(w, f).expect("hourly"));
-        out.push(raw_window(w, f).expect("raw"));
+        out.push(sources(w, f, tables).expect("sources"));
+        out.push(hourly_count(w, f, tables).expect("hourly"));
+        out.push(raw_window(w, f, tables).expect("raw"));
     }
     let kinds: Vec<Option<Kind>> = std::iter::once(None)
         .chain(Kind::ALL.iter().copied().map(Some))
@@ -460,6 +495,7 @@ pub fn all_variants() -> Vec<String> {
                     kind: *kind,
                     destination: d.clone(),
                     sources: s.clone(),
+                    tables: tables.clone(),
                     ..Default::default()
                 };
                 out.push(deny_summary(w, &o).expect("summary"));
@@ -478,6 +514,7 @@ pub fn all_variants() -> Vec<String> {
             port: on(4).then_some(443),
             protocol: on(5).then(|| "HTTPS".to_string()),
             bin_secs: on(6).then_some(60),
+            tables: tables.clone(),
             ..Default::default()
         };
         out.push(deny_summary(w, &o).expect("summary"));
@@ -517,14 +554,45 @@ mod tests {
         }
     }
 
+    /// Table names became parameters; Log Analytics queries still name the tables exactly as they always did
+    /// (the whole text was compared with the previous build's --print-kql when the parameters came in).
+    #[test]
+    fn log_analytics_queries_name_their_tables_as_always() {
+        let la = Tables::log_analytics();
+        let q = sources(week(), None, &la).unwrap();
+        assert!(q.contains(
+            "union isfuzzy=true withsource=SourceTable\n    AZFWApplicationRule, AZFWNetworkRule, AZFWNatRule, \
+             AZFWThreatIntel, AZFWIdpsSignature, AZFWDnsQuery,\n    AZFWApplicationRuleAggregation, \
+             AZFWNetworkRuleAggregation, AZFWNatRuleAggregation,\n    (AzureDiagnostics | where"
+        ), "{q}");
+        let d = deny_summary(week(), &SummaryOptions::default()).unwrap();
+        assert!(
+            d.contains("    (AZFWApplicationRule\n        | where want_application"),
+            "{d}"
+        );
+        for q in [
+            raw_window(week(), None, &la).unwrap(),
+            hourly_count(week(), None, &la).unwrap(),
+        ] {
+            assert!(q.contains(
+                "    AZFWApplicationRule, AZFWNetworkRule, AZFWNatRule, AZFWThreatIntel, AZFWIdpsSignature, \
+                 AZFWDnsQuery,\n    (AzureDiagnostics\n"
+            ), "{q}");
+        }
+        for q in all_variants() {
+            assert!(!q.contains("SourceEntity") && !q.contains("extend SourceTable"));
+        }
+    }
+
     #[test]
     fn render_refuses_missing_unknown_and_duplicate_parameters() {
-        let e = render(Template::Sources, &[("from", Literal::long(1))]).unwrap_err();
+        let la = Tables::log_analytics();
+        let e = render(Template::Sources, &la, &[("from", Literal::long(1))]).unwrap_err();
         assert!(e.to_string().contains("missing"), "{e}");
         let mut p = window_params(week(), None).unwrap();
         p.push(("drop_table", Literal::bool(true)));
         assert!(
-            render(Template::Sources, &p)
+            render(Template::Sources, &la, &p)
                 .unwrap_err()
                 .to_string()
                 .contains("no parameter")
@@ -532,7 +600,7 @@ mod tests {
         let mut p = window_params(week(), None).unwrap();
         p.push(("from", Literal::long(1)));
         assert!(
-            render(Template::Sources, &p)
+            render(Template::Sources, &la, &p)
                 .unwrap_err()
                 .to_string()
                 .contains("twice")
@@ -569,7 +637,7 @@ mod tests {
             from_us: 5,
             to_us: 5,
         };
-        assert!(sources(bad, None).is_err());
+        assert!(sources(bad, None, &Tables::log_analytics()).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The deny summary pushed down to Log Analytics: the live source of `deny-report` and `recommend`.
+//! The deny summary pushed down to the service: the live source of `deny-report` and `recommend`.
 //!
-//! Per workspace: (1) the `sources` query says which firewall tables hold rows in the window; (2) the
+//! Per target (a Log Analytics workspace or a cluster database): (1) the `sources` query says which firewall tables hold rows in the window; (2) the
 //! `deny-summary` query returns denies pre-aggregated per (table, kind, source IP, protocol, destination, port)
 //! and legacy messages without their source port, with hits and first/last time; a `PartialError` halves the
 //! window and asks again (the rows merge exactly). (3) Each summary row becomes two canonical events — at its
@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::client::{Missing, Outcome, QueryClient};
 use super::config::LiveConfig;
-use super::kql::{self, FirewallId, SummaryOptions, Window, WorkspaceId};
+use super::kql::{self, FirewallId, SummaryOptions, Window};
+use super::target::Target;
 use crate::event::normalize::format_time_us;
 use crate::event::stats::{MAX_UNPARSED_EXAMPLES, ReadStats};
 use crate::input::batcher::RowBatcher;
@@ -176,7 +177,7 @@ pub fn parse_summary(body: &Value) -> anyhow::Result<Vec<SummaryRow>> {
 pub fn choose(
     sources: &[SourceRow],
     base: &SummaryOptions,
-    ws: &WorkspaceId,
+    target: &Target,
 ) -> (SummaryOptions, Vec<String>, bool) {
     let find = |t: &str| sources.iter().find(|r| r.table == t && r.rows > 0);
     let mut o = base.clone();
@@ -226,7 +227,7 @@ pub fn choose(
             any = true;
         }
         used.push(format!(
-            "workspace {ws}: {name} ({} rows{})",
+            "{target}: {name} ({} rows{})",
             r.rows,
             note.map(|n| format!("; {n}")).unwrap_or_default()
         ));
@@ -234,29 +235,30 @@ pub fn choose(
     (o, used, any)
 }
 
-/// The summary rows of one workspace over a window, splitting on partial results.
+/// The summary rows of one target over a window, splitting on partial results.
 pub async fn summary_rows(
     client: Arc<QueryClient>,
-    ws: WorkspaceId,
+    target: Target,
     window: Window,
     opts: SummaryOptions,
 ) -> anyhow::Result<Vec<SummaryRow>> {
     let q = kql::deny_summary(window, &opts)?;
-    match client.query(&ws, "deny summary", &q, window).await {
+    match client.query(&target, "deny summary", &q, window).await {
         Ok(Outcome::Complete(b)) => parse_summary(&b),
         Ok(Outcome::NoContent) => Ok(Vec::new()),
         Ok(Outcome::Partial { message, .. }) => {
             let len = window.to_us - window.from_us;
             if len < 2 * MIN_SPLIT_US {
                 anyhow::bail!(
-                    "Log Analytics returned incomplete results for {} even for a {}-second window ({message}); \
+                    "{} returned incomplete results for {} even for a {}-second window ({message}); \
                      narrow the query with --source/--destination/--firewall",
+                    client.names().name,
                     window.timespan(),
                     len / 1_000_000
                 );
             }
             crate::info!(
-                "workspace {ws}: partial result for {} ({message}); splitting the window",
+                "{target}: partial result for {} ({message}); splitting the window",
                 window.timespan()
             );
             let mid = window.from_us + len / 2;
@@ -268,8 +270,13 @@ pub async fn summary_rows(
                 from_us: mid,
                 to_us: window.to_us,
             };
-            let fa = Box::pin(summary_rows(client.clone(), ws.clone(), a, opts.clone()));
-            let fb = Box::pin(summary_rows(client, ws, b, opts));
+            let fa = Box::pin(summary_rows(
+                client.clone(),
+                target.clone(),
+                a,
+                opts.clone(),
+            ));
+            let fb = Box::pin(summary_rows(client, target, b, opts));
             let (ra, rb) = tokio::join!(fa, fb);
             let mut rows = ra?;
             rows.extend(rb?);
@@ -284,6 +291,7 @@ pub async fn summary_rows(
 /// time with zero hits (the builder writes at least 1, so the zero is set on the batch afterwards). Rows that
 /// cannot become events are counted in the statistics.
 pub fn summary_events(rows: &[SummaryRow]) -> anyhow::Result<(Vec<DataFrame>, ReadStats)> {
+    // Only a name for skip reports: the row numbers count summary rows, whichever service sent them.
     let origin = "log analytics";
     let build = |last: bool| -> anyhow::Result<(DataFrame, ReadStats)> {
         let mut frames = Vec::new();
@@ -327,26 +335,28 @@ pub fn summary_events(rows: &[SummaryRow]) -> anyhow::Result<(Vec<DataFrame>, Re
     Ok((vec![first, zeroed], stats))
 }
 
-/// Everything one workspace contributed.
-pub struct WorkspaceResult {
+/// Everything one target contributed.
+pub struct TargetResult {
+    pub target: Target,
     pub sources: Vec<SourceRow>,
     pub used: Vec<String>,
     pub rows: Vec<SummaryRow>,
 }
 
-pub async fn workspace_summary(
+pub async fn target_summary(
     client: Arc<QueryClient>,
-    ws: WorkspaceId,
+    target: Target,
     window: Window,
     base: SummaryOptions,
-) -> anyhow::Result<WorkspaceResult> {
-    let q = kql::sources(window, base.firewall.as_ref())?;
-    let sources = match client.query(&ws, "sources", &q, window).await {
+) -> anyhow::Result<TargetResult> {
+    let q = kql::sources(window, base.firewall.as_ref(), &base.tables)?;
+    let sources = match client.query(&target, "sources", &q, window).await {
         Ok(Outcome::Complete(b)) => parse_sources(&b)?,
         Ok(Outcome::NoContent) => Vec::new(),
         Ok(Outcome::Partial { message, .. }) => {
             anyhow::bail!(
-                "Log Analytics returned an incomplete table list for workspace {ws}: {message}"
+                "{} returned an incomplete table list for {target}: {message}",
+                client.names().name
             )
         }
         Err(e) if e.downcast_ref::<Missing>().is_some() => {
@@ -355,39 +365,42 @@ pub async fn workspace_summary(
         }
         Err(e) => return Err(e),
     };
-    let (opts, used, any) = choose(&sources, &base, &ws);
+    let (opts, used, any) = choose(&sources, &base, &target);
     let rows = if any {
-        summary_rows(client, ws, window, opts).await?
+        summary_rows(client, target.clone(), window, opts).await?
     } else {
         Vec::new()
     };
-    Ok(WorkspaceResult {
+    Ok(TargetResult {
+        target,
         sources,
         used,
         rows,
     })
 }
 
-/// What the live source read for a report: canonical batches for the engine, the statistics and the tables used.
+/// What the live source read for a report: canonical batches for the engine (each with the key of the target it
+/// came from, for `--by-origin`), the statistics and the tables used.
 pub struct LiveRead {
-    pub batches: Vec<DataFrame>,
+    pub batches: Vec<(String, DataFrame)>,
     pub stats: ReadStats,
     pub sources: Vec<String>,
 }
 
-/// Read the denies of every configured workspace over a window as canonical batches.
+/// Read the denies of every configured target over a window as canonical batches.
 pub async fn read(
     client: Arc<QueryClient>,
     cfg: &LiveConfig,
     filters: &Filters,
     window: Window,
 ) -> anyhow::Result<LiveRead> {
-    let base = summary_options(filters, cfg.firewall.clone());
+    let mut base = summary_options(filters, cfg.firewall.clone());
+    base.tables = cfg.tables.clone();
     let mut set = tokio::task::JoinSet::new();
-    for ws in &cfg.workspaces {
-        set.spawn(workspace_summary(
+    for target in &cfg.targets {
+        set.spawn(target_summary(
             client.clone(),
-            ws.clone(),
+            target.clone(),
             window,
             base.clone(),
         ));
@@ -396,6 +409,8 @@ pub async fn read(
     while let Some(r) = set.join_next().await {
         results.push(r??);
     }
+    // Targets answer in any order; batches and statistics are merged in the configured order.
+    results.sort_by(|a, b| a.target.cmp(&b.target));
     let mut batches = Vec::new();
     let mut stats = ReadStats::default();
     let (mut events, mut first, mut last) = (0u64, None::<i64>, None::<i64>);
@@ -425,7 +440,7 @@ pub async fn read(
             continue;
         }
         let (frames, st) = summary_events(&r.rows)?;
-        batches.extend(frames);
+        batches.extend(frames.into_iter().map(|f| (r.target.key().to_string(), f)));
         stats.merge(st);
     }
     stats.files.clear();
@@ -475,7 +490,7 @@ mod tests {
 
     #[test]
     fn raw_tables_win_over_aggregations_and_legacy_stops_where_structured_starts() {
-        let ws: WorkspaceId = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0".parse().unwrap();
+        let ws = Target::Workspace("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0".parse().unwrap());
         let s = vec![
             src("AZFWApplicationRuleAggregation", "", 5, 100),
             src("AZFWNetworkRule", "", 7, 200),

@@ -27,6 +27,9 @@ use super::rest;
 pub(crate) struct TemplateParts {
     pub policies: Vec<PolicyHead>,
     pub groups: Vec<(String, RuleCollectionGroup)>,
+    /// The JSON path of each group's resource (its object in a template, its `values` in Terraform), in the order
+    /// of `groups`: where `recommend --against` inserts rules.
+    pub group_paths: Vec<String>,
     pub ip_groups: Vec<IpGroup>,
     /// Classic rules: firewall name and its one group.
     pub classic: Vec<(String, RuleCollectionGroup)>,
@@ -211,6 +214,7 @@ fn resource(
             let resolved = resolve_resource(r, cx)?;
             let j = J::at(&resolved, r.path.clone());
             out.groups.push((policy, rest::group(&j, Some(group))?));
+            out.group_paths.push(r.path.clone());
         }
         "microsoft.network/ipgroups" => {
             let resolved = resolve_resource(r, cx)?;

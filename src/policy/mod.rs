@@ -23,6 +23,7 @@ mod json;
 pub mod load;
 pub mod model;
 mod rest;
+pub mod sites;
 mod terraform;
 
 #[cfg(test)]
@@ -39,7 +40,7 @@ pub use eval::{
 pub use explain::{Explained, Explanation, TagModel, explain, explain_evaluation};
 pub use load::{PolicyInputs, load, load_named, load_texts};
 pub use model::{
-    Action, AppProtocol, AppProtocolType, ApplicationRule, Destination, IpGroup, IpGroups, NatRule,
-    NetProtocol, NetworkRule, Policy, PolicyKind, PortRange, Rule, RuleCollection,
-    RuleCollectionGroup, RuleKind, ServiceTags,
+    Action, AppProtocol, AppProtocolType, ApplicationRule, Destination, HttpHeader, IpGroup,
+    IpGroups, NatRule, NetProtocol, NetworkRule, Policy, PolicyKind, PortRange, Rule,
+    RuleCollection, RuleCollectionGroup, RuleKind, ServiceTags, Written, texts_of,
 };

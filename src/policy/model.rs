@@ -71,7 +71,7 @@ impl Policy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleCollectionGroup {
     pub name: String,
     pub priority: u32,
@@ -79,7 +79,7 @@ pub struct RuleCollectionGroup {
     pub collections: Vec<RuleCollection>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleCollection {
     pub name: String,
     pub priority: u32,
@@ -126,7 +126,7 @@ impl RuleKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "rule_type", rename_all = "snake_case")]
 pub enum Rule {
     Application(ApplicationRule),
@@ -168,9 +168,11 @@ impl Rule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApplicationRule {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub source_addresses: Vec<Address>,
     /// IP Group resource ids (or names) as written.
     pub source_ip_groups: Vec<String>,
@@ -182,11 +184,47 @@ pub struct ApplicationRule {
     /// Rarely used with application rules; kept so evaluation can say it cannot check them against a name.
     pub destination_addresses: Vec<String>,
     pub terminate_tls: bool,
+    /// `httpHeadersToInsert`: headers the firewall adds to HTTP requests (needs TLS inspection for HTTPS).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_headers: Vec<HttpHeader>,
+    #[serde(skip)]
+    pub written: Written,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A header an application rule inserts (`headerName`, `headerValue`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// Entries as the export wrote them (trimmed), where parsing normalizes them (`10.0.0.5/24` is read as
+/// `10.0.0.0/24`, names are lower-cased). A rule collection group is replaced whole when deployed, so fwlog writes
+/// the user's own rules back from these texts: a rule the user had comes out as they wrote it. Evaluation never
+/// reads them. Empty when the rule was built in code (then the parsed values are written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    pub source_addresses: Vec<String>,
+    /// Application rules: target FQDNs; network and NAT rules: destination addresses and service tags.
+    pub destinations: Vec<String>,
+    /// Network rules: destination FQDNs.
+    pub destination_fqdns: Vec<String>,
+}
+
+/// `written` when it has one text per parsed entry, else the parsed entries' own spelling.
+pub fn texts_of<T: fmt::Display>(parsed: &[T], written: &[String]) -> Vec<String> {
+    if written.len() == parsed.len() {
+        written.to_vec()
+    } else {
+        parsed.iter().map(ToString::to_string).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkRule {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub protocols: Vec<NetProtocol>,
     pub source_addresses: Vec<Address>,
     pub source_ip_groups: Vec<String>,
@@ -195,11 +233,15 @@ pub struct NetworkRule {
     /// Exact names (lower case): network rules take no wildcards.
     pub destination_fqdns: Vec<String>,
     pub destination_ports: Vec<PortRange>,
+    #[serde(skip)]
+    pub written: Written,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NatRule {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub protocols: Vec<NetProtocol>,
     pub source_addresses: Vec<Address>,
     pub source_ip_groups: Vec<String>,
@@ -211,6 +253,8 @@ pub struct NatRule {
     pub translated_fqdn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub translated_port: Option<String>,
+    #[serde(skip)]
+    pub written: Written,
 }
 
 /// A destination address entry of a network or NAT rule: an address form or a service tag name.

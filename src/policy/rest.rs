@@ -142,8 +142,16 @@ pub(crate) fn app_rule(j: &J<'_>, protocols_key: &str) -> Res<ApplicationRule> {
         let port = p.req("port")?.port()?;
         protocols.push(AppProtocol { kind, port });
     }
+    let mut http_headers = Vec::new();
+    for h in j.list("httpHeadersToInsert")? {
+        http_headers.push(HttpHeader {
+            name: h.req_str("headerName")?.to_string(),
+            value: h.opt_str("headerValue")?.unwrap_or_default().to_string(),
+        });
+    }
     Ok(ApplicationRule {
         name: j.req_str("name")?.to_string(),
+        description: description(j)?,
         source_addresses: j.addresses("sourceAddresses")?,
         source_ip_groups: j.string_list("sourceIpGroups")?,
         protocols,
@@ -153,7 +161,20 @@ pub(crate) fn app_rule(j: &J<'_>, protocols_key: &str) -> Res<ApplicationRule> {
         web_categories: j.string_list("webCategories")?,
         destination_addresses: j.string_list("destinationAddresses")?,
         terminate_tls: j.bool_or("terminateTLS", false)?,
+        http_headers,
+        written: Written {
+            source_addresses: j.string_list("sourceAddresses")?,
+            destinations: j.string_list("targetFqdns")?,
+            destination_fqdns: Vec::new(),
+        },
     })
+}
+
+/// A rule's `description`; blank is none.
+fn description(j: &J<'_>) -> Res<Option<String>> {
+    Ok(j.opt_str("description")?
+        .filter(|d| !d.is_empty())
+        .map(str::to_string))
 }
 
 fn net_protocols(j: &J<'_>, key: &str) -> Res<Vec<NetProtocol>> {
@@ -174,6 +195,7 @@ fn network_fqdns(j: &J<'_>, key: &str) -> Res<Vec<String>> {
 pub(crate) fn net_rule(j: &J<'_>, protocols_key: &str) -> Res<NetworkRule> {
     Ok(NetworkRule {
         name: j.req_str("name")?.to_string(),
+        description: description(j)?,
         protocols: net_protocols(j, protocols_key)?,
         source_addresses: j.addresses("sourceAddresses")?,
         source_ip_groups: j.string_list("sourceIpGroups")?,
@@ -181,12 +203,18 @@ pub(crate) fn net_rule(j: &J<'_>, protocols_key: &str) -> Res<NetworkRule> {
         destination_ip_groups: j.string_list("destinationIpGroups")?,
         destination_fqdns: network_fqdns(j, "destinationFqdns")?,
         destination_ports: j.ports("destinationPorts")?,
+        written: Written {
+            source_addresses: j.string_list("sourceAddresses")?,
+            destinations: j.string_list("destinationAddresses")?,
+            destination_fqdns: j.string_list("destinationFqdns")?,
+        },
     })
 }
 
 pub(crate) fn nat_rule(j: &J<'_>, protocols_key: &str) -> Res<NatRule> {
     Ok(NatRule {
         name: j.req_str("name")?.to_string(),
+        description: description(j)?,
         protocols: net_protocols(j, protocols_key)?,
         source_addresses: j.addresses("sourceAddresses")?,
         source_ip_groups: j.string_list("sourceIpGroups")?,
@@ -195,6 +223,11 @@ pub(crate) fn nat_rule(j: &J<'_>, protocols_key: &str) -> Res<NatRule> {
         translated_address: j.opt_text("translatedAddress")?,
         translated_fqdn: j.opt_text("translatedFqdn")?,
         translated_port: j.opt_text("translatedPort")?,
+        written: Written {
+            source_addresses: j.string_list("sourceAddresses")?,
+            destinations: j.string_list("destinationAddresses")?,
+            destination_fqdns: Vec::new(),
+        },
     })
 }
 

@@ -118,6 +118,7 @@ pub(crate) fn terraform(j: &J<'_>) -> Res<TemplateParts> {
             }
         };
         out.groups.push((policy, group(&v)?));
+        out.group_paths.push(v.path.clone());
     }
     Ok(out)
 }
@@ -196,8 +197,16 @@ fn app_rule(r: &J<'_>) -> Res<ApplicationRule> {
             port: p.req("port")?.port()?,
         });
     }
+    let mut http_headers = Vec::new();
+    for h in r.list("http_headers")? {
+        http_headers.push(HttpHeader {
+            name: h.req_str("name")?.to_string(),
+            value: h.opt_str("value")?.unwrap_or_default().to_string(),
+        });
+    }
     Ok(ApplicationRule {
         name: r.req_str("name")?.to_string(),
+        description: description(r)?,
         source_addresses: r.addresses("source_addresses")?,
         source_ip_groups: r.string_list("source_ip_groups")?,
         protocols,
@@ -211,12 +220,26 @@ fn app_rule(r: &J<'_>) -> Res<ApplicationRule> {
         web_categories: r.string_list("web_categories")?,
         destination_addresses: r.string_list("destination_addresses")?,
         terminate_tls: r.bool_or("terminate_tls", false)?,
+        http_headers,
+        written: Written {
+            source_addresses: r.string_list("source_addresses")?,
+            destinations: r.string_list("destination_fqdns")?,
+            destination_fqdns: Vec::new(),
+        },
     })
+}
+
+/// A rule's `description`; blank is none (the provider reads an unset description back as "").
+fn description(r: &J<'_>) -> Res<Option<String>> {
+    Ok(r.opt_str("description")?
+        .filter(|d| !d.is_empty())
+        .map(str::to_string))
 }
 
 fn net_rule(r: &J<'_>) -> Res<NetworkRule> {
     Ok(NetworkRule {
         name: r.req_str("name")?.to_string(),
+        description: description(r)?,
         protocols: net_protocols(r)?,
         source_addresses: r.addresses("source_addresses")?,
         source_ip_groups: r.string_list("source_ip_groups")?,
@@ -228,19 +251,27 @@ fn net_rule(r: &J<'_>) -> Res<NetworkRule> {
             .map(|s| canonical(s))
             .collect(),
         destination_ports: r.ports("destination_ports")?,
+        written: Written {
+            source_addresses: r.string_list("source_addresses")?,
+            destinations: r.string_list("destination_addresses")?,
+            destination_fqdns: r.string_list("destination_fqdns")?,
+        },
     })
 }
 
 fn nat_rule(r: &J<'_>) -> Res<NatRule> {
     let mut destination_addresses = Vec::new();
+    let mut written_destinations = Vec::new();
     if let Some(d) = r.get("destination_address") {
         let s = d.str()?;
         if !s.trim().is_empty() {
             destination_addresses.push(Destination::parse(s).or_else(|e| d.err(e))?);
+            written_destinations.push(s.trim().to_string());
         }
     }
     Ok(NatRule {
         name: r.req_str("name")?.to_string(),
+        description: description(r)?,
         protocols: net_protocols(r)?,
         source_addresses: r.addresses("source_addresses")?,
         source_ip_groups: r.string_list("source_ip_groups")?,
@@ -249,5 +280,10 @@ fn nat_rule(r: &J<'_>) -> Res<NatRule> {
         translated_address: r.opt_text("translated_address")?,
         translated_fqdn: r.opt_text("translated_fqdn")?,
         translated_port: r.opt_text("translated_port")?,
+        written: Written {
+            source_addresses: r.string_list("source_addresses")?,
+            destinations: written_destinations,
+            destination_fqdns: Vec::new(),
+        },
     })
 }

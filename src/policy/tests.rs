@@ -2407,3 +2407,51 @@ fn a_match_through_the_tag_model_says_so() {
          source: 10.244.1.7 is not in its sources (10.240.0.0/24)"
     );
 }
+
+#[test]
+fn rules_keep_descriptions_headers_and_their_written_texts() {
+    let tf = r#"{"format_version": "1.0", "values": {"root_module": {"resources": [
+      {"mode": "managed", "type": "azurerm_firewall_policy", "values": {"name": "p", "id": "/x/firewallPolicies/p"}},
+      {"mode": "managed", "type": "azurerm_firewall_policy_rule_collection_group", "values": {
+        "name": "g", "priority": 100, "firewall_policy_id": "/x/firewallPolicies/p",
+        "application_rule_collection": [{"name": "c", "priority": 100, "action": "Allow", "rule": [
+          {"name": "r", "description": "why", "protocols": [{"type": "Https", "port": 443}],
+           "source_addresses": ["10.0.0.5/24"], "destination_fqdns": ["Api.Example.com."],
+           "http_headers": [{"name": "X-A", "value": "1"}], "terminate_tls": true}]}],
+        "network_rule_collection": [{"name": "n", "priority": 200, "action": "Allow", "rule": [
+          {"name": "d", "description": "", "protocols": ["UDP"], "source_addresses": ["10.0.0.0/24"],
+           "destination_fqdns": ["NTP.Ubuntu.com"], "destination_ports": ["123"]}]}]}}]}}}"#;
+    let p = load_texts(&[("tf.json".into(), tf.into())], None)
+        .unwrap()
+        .policy;
+    let c = &p.groups[0].collections;
+    let Rule::Application(a) = &c[0].rules[0] else {
+        panic!()
+    };
+    assert_eq!(a.description.as_deref(), Some("why"));
+    assert_eq!(
+        a.http_headers,
+        [HttpHeader {
+            name: "X-A".into(),
+            value: "1".into()
+        }]
+    );
+    // Parsed for evaluation, written for rendering back.
+    assert_eq!(a.source_addresses[0].to_string(), "10.0.0.0/24");
+    assert_eq!(
+        texts_of(&a.source_addresses, &a.written.source_addresses),
+        ["10.0.0.5/24"]
+    );
+    assert_eq!(a.target_fqdns[0].to_string(), "api.example.com");
+    assert_eq!(
+        texts_of(&a.target_fqdns, &a.written.destinations),
+        ["Api.Example.com."]
+    );
+    let Rule::Network(n) = &c[1].rules[0] else {
+        panic!()
+    };
+    // The provider reads an unset description back as "": none.
+    assert_eq!(n.description, None);
+    assert_eq!(n.destination_fqdns, ["ntp.ubuntu.com"]);
+    assert_eq!(n.written.destination_fqdns, ["NTP.Ubuntu.com"]);
+}

@@ -223,6 +223,39 @@ pub struct Collection<'a> {
     pub rules: Vec<&'a Rule>,
 }
 
+/// With `--policy`: a rule collection group of the user's policy as deploying the recommendation leaves it. A
+/// group is replaced whole on every deployment, so the IaC formats write it whole: every collection and rule the
+/// user has, as they are, plus the rules fwlog adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupChange {
+    pub policy: String,
+    pub name: String,
+    pub priority: u32,
+    /// The group does not exist yet (a policy without groups).
+    pub new_group: bool,
+    /// By priority, then name.
+    pub collections: Vec<CollectionChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectionChange {
+    pub name: String,
+    pub priority: u32,
+    pub action: crate::policy::Action,
+    pub kind: crate::policy::RuleKind,
+    pub new_collection: bool,
+    /// The user's rules first, in their order; then the rules fwlog adds.
+    pub rules: Vec<PlannedRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRule {
+    pub rule: crate::policy::Rule,
+    /// For a rule fwlog adds: its index in [`Recommendation::rules`] (evidence and notes). `None` for the user's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<usize>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recommendation {
     /// Features in use: given with `--features`, or inferred from the denies.
@@ -238,6 +271,10 @@ pub struct Recommendation {
     pub denies: u64,
     pub denies_covered: u64,
     pub catalog_version: String,
+    /// With `--policy`: every group the rules change, whole, by priority (empty otherwise: the rules then form
+    /// the new group `collection_group`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupChange>,
 }
 
 impl Recommendation {

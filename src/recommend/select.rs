@@ -906,6 +906,7 @@ pub fn recommend(
         denies: groups.iter().map(|g| g.hits).fold(0, u64::saturating_add),
         denies_covered: covered,
         catalog_version: catalog.version(),
+        groups: Vec::new(),
     }
 }
 
@@ -1239,6 +1240,7 @@ mod tests {
 
     fn group(proto: &str, dest: Option<&str>, port: Option<u32>, src: &str, hits: u64) -> Group {
         Group {
+            origin: None,
             kind: if proto == "UDP" || proto == "TCP" {
                 "network"
             } else {

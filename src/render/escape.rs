@@ -103,6 +103,29 @@ pub fn arm_literal(s: &str) -> String {
     }
 }
 
+/// Serialized JSON made inert: every unsafe character (only ever inside a string: JSON's own syntax is ASCII
+/// without controls) written as its `\uXXXX` escape, so the same JSON value never reaches a terminal or a
+/// here-document raw. serde_json escapes C0 controls itself, but not DEL, C1 controls or bidi overrides. A line
+/// break is only ever the pretty-printer's own (one in a string is escaped), so it stays.
+pub fn json_text(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\n' && is_unsafe_char(c);
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let mut buf = [0u16; 2];
+            for u in c.encode_utf16(&mut buf) {
+                o.push_str(&format!("\\u{:04x}", u));
+            }
+        } else {
+            o.push(c);
+        }
+    }
+    Cow::Owned(o)
+}
+
 /// A word for a POSIX shell command line, single-quoted unless it is plain. `None` for a value that must not
 /// reach a command line at all: empty, with an unsafe character (a script shown in a terminal would carry
 /// it), or starting with `-` or `@` (az would read it as an option, or as `@file` and load that file).
@@ -121,6 +144,17 @@ pub fn shell_word(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_escapes_what_serde_json_leaves_raw() {
+        let v = serde_json::json!({"a": "x\u{7f}\u{202e}y\u{85}"});
+        let s = serde_json::to_string(&v).unwrap();
+        let inert = json_text(&s);
+        assert_eq!(inert, r#"{"a":"x\u007f\u202ey\u0085"}"#);
+        let back: serde_json::Value = serde_json::from_str(&inert).unwrap();
+        assert_eq!(back, v);
+        assert!(matches!(json_text("{\n}"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn markdown_cannot_start_syntax() {

@@ -9,6 +9,7 @@
 //! * [`policy`] — `fwlog why`: a flow, its last logged decision, the policy's explanation, the smallest change.
 //! * [`table`] — the one terminal-table constructor they share.
 
+pub mod against;
 pub mod catalog;
 pub mod escape;
 pub mod follow;

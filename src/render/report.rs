@@ -146,15 +146,64 @@ fn cells(g: &Group) -> [String; 11] {
     ]
 }
 
+/// The report's groups by origin (`--by-origin`), each as a report of its own, origins in order; `None` when
+/// the groups have no origin.
+fn by_origin(r: &DenyReport) -> Option<Vec<(String, DenyReport)>> {
+    if r.groups.iter().all(|g| g.group.origin.is_none()) {
+        return None;
+    }
+    let mut parts: std::collections::BTreeMap<String, Vec<Group>> = Default::default();
+    for g in &r.groups {
+        parts
+            .entry(g.group.origin.clone().unwrap_or_default())
+            .or_default()
+            .push(g.clone());
+    }
+    Some(
+        parts
+            .into_iter()
+            .map(|(origin, groups)| {
+                let mut part = r.clone();
+                part.groups = groups;
+                (origin, part)
+            })
+            .collect(),
+    )
+}
+
+/// One table, or one per origin under its name (a column of workspace IDs would crowd out the destinations).
+fn tables(r: &DenyReport, layout: &Layout) -> String {
+    let one = |r: &DenyReport| {
+        if layout.wide() {
+            wide_table(r, layout)
+        } else {
+            compact_table(r, layout)
+        }
+    };
+    match by_origin(r) {
+        None => one(r),
+        Some(parts) => parts
+            .iter()
+            .map(|(origin, part)| {
+                let hits: u64 = part.groups.iter().map(|g| g.group.hits).sum();
+                format!(
+                    "{} ({hits} denies in {} groups)\n{}",
+                    escape::terminal(origin),
+                    part.groups.len(),
+                    one(part)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    }
+}
+
 fn table(r: &DenyReport, layout: &Layout, footer: &[String]) -> String {
     let mut out = String::new();
     if r.groups.is_empty() {
         out.push_str("No denied traffic matches.\n");
-    } else if layout.wide() {
-        out.push_str(&wide_table(r, layout));
-        out.push('\n');
     } else {
-        out.push_str(&compact_table(r, layout));
+        out.push_str(&tables(r, layout));
         out.push('\n');
     }
     if let Some(policy) = &r.policy {
@@ -393,7 +442,11 @@ fn markdown(r: &DenyReport, footer: &[String]) -> String {
         out.push_str("No denied traffic matches.\n");
         return out;
     }
+    let origins = by_origin(r).is_some();
     let mut headers = HEADERS.to_vec();
+    if origins {
+        headers.insert(0, "Origin");
+    }
     if r.policy.is_some() {
         headers.push("Why (policy)");
     }
@@ -401,6 +454,9 @@ fn markdown(r: &DenyReport, footer: &[String]) -> String {
     out.push_str(&format!("|{}\n", "---|".repeat(headers.len())));
     for g in &r.groups {
         let mut c: Vec<String> = cells(g).iter().map(|v| escape::markdown(v)).collect();
+        if origins {
+            c.insert(0, escape::markdown(g.group.origin.as_deref().unwrap_or("")));
+        }
         if r.policy.is_some() {
             c.push(escape::markdown(
                 g.policy.as_ref().map_or("-", |p| p.text.as_str()),
@@ -416,6 +472,8 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
     let mut w = ::csv::WriterBuilder::new()
         .delimiter(delimiter)
         .from_writer(Vec::new());
+    // The origin leads when the report keeps origins apart (`--by-origin`); other reports keep their columns.
+    let origins = by_origin(r).is_some();
     let mut header = vec![
         "kind",
         "source_subnet",
@@ -429,11 +487,15 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
         "example_sources",
         "catalog",
     ];
+    if origins {
+        header.insert(0, "origin");
+    }
     if r.policy.is_some() {
         header.push("policy");
     }
     w.write_record(&header)?;
     for g in &r.groups {
+        let origin = origins.then(|| g.group.origin.clone().unwrap_or_default());
         let policy = r.policy.is_some().then(|| {
             g.policy
                 .as_ref()
@@ -441,29 +503,30 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
                 .unwrap_or_default()
         });
         w.write_record(
-            [
-                g.group.kind.clone(),
-                g.group.source_subnet.clone().unwrap_or_default(),
-                g.group.protocol.clone().unwrap_or_default(),
-                g.group.destination.clone().unwrap_or_default(),
-                g.group
-                    .destination_port
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
-                g.group.hits.to_string(),
-                g.group.distinct_sources.to_string(),
-                g.group.first_seen.clone(),
-                g.group.last_seen.clone(),
-                g.group.example_sources.join(" "),
-                if g.catalog.is_empty() {
-                    String::new()
-                } else {
-                    catalog_label(g)
-                },
-            ]
-            .into_iter()
-            .chain(policy)
-            .map(|v| escape::csv_cell(&v).into_owned()),
+            origin
+                .into_iter()
+                .chain([
+                    g.group.kind.clone(),
+                    g.group.source_subnet.clone().unwrap_or_default(),
+                    g.group.protocol.clone().unwrap_or_default(),
+                    g.group.destination.clone().unwrap_or_default(),
+                    g.group
+                        .destination_port
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    g.group.hits.to_string(),
+                    g.group.distinct_sources.to_string(),
+                    g.group.first_seen.clone(),
+                    g.group.last_seen.clone(),
+                    g.group.example_sources.join(" "),
+                    if g.catalog.is_empty() {
+                        String::new()
+                    } else {
+                        catalog_label(g)
+                    },
+                ])
+                .chain(policy)
+                .map(|v| escape::csv_cell(&v).into_owned()),
         )?;
     }
     w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
@@ -516,7 +579,83 @@ fn parquet(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
             ),
         ],
     )?;
+    if by_origin(r).is_some() {
+        df.insert_column(
+            0,
+            Column::new("origin".into(), strs(&|x| x.group.origin.clone())),
+        )?;
+    }
     let mut buf = Cursor::new(Vec::new());
     ParquetWriter::new(&mut buf).finish(&mut df)?;
     Ok(buf.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::context::ClusterSpec;
+
+    fn report(origins: &[Option<&str>]) -> DenyReport {
+        let groups = origins
+            .iter()
+            .enumerate()
+            .map(|(i, o)| crate::engine::Group {
+                origin: o.map(str::to_string),
+                kind: "application".into(),
+                source_subnet: Some("10.0.0.0/24".into()),
+                protocol: Some("HTTPS".into()),
+                destination: Some(format!("host{i}.example.com")),
+                destination_port: Some(443),
+                hits: 10 - i as u64,
+                distinct_sources: 1,
+                first_seen: "2026-09-07T09:00:00Z".into(),
+                last_seen: "2026-09-07T09:10:00Z".into(),
+                example_sources: vec!["10.0.0.4".into()],
+            })
+            .collect();
+        let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
+        crate::report::build(
+            &crate::query::Window::default(),
+            None,
+            groups,
+            &crate::event::stats::ReadStats::default(),
+            Vec::new(),
+            &catalog,
+            &ctx,
+        )
+    }
+
+    fn text(r: &DenyReport, f: ReportFormat) -> String {
+        let layout = Layout {
+            width: 200,
+            color: false,
+            terminal: false,
+        };
+        String::from_utf8(render(r, f, &layout, &[]).unwrap()).unwrap()
+    }
+
+    /// Origins appear only when a report keeps them apart: as a leading column, or a table per origin.
+    #[test]
+    fn origins_show_only_in_reports_by_origin() {
+        let plain = report(&[None, None]);
+        assert!(!text(&plain, ReportFormat::Json).contains("origin"));
+        assert!(text(&plain, ReportFormat::Csv).starts_with("kind,"));
+        let by = report(&[Some("ws-b"), Some("ws-a"), Some("ws-b")]);
+        let json = text(&by, ReportFormat::Json);
+        assert!(json.contains("\"origin\": \"ws-b\""), "{json}");
+        let csv = text(&by, ReportFormat::Csv);
+        assert!(csv.starts_with("origin,kind,"), "{csv}");
+        assert!(
+            csv.lines().nth(1).unwrap().starts_with("ws-b,application,"),
+            "{csv}"
+        );
+        let md = text(&by, ReportFormat::Markdown);
+        assert!(md.contains("| Origin | Kind |"), "{md}");
+        let table = text(&by, ReportFormat::Table);
+        let (a, b) = (
+            table.find("ws-a (9 denies in 1 groups)"),
+            table.find("ws-b (18 denies in 2 groups)"),
+        );
+        assert!(a.is_some() && b.is_some() && a < b, "{table}");
+    }
 }

@@ -18,6 +18,10 @@
 //! **Scripting.** Responses can be queued per template: 429 with `Retry-After`, 503, `PartialError`, a
 //! `SemanticError` for a missing table, 204, 403, or a stall. `partial_over_us` makes every deny-summary or
 //! raw-window query whose window is longer than that answer `PartialError` (as an oversize result would).
+//! `workspaces` gives a workspace rows of its own (a hub-and-spoke estate); others answer from `fixture`.
+//!
+//! The HTTP reading ([`read_request`], [`respond`]) and the answers computed from fixture rows ([`answer`]) are
+//! shared with the fake Kusto endpoint (`fake_kusto.rs`), which speaks another wire format over the same rows.
 
 #![allow(dead_code)]
 
@@ -64,6 +68,8 @@ pub struct Logged {
 #[derive(Default)]
 pub struct State {
     pub fixture: Vec<Table>,
+    /// Rows of particular workspaces; the others answer from `fixture`.
+    pub workspaces: BTreeMap<String, Vec<Table>>,
     pub script: VecDeque<(String, Scripted)>,
     pub log: Vec<Logged>,
     pub token_requests: usize,
@@ -112,58 +118,74 @@ pub struct FakeLa {
     _thread: std::thread::JoinHandle<()>,
 }
 
+/// The tables of a `{"tables":[{"name","columns","rows"}]}` document.
+pub fn tables_of(fixture: &Value) -> Vec<Table> {
+    fixture["tables"]
+        .as_array()
+        .expect("fixture tables")
+        .iter()
+        .map(|t| Table {
+            name: t["name"].as_str().unwrap().to_string(),
+            columns: t["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect(),
+            rows: t["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().clone())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Serve `accept` on a fresh port of 127.0.0.1 from a thread of its own; returns the port.
+pub fn serve_on_thread<S, F, Fut>(state: S, accept: F) -> (u16, std::thread::JoinHandle<()>)
+where
+    S: Clone + Send + 'static,
+    F: Fn(TcpStream, S) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().port()).unwrap();
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let fut = accept(sock, state.clone());
+                tokio::spawn(async move {
+                    let _ = fut.await;
+                });
+            }
+        });
+    });
+    (rx.recv().unwrap(), thread)
+}
+
 impl FakeLa {
     /// Start serving `fixture` (a `{"tables":[{"name","columns","rows"}]}` document).
     pub fn start(fixture: &Value) -> FakeLa {
-        let tables = fixture["tables"]
-            .as_array()
-            .expect("fixture tables")
-            .iter()
-            .map(|t| Table {
-                name: t["name"].as_str().unwrap().to_string(),
-                columns: t["columns"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c["name"].as_str().unwrap().to_string())
-                    .collect(),
-                rows: t["rows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.as_array().unwrap().clone())
-                    .collect(),
-            })
-            .collect();
         let state = Arc::new(Mutex::new(State {
-            fixture: tables,
+            fixture: tables_of(fixture),
             ..Default::default()
         }));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (st, inf, maxf) = (state.clone(), in_flight.clone(), max_in_flight.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap().port()).unwrap();
-                loop {
-                    let Ok((sock, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let (st, inf, maxf) = (st.clone(), inf.clone(), maxf.clone());
-                    tokio::spawn(async move {
-                        let _ = serve(sock, st, inf, maxf).await;
-                    });
-                }
-            });
-        });
-        let port = rx.recv().unwrap();
+        let (port, thread) = serve_on_thread(
+            (state.clone(), in_flight.clone(), max_in_flight.clone()),
+            |sock, (st, inf, maxf)| serve(sock, st, inf, maxf),
+        );
         FakeLa {
             port,
             state,
@@ -201,18 +223,23 @@ impl FakeLa {
     }
 }
 
-async fn serve(
-    mut sock: TcpStream,
-    st: Arc<Mutex<State>>,
-    inf: Arc<AtomicUsize>,
-    maxf: Arc<AtomicUsize>,
-) -> std::io::Result<()> {
+/// One HTTP/1.1 request as the fakes need it.
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// Header names lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// Read one request (head and a `Content-Length` body); `None` when the client closed the connection first.
+pub async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Request>> {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 8192];
     let head_end = loop {
         let n = sock.read(&mut tmp).await?;
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
         buf.extend_from_slice(&tmp[..n]);
         if let Some(i) = find(&buf, b"\r\n\r\n") {
@@ -237,26 +264,78 @@ async fn serve(
         }
         buf.extend_from_slice(&tmp[..n]);
     }
-    let body = &buf[head_end..(head_end + len).min(buf.len())];
+    let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
     let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    Ok(Some(Request {
+        method: parts.next().unwrap_or("").to_string(),
+        target: parts.next().unwrap_or("").to_string(),
+        headers,
+        body,
+    }))
+}
 
+/// The resource (audience) a token request (`GET …/msi/token?resource=…`) asks for, decoded.
+pub fn token_resource(req: &Request) -> String {
+    let raw = req
+        .target
+        .split("resource=")
+        .nth(1)
+        .unwrap_or("")
+        .split('&')
+        .next()
+        .unwrap_or("");
+    percent_decode(raw)
+}
+
+/// The managed-identity token endpoint both fakes serve (`GET …/msi/token?resource=…`): checks the identity
+/// header secret and returns the fake token for the resource asked for.
+pub async fn msi_token(sock: &mut TcpStream, req: &Request) -> std::io::Result<()> {
+    if req.headers.get("x-identity-header").map(String::as_str) != Some(IDENTITY_SECRET) {
+        return respond(sock, 401, &[], r#"{"error":"bad identity header"}"#).await;
+    }
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let b = json!({"access_token": TOKEN, "expires_on": exp.to_string(), "token_type": "Bearer",
+                   "resource": token_resource(req)});
+    respond(sock, 200, &[], &b.to_string()).await
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn serve(
+    mut sock: TcpStream,
+    st: Arc<Mutex<State>>,
+    inf: Arc<AtomicUsize>,
+    maxf: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut sock).await? else {
+        return Ok(());
+    };
+    let (method, target, headers, body) = (
+        req.method.as_str(),
+        req.target.as_str(),
+        &req.headers,
+        &req.body[..],
+    );
     if method == "GET" && target.starts_with("/msi/token") {
         st.lock().unwrap().token_requests += 1;
-        if headers.get("x-identity-header").map(String::as_str) != Some(IDENTITY_SECRET) {
-            return respond(&mut sock, 401, &[], r#"{"error":"bad identity header"}"#).await;
-        }
-        let exp = chrono::Utc::now().timestamp() + 3600;
-        let resource = target
-            .split("resource=")
-            .nth(1)
-            .unwrap_or("")
-            .split('&')
-            .next()
-            .unwrap_or("");
-        let b = json!({"access_token": TOKEN, "expires_on": exp.to_string(), "token_type": "Bearer",
-                       "resource": resource});
-        return respond(&mut sock, 200, &[], &b.to_string()).await;
+        return msi_token(&mut sock, &req).await;
     }
     let ws = target
         .strip_prefix("/v1/workspaces/")
@@ -273,7 +352,7 @@ async fn serve(
     let now = inf.fetch_add(1, Ordering::SeqCst) + 1;
     maxf.fetch_max(now, Ordering::SeqCst);
     let mut in_flight = Some(InFlight(inf));
-    answer_query(&mut sock, ws, &headers, body, &st, &mut in_flight).await
+    answer_query(&mut sock, ws, headers, body, &st, &mut in_flight).await
 }
 
 /// Counts a query as in flight until it is dropped: after the scripted delay, before the answer is written, so a
@@ -369,13 +448,10 @@ async fn answer_query(
                 if too_big {
                     (200, vec![], partial_body())
                 } else {
-                    let body = match template.as_str() {
-                        "sources" => sources(&s.fixture, from, to),
-                        "deny-summary" => deny_summary(&s.fixture, from, to, &params),
-                        "hourly-count" => hourly(&s.fixture, from, to),
-                        "raw-window" => raw(&s.fixture, from, to),
-                        _ => json!({"error":{"code":"BadArgumentError","message":"unknown query"}}),
-                    };
+                    let fx = s.workspaces.get(ws).unwrap_or(&s.fixture);
+                    let body = answer(fx, &template, from, to, &params).unwrap_or_else(
+                        || json!({"error":{"code":"BadArgumentError","message":"unknown query"}}),
+                    );
                     (200, vec![], body.to_string())
                 }
                 } else {
@@ -400,6 +476,23 @@ async fn answer_query(
     respond(sock, status, &extra, &text).await
 }
 
+/// What a template's query computes over fixture rows, as a Query API body; `None` for an unknown template.
+pub fn answer(
+    fx: &[Table],
+    template: &str,
+    from: i64,
+    to: i64,
+    params: &BTreeMap<String, String>,
+) -> Option<Value> {
+    Some(match template {
+        "sources" => sources(fx, from, to),
+        "deny-summary" => deny_summary(fx, from, to, params),
+        "hourly-count" => hourly(fx, from, to),
+        "raw-window" => raw(fx, from, to),
+        _ => return None,
+    })
+}
+
 fn partial_body() -> String {
     json!({"tables":[{"name":"PrimaryResult","columns":[],"rows":[]}],
            "error":{"code":"PartialError","message":"There were some errors when processing your query.",
@@ -414,7 +507,7 @@ fn semantic_error() -> String {
     .to_string()
 }
 
-async fn respond(
+pub async fn respond(
     sock: &mut TcpStream,
     status: u16,
     extra: &[(&str, &str)],
@@ -424,6 +517,7 @@ async fn respond(
         200 => "OK",
         204 => "No Content",
         400 => "Bad Request",
+        520 => "Service Error",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
@@ -467,7 +561,7 @@ pub fn params_of(query: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn datetime(v: &str) -> Option<i64> {
+pub fn datetime(v: &str) -> Option<i64> {
     let inner = v.strip_prefix("datetime(")?.strip_suffix(')')?;
     chrono::DateTime::parse_from_rfc3339(inner)
         .ok()

@@ -12,38 +12,24 @@ use crate::util::json_of;
 
 const WS: &str = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
 const WS2: &str = "1b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
-const FROM: &str = "2026-09-07T00:00:00Z";
-const TO: &str = "2026-09-08T00:00:00Z";
+pub const FROM: &str = "2026-09-07T00:00:00Z";
+pub const TO: &str = "2026-09-08T00:00:00Z";
 
-fn fixture_path() -> PathBuf {
+pub fn fixture_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live/workspace.json")
 }
 
-fn fixture() -> Value {
+pub fn fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture_path()).unwrap()).unwrap()
 }
 
 /// fwlog with a clean environment: no Azure variables, no config file, and the fake as endpoint and identity.
 fn fwlog(fake: Option<&FakeLa>, cfg_home: &Path) -> Command {
-    let mut c = Command::cargo_bin("fwlog").unwrap();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AZURE_")
-            || k.starts_with("FWLOG_")
-            || k.starts_with("IDENTITY_")
-            || k.starts_with("MSI_")
-            || k == "IMDS_ENDPOINT"
-        {
-            c.env_remove(k);
-        }
-    }
-    c.env("XDG_CONFIG_HOME", cfg_home).env("HOME", cfg_home);
-    c.env("FWLOG_RETRY_BASE_MS", "20");
+    let mut c = crate::util::fwlog_clean(cfg_home);
     if let Some(f) = fake {
-        c.env("IDENTITY_ENDPOINT", f.identity_endpoint())
-            .env("IDENTITY_HEADER", IDENTITY_SECRET)
-            .env("FWLOG_LOGANALYTICS_ENDPOINT", f.url());
+        crate::util::as_fake_identity(&mut c, &f.identity_endpoint());
+        c.env("FWLOG_LOGANALYTICS_ENDPOINT", f.url());
     }
-    c.timeout(Duration::from_secs(60));
     c
 }
 
@@ -77,7 +63,8 @@ fn live_report(fake: &FakeLa, extra: &[&str]) -> (Value, String) {
     (json_of(&out.stdout), err)
 }
 
-fn offline_report(extra: &[&str]) -> Value {
+/// The offline report of the fixture's rows over the test window.
+pub fn offline_report(extra: &[&str]) -> Value {
     let home = tempfile::tempdir().unwrap();
     let out = fwlog(None, home.path())
         .args(["deny-report", "--input"])
@@ -94,7 +81,7 @@ fn offline_report(extra: &[&str]) -> Value {
     json_of(&out.stdout)
 }
 
-fn without_sources(mut v: Value) -> Value {
+pub fn without_sources(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("sources");
     v
 }
@@ -1056,4 +1043,97 @@ fn print_kql_uses_the_config_files_firewall() {
         assert!(out.status.success(), "{cmd}");
         assert!(text.contains(&fw.to_ascii_lowercase()), "{cmd}: {text}");
     }
+}
+
+/// A hub-and-spoke estate: two workspaces holding different rows give one report whose totals are the sum of
+/// the two single-workspace reports, group by group; with --by-origin every group keeps its workspace and each
+/// workspace's groups are exactly its own report's.
+#[test]
+fn two_workspaces_give_one_report_whose_totals_are_the_sum() {
+    let (a, b) = crate::fake_kusto::split_rows(&fixture());
+    let fake = FakeLa::start(&fixture());
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.workspaces
+            .insert(WS.into(), crate::fake_la::tables_of(&a));
+        st.workspaces
+            .insert(WS2.into(), crate::fake_la::tables_of(&b));
+    }
+    let home = tempfile::tempdir().unwrap();
+    let run = |wss: &[&str], extra: &[&str]| -> Value {
+        let mut c = fwlog(Some(&fake), home.path());
+        c.args(["deny-report", "--auth", "msi", "--from", FROM, "--to", TO])
+            .args(["--format", "json"]);
+        for w in wss {
+            c.args(["--workspace", w]);
+        }
+        let out = c.args(extra).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&out.stdout)
+    };
+    let (ra, rb) = (run(&[WS], &[]), run(&[WS2], &[]));
+    let both = run(&[WS, WS2], &[]);
+    assert!(ra["denies"].as_u64().unwrap() > 0 && rb["denies"].as_u64().unwrap() > 0);
+    for k in ["events", "denies", "unparsed"] {
+        assert_eq!(
+            both[k].as_u64().unwrap(),
+            ra[k].as_u64().unwrap() + rb[k].as_u64().unwrap(),
+            "{k}"
+        );
+    }
+    // Group by group: hits add up, and nothing is counted that neither workspace has.
+    let key = |g: &Value| {
+        format!(
+            "{}|{}|{}|{}|{}",
+            g["kind"], g["source_subnet"], g["protocol"], g["destination"], g["destination_port"]
+        )
+    };
+    let mut sums = std::collections::BTreeMap::new();
+    for r in [&ra, &rb] {
+        for g in r["groups"].as_array().unwrap() {
+            *sums.entry(key(g)).or_insert(0) += g["hits"].as_u64().unwrap();
+        }
+    }
+    let combined: std::collections::BTreeMap<String, u64> = both["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (key(g), g["hits"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(combined, sums);
+    // The same rows in one workspace give the same groups as the two together.
+    assert_eq!(
+        both["groups"],
+        without_sources(offline_report(&[]))["groups"]
+    );
+
+    let by = run(&[WS, WS2], &["--by-origin"]);
+    assert_eq!(by["denies"], both["denies"]);
+    for (ws, single) in [(WS, &ra), (WS2, &rb)] {
+        let mine: Vec<Value> = by["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["origin"] == ws)
+            .map(|g| {
+                let mut g = g.clone();
+                g.as_object_mut().unwrap().remove("origin");
+                g
+            })
+            .collect();
+        assert_eq!(&Value::Array(mine), &single["groups"], "{ws}");
+    }
+    // Files have no origin to key on.
+    let out = fwlog(None, home.path())
+        .args(["deny-report", "--input"])
+        .arg(fixture_path())
+        .args(["--by-origin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--by-origin"));
 }

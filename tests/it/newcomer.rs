@@ -244,3 +244,48 @@ fn help_teaches_and_man_pages_cover_every_command() {
         assert!(dir.path().join(page).exists(), "{page}");
     }
 }
+
+/// Long reads show progress on a terminal (files, bytes, records), never with -q or when stderr is not one.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` (a pseudo-terminal) is not installed");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("fwlog");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |quiet: bool| -> String {
+        let typescript = dir.path().join(if quiet { "q.txt" } else { "t.txt" });
+        let cmd = format!(
+            "{} {}deny-report -i {} --format json -o {}",
+            bin.display(),
+            if quiet { "-q " } else { "" },
+            crate::util::root().join(MAIN).display(),
+            dir.path().join("out.json").display()
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &cmd])
+            .arg(&typescript)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&typescript).unwrap()
+    };
+    let shown = run(false);
+    assert!(shown.contains("reading 0/1 files"), "{shown}");
+    assert!(shown.contains("KiB"), "{shown}");
+    assert!(!run(true).contains("reading"));
+    let piped = fwlog()
+        .args(["deny-report", "-i", MAIN, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("reading"));
+}

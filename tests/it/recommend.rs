@@ -374,12 +374,12 @@ fn terraform_parses_and_has_the_azurerm_structure() {
     insta::assert_snapshot!("terraform", tf);
 }
 
-fn schema(name: &str) -> jsonschema::Validator {
+pub fn schema(name: &str) -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("tests/schemas").join(name)).unwrap();
     jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
 }
 
-fn assert_valid(v: &jsonschema::Validator, instance: &Value) {
+pub fn assert_valid(v: &jsonschema::Validator, instance: &Value) {
     let errors: Vec<String> = v
         .iter_errors(instance)
         .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -1,6 +1,7 @@
 //! Helpers every test module uses: the binary, the fixtures, JSON output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -34,4 +35,30 @@ pub fn stdout_of(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// fwlog with a clean environment: no Azure, fwlog or managed-identity variables, `home` as the home and config
+/// folder (so no config file unless a test writes one), quick retries, and a time limit.
+pub fn fwlog_clean(home: &Path) -> Command {
+    let mut c = Command::cargo_bin("fwlog").unwrap();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AZURE_")
+            || k.starts_with("FWLOG_")
+            || k.starts_with("IDENTITY_")
+            || k.starts_with("MSI_")
+            || k == "IMDS_ENDPOINT"
+        {
+            c.env_remove(k);
+        }
+    }
+    c.env("XDG_CONFIG_HOME", home).env("HOME", home);
+    c.env("FWLOG_RETRY_BASE_MS", "20");
+    c.timeout(Duration::from_secs(60));
+    c
+}
+
+/// Sign in as the managed identity a fake service serves at `endpoint` (the App Service protocol).
+pub fn as_fake_identity(c: &mut Command, endpoint: &str) {
+    c.env("IDENTITY_ENDPOINT", endpoint)
+        .env("IDENTITY_HEADER", crate::fake_la::IDENTITY_SECRET);
 }

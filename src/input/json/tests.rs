@@ -257,7 +257,7 @@ fn both_paths(lines: &[&str]) -> (Part, Part) {
     for (i, line) in lines.iter().enumerate() {
         let n = i as u64 + 1;
         let mut values = Vec::new();
-        line_values(line.as_bytes(), &mut values).unwrap();
+        line_values(serde_json::Deserializer::from_str(line), &mut values).unwrap();
         line_records("t.json", n, line.as_bytes(), &values, &mut typed).unwrap();
         for v in serde_json::Deserializer::from_str(line).into_iter::<Value>() {
             value("t.json", n, &v.unwrap(), &mut plain).unwrap();
@@ -290,7 +290,13 @@ fn malformed_lines_are_reported_as_the_json_parser_words_it() {
         "[1,2",
     ] {
         let mut values = Vec::new();
-        let ours = line_values(bad.as_bytes(), &mut values).unwrap_err();
+        let ours = line_values(serde_json::Deserializer::from_str(bad), &mut values).unwrap_err();
+        let from_bytes = line_values(
+            serde_json::Deserializer::from_slice(bad.as_bytes()),
+            &mut values,
+        )
+        .unwrap_err();
+        assert_eq!(ours.to_string(), from_bytes.to_string());
         let theirs = serde_json::from_str::<Value>(bad).unwrap_err();
         assert_eq!(ours.to_string(), theirs.to_string(), "{bad}");
         assert!(values.is_empty());
@@ -404,4 +410,15 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&ts.unparsed_examples, &ps.unparsed_examples);
         proptest::prop_assert_eq!((ts.records, ts.events), (ps.records, ps.events));
     }
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_skipped_alone() {
+    let mut text = format!("{}\n", line_record(1)).into_bytes();
+    text.extend_from_slice(b"{\"time\":\"2026-01-01T00:00:00Z\",\"Fqdn\":\"\xff\xfe\"}\n");
+    text.extend_from_slice(format!("{}\n", line_record(3)).as_bytes());
+    let (df, st) = read_with(&text, CAPS).unwrap();
+    assert_eq!(df.height(), 2);
+    assert_eq!(st.skipped_by_reason["malformed JSON"], 1);
+    assert_eq!(st.skip_examples[0].line, 2);
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::whole::{self, IpGroupRef};
 use super::{API_VERSION, summary};
 use crate::recommend::model::{Recommendation, RuleKind};
 
@@ -30,6 +31,9 @@ fn lits(v: &[String]) -> Value {
 }
 
 pub fn template(r: &Recommendation) -> Value {
+    if !r.groups.is_empty() {
+        return template_whole(r);
+    }
     let collections: Vec<Value> = r
         .collections()
         .into_iter()
@@ -115,5 +119,69 @@ pub fn template(r: &Recommendation) -> Value {
 pub fn render(r: &Recommendation) -> anyhow::Result<String> {
     let mut s = serde_json::to_string_pretty(&template(r))?;
     s.push('\n');
-    Ok(s)
+    // With --policy the template carries the user's own texts too (descriptions, names): none reaches a terminal
+    // raw. The JSON value is the same.
+    Ok(crate::render::escape::json_text(&s).into_owned())
+}
+
+/// An ARM template expression string literal: `'` doubled.
+fn expr_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+pub(crate) fn scoped_ip_group(g: &str) -> String {
+    match whole::ip_group_ref(g) {
+        IpGroupRef::Id(id) => crate::render::escape::arm_literal(&id),
+        IpGroupRef::Scoped {
+            resource_group: Some(rg),
+            name,
+        } => format!(
+            "[resourceId({}, 'Microsoft.Network/ipGroups', {})]",
+            expr_str(&rg),
+            expr_str(&name)
+        ),
+        IpGroupRef::Scoped { name, .. } => format!(
+            "[resourceId('Microsoft.Network/ipGroups', {})]",
+            expr_str(&name)
+        ),
+    }
+}
+
+/// `recommend --policy`: every changed group whole (see [`whole`]), one resource per group, each depending on the
+/// one before it. Evidence of the new rules is in their `description` and in the resource's `comments`.
+fn template_whole(r: &Recommendation) -> Value {
+    let policy = r.groups.first().map(|g| g.policy.as_str()).unwrap_or("");
+    let mut resources = Vec::new();
+    let mut previous: Option<&str> = None;
+    for g in &r.groups {
+        let mut res = json!({
+            "type": "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
+            "apiVersion": API_VERSION,
+            "name": format!("[format('{{0}}/{{1}}', parameters('firewallPolicyName'), {})]", expr_str(&g.name)),
+            "comments": whole::group_summary(g),
+            "properties": whole::group_properties(g, &|s| crate::render::escape::arm_literal(s), &scoped_ip_group),
+        });
+        if let Some(p) = previous {
+            res["dependsOn"] = json!([format!(
+                "[resourceId('Microsoft.Network/firewallPolicies/ruleCollectionGroups', parameters('firewallPolicyName'), {})]",
+                expr_str(p)
+            )]);
+        }
+        previous = Some(&g.name);
+        resources.push(res);
+    }
+    json!({
+        "$schema": DEPLOYMENT_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "metadata": {"generator": "fwlog recommend --policy", "summary": whole::header_lines(r).join(" ")},
+        "parameters": {
+            "firewallPolicyName": {
+                "type": "string",
+                "defaultValue": crate::render::escape::arm_literal(policy),
+                "metadata": {"description": "Name of the existing Azure Firewall policy that holds the rule collection groups."}
+            }
+        },
+        "resources": resources,
+        "outputs": {}
+    })
 }

@@ -6,6 +6,7 @@ pub mod azcli;
 pub mod bicep;
 pub mod table;
 pub mod terraform;
+pub mod whole;
 
 use super::RecommendFormat;
 use crate::recommend::model::{Recommendation, Rule};
@@ -22,7 +23,10 @@ pub fn render(
         RecommendFormat::Json => {
             let mut s = serde_json::to_string_pretty(r)?;
             s.push('\n');
-            s.into_bytes()
+            // `groups` carries the user's own rules as they wrote them: inert, the same JSON value.
+            crate::render::escape::json_text(&s)
+                .into_owned()
+                .into_bytes()
         }
         RecommendFormat::Table => table::table(r, layout).into_bytes(),
         RecommendFormat::Markdown => table::markdown(r).into_bytes(),

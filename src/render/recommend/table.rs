@@ -186,6 +186,17 @@ pub fn table(r: &Recommendation, layout: &Layout) -> String {
         r.invalid_names.iter().map(invalid_line).collect(),
     );
     out.push('\n');
+    // With --policy: where the rules go, and that the IaC formats write each of these groups whole.
+    for g in &r.groups {
+        out.push_str(&wrap(
+            &format!(
+                "{}; --format bicep|terraform|arm|azcli writes it whole, --against FILE shows the change in your export",
+                super::whole::group_summary(g)
+            ),
+            layout.width,
+        ));
+        out.push('\n');
+    }
     out.push_str(&wrap(&summary(r), layout.width));
     out.push('\n');
     out
