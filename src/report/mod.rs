@@ -13,6 +13,9 @@ use crate::query::Window;
 use model::{DenyReport, Label, Labels, ReportGroup};
 use std::collections::HashMap;
 
+/// What a group's catalog labels depend on: destination, port and protocol.
+type LabelKey<'a> = (Option<&'a str>, Option<u32>, Option<&'a str>);
+
 /// Build the report from groups (sorted by the engine) and what the source read. Every group is labelled (the
 /// counts of denies AKS needs cover all of them); `top` then keeps the first ones.
 pub fn build(
@@ -29,7 +32,7 @@ pub fn build(
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
     // The labels depend on the destination, port and protocol only: each is looked up once.
     let shared: Vec<Labels> = {
-        let mut cache: HashMap<(Option<&str>, Option<u32>, Option<&str>), Labels> = HashMap::new();
+        let mut cache: HashMap<LabelKey<'_>, Labels> = HashMap::new();
         groups
             .iter()
             .map(|g| {
