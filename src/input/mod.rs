@@ -281,17 +281,41 @@ fn read_parquet(
     // process while it is read is outside what fwlog can guard against, as for any reader of mapped files.
     let map = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|e| user(format!("{name}: cannot read: {e}")))?;
-    // Row groups already read leave the process's memory (the kernel keeps them cached): the file is
-    // never held whole, whatever its size.
-    // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them
-    // again reloads the same bytes from the file.
-    let release = |r: std::ops::Range<usize>| {
-        crate::messages::progress_bytes(r.len() as u64);
+    let mapped = MappedFile { map: &map };
+    parquet::read(name, &map, Some(&mapped), batcher)
+}
+
+/// A Parquet file mapped into memory, dropping the pages fwlog is done with (see [`parquet::Mapping`]).
+struct MappedFile<'m> {
+    map: &'m memmap2::Mmap,
+}
+
+impl MappedFile<'_> {
+    fn drop_pages(&self, r: std::ops::Range<usize>) {
+        // SAFETY: MADV_DONTNEED on a read-only private file mapping only drops pages; touching them again
+        // reloads the same bytes from the file.
         let _ = unsafe {
-            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.start, r.len())
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.start, r.len())
         };
-    };
-    parquet::read(name, &map, Some(&release), batcher)
+    }
+}
+
+impl parquet::Mapping for MappedFile<'_> {
+    fn checked(&self, range: std::ops::Range<usize>) {
+        self.drop_pages(range);
+    }
+
+    fn decoded(&self, range: std::ops::Range<usize>) {
+        self.drop_pages(range);
+    }
+
+    fn taken(&self, group: std::ops::Range<usize>) {
+        crate::messages::progress_bytes(group.len() as u64);
+        // Everything before the group's end, not only its own range: read-ahead maps pages around each
+        // fault, and pages of column chunks no group's range covered stayed mapped (~1 MB per row group).
+        self.drop_pages(0..group.end);
+    }
 }
 
 /// Tell the format from the first bytes: Parquet magic, a JSON value, or text with a header line.

@@ -804,9 +804,17 @@ impl Footer {
     /// Check the page headers of the column chunks under the top-level columns `roots` (the ones fwlog
     /// decodes), as polars will walk them: an optional dictionary page first, then data pages until their
     /// value counts reach the chunk's.
-    pub fn check_pages(&self, bytes: &[u8], roots: &[&str]) -> Res<()> {
+    /// Check the page headers of the columns under `roots`; `checked` is told the end of the last column chunk
+    /// checked after each row group.
+    pub fn check_pages(
+        &self,
+        bytes: &[u8],
+        roots: &[&str],
+        checked: &mut dyn FnMut(usize),
+    ) -> Res<()> {
         let data_end = bytes.len().saturating_sub(8);
         for (gi, (rows, chunks)) in self.groups.iter().enumerate() {
+            let mut end = 0;
             for (c, leaf) in chunks.iter().zip(&self.leaves) {
                 if !roots.contains(&leaf.root.as_str()) {
                     continue;
@@ -819,8 +827,10 @@ impl Footer {
                         "{total} values for {rows} rows in a column with one value per row"
                     )));
                 }
+                end = end.max(range.end);
                 pages(&bytes[range], c, leaf, total).map_err(at)?;
             }
+            checked(end);
         }
         Ok(())
     }
