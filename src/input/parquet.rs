@@ -510,13 +510,43 @@ pub fn read(
     // The footer is decoded once and shared: every part used to decode it again. Decoding runs on the worker
     // thread (`ParallelStrategy::None`; the workers already keep every core busy) so that a panic in it is
     // caught here silently (see `quiet`).
+    //
+    // polars is given a footer that holds only the part's row group: given the whole footer and a slice, it
+    // visits every row group before the slice and sets up its column chunks (a dictionary page decompressed
+    // each, ~1.6 ms per group), which made reading a file quadratic in its row groups (100M rows in 96 groups:
+    // 13.8 s of CPU to decode, against 0.73 s for the first 10M).
+    let group_starts: Vec<usize> = metadata
+        .row_groups
+        .iter()
+        .scan(0usize, |start, rg| {
+            let s = *start;
+            *start += rg.num_rows();
+            Some(s)
+        })
+        .collect();
+    let bare = {
+        let mut m = (*metadata).clone();
+        m.row_groups = Vec::new();
+        m
+    };
+    let footer_of_group = |offset: usize| {
+        let g = group_starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1);
+        let rg = &metadata.row_groups[g];
+        let mut m = bare.clone();
+        m.num_rows = rg.num_rows();
+        m.row_groups = vec![rg.clone()];
+        (std::sync::Arc::new(m), offset - group_starts[g])
+    };
     let decode = |columns: &[(String, Field)], offset: usize, len: usize| {
         quiet::catch(|| {
+            let (footer, at) = footer_of_group(offset);
             let mut reader = ParquetReader::new(Cursor::new(bytes))
                 .with_columns(Some(columns.iter().map(|(c, _)| c.clone()).collect()))
-                .with_slice(Some((offset, len)))
+                .with_slice(Some((at, len)))
                 .read_parallel(ParallelStrategy::None);
-            reader.set_metadata(metadata.clone());
+            reader.set_metadata(footer);
             let df = reader.finish()?;
             columns
                 .iter()
