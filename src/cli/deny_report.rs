@@ -113,7 +113,11 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         let bytes = crate::render::report::render(&report, format, &layout, &footer)?;
         crate::output::emit(to_file, &bytes)?;
     }
-    Ok(super::gate(args.fail_on, |level| report.gate(level)))
+    let code = super::gate(args.fail_on, |level| report.gate(level));
+    // The process ends here: its memory goes back whole, so the report (a million groups of small strings
+    // at high cardinality) is not freed piece by piece (~0.4 s of allocator work for 600k groups).
+    std::mem::forget(report);
+    Ok(code)
 }
 
 /// What to do next, under the table: the `recommend` command that writes the rules for these denies.

@@ -11,6 +11,8 @@
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
+
+type Fast = foldhash::fast::RandomState;
 use std::net::IpAddr;
 
 use anyhow::Context as _;
@@ -178,7 +180,7 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
         }
         rank[id] = (rank_text.len() - 1) as u32;
     }
-    let mut subnet_ids: HashMap<String, u32> = HashMap::new();
+    let mut subnet_ids: HashMap<String, u32, Fast> = HashMap::default();
     let mut subnets: Vec<String> = Vec::new();
     let src_subnet: Vec<u32> = src_text
         .iter()
@@ -202,7 +204,7 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
         })
         .collect();
     // Per distinct destination: the id of its text, and whether the filter keeps it.
-    let mut dest_ids: HashMap<String, u32> = HashMap::new();
+    let mut dest_ids: HashMap<String, u32, Fast> = HashMap::default();
     let mut dests: Vec<String> = Vec::new();
     let mut dest_ok: Vec<bool> = Vec::new();
     let dest_tid: Vec<u32> = (0..tally.destinations().len() as u32)
@@ -221,7 +223,7 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
         })
         .collect();
     let protocols = tally.protocols();
-    let mut acc: HashMap<GroupKey, GroupAcc> = HashMap::new();
+    let mut acc: HashMap<GroupKey, GroupAcc, Fast> = HashMap::default();
     for (p, a) in tally.pairs() {
         let dest = (p.destination != NONE).then(|| dest_tid[p.destination as usize]);
         let src = (p.source != NONE).then_some(p.source as usize);
@@ -262,7 +264,33 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
     }
     let text = |ids: &[String], id: u32| (id != NONE).then(|| ids[id as usize].clone());
     let protocol_text = |id: u32| (id != NONE).then(|| protocols[id as usize].to_string());
-    let mut groups: Vec<Group> = acc
+    // Hits descending, then the keys in order (`None` first, text byte-wise): the order reports always had,
+    // sorted on the ranks of the texts so that a million groups are not compared string by string.
+    let rank_of = |texts: &[&str]| -> Vec<u32> {
+        let mut order: Vec<u32> = (0..texts.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| texts[i as usize]);
+        let mut rank = vec![0u32; texts.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32 + 1;
+        }
+        rank
+    };
+    let subnet_rank = rank_of(&subnets.iter().map(String::as_str).collect::<Vec<_>>());
+    let dest_rank = rank_of(&dests.iter().map(String::as_str).collect::<Vec<_>>());
+    let proto_rank = rank_of(&protocols.iter().map(|p| &**p).collect::<Vec<_>>());
+    let by_rank = |ranks: &[u32], id: u32| if id == NONE { 0 } else { ranks[id as usize] };
+    let mut sorted: Vec<(GroupKey, GroupAcc)> = acc.into_iter().collect();
+    sorted.sort_unstable_by_key(|((kind, subnet, protocol, dest, port), a)| {
+        (
+            Reverse(a.hits),
+            kind.map_or("", Kind::as_str),
+            by_rank(&subnet_rank, *subnet),
+            by_rank(&proto_rank, *protocol),
+            by_rank(&dest_rank, *dest),
+            *port,
+        )
+    });
+    let groups: Vec<Group> = sorted
         .into_iter()
         .map(|((kind, subnet, protocol, dest, port), mut a)| {
             a.sources.sort_unstable();
@@ -287,25 +315,6 @@ fn to_groups(tally: &DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
             }
         })
         .collect();
-    // Hits descending, then the keys in order (`None` first, text byte-wise): the order reports always had.
-    groups.sort_unstable_by(|a, b| {
-        (
-            Reverse(a.hits),
-            &a.kind,
-            &a.source_subnet,
-            &a.protocol,
-            &a.destination,
-            a.destination_port,
-        )
-            .cmp(&(
-                Reverse(b.hits),
-                &b.kind,
-                &b.source_subnet,
-                &b.protocol,
-                &b.destination,
-                b.destination_port,
-            ))
-    });
     Ok(groups)
 }
 
@@ -396,6 +405,110 @@ mod tests {
         assert_eq!(g.last_seen, format_time_us(30));
         assert_eq!(groups[1].source_subnet.as_deref(), Some("10.0.1.0/24"));
         assert_eq!(groups[2].source_subnet.as_deref(), Some("fd00::/64"));
+    }
+
+    /// Equal hits are ordered by kind, subnet, protocol, destination and port, a missing value first and text
+    /// byte-wise (the ranks the sort uses must give the order the texts give).
+    #[test]
+    fn groups_of_equal_hits_sort_by_their_keys_as_text() {
+        use crate::event::tally::Flow;
+        let flow = |kind, src: &'static str, dst: Option<&'static str>, port, proto| Flow {
+            kind: Some(kind),
+            protocol: proto,
+            source: host(src),
+            destination: dst.and_then(host),
+            destination_port: Some(port),
+            hits: 1,
+            time_us: Some(100),
+        };
+        let mut t = DenyTally::new();
+        // Added in an order unlike the expected one; ids follow the order of first sight.
+        t.add(&flow(
+            Kind::Network,
+            "10.0.1.1",
+            Some("b.example"),
+            443,
+            Some("TCP"),
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.2.1",
+            Some("b.example"),
+            443,
+            Some("HTTPS"),
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.1.1",
+            Some("z.example"),
+            443,
+            Some("HTTPS"),
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.1.1",
+            Some("a.example"),
+            443,
+            Some("HTTPS"),
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.1.1",
+            None,
+            443,
+            Some("HTTPS"),
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.1.1",
+            Some("a.example"),
+            80,
+            Some("HTTP"),
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.1.1",
+            Some("a.example"),
+            443,
+            None,
+        ));
+        t.add(&flow(
+            Kind::Application,
+            "10.0.1.1",
+            Some("a.example"),
+            8443,
+            Some("HTTPS"),
+        ));
+        let mut agg = DenyAggregator::new(Query::default());
+        agg.add_tally(t);
+        let got: Vec<String> = agg
+            .finish()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} {} {} {}",
+                    g.kind,
+                    g.source_subnet.as_deref().unwrap_or("-"),
+                    g.protocol.as_deref().unwrap_or("-"),
+                    g.destination.as_deref().unwrap_or("-"),
+                    g.destination_port.unwrap_or(0)
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "application 10.0.1.0/24 - a.example 443",
+                "application 10.0.1.0/24 HTTP a.example 80",
+                "application 10.0.1.0/24 HTTPS - 443",
+                "application 10.0.1.0/24 HTTPS a.example 443",
+                "application 10.0.1.0/24 HTTPS a.example 8443",
+                "application 10.0.1.0/24 HTTPS z.example 443",
+                "application 10.0.2.0/24 HTTPS b.example 443",
+                "network 10.0.1.0/24 TCP b.example 443",
+            ]
+        );
     }
 
     #[test]

@@ -302,11 +302,14 @@ fn us_locale(t: &str) -> Option<i64> {
 /// RFC 3339 text (UTC, `Z`, seconds, and microseconds only when present) for a microsecond timestamp.
 pub fn format_time_us(us: i64) -> String {
     let dt = DateTime::from_timestamp_micros(us).unwrap_or_default();
-    if us % 1_000_000 == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    // chrono's RFC 3339 writer, not a format string: it is interpreted for every call (two per group; ~0.2 s
+    // for a report of 600k groups). Same text: `2026-10-02T00:00:00Z`, microseconds when there are any.
+    let digits = if us % 1_000_000 == 0 {
+        chrono::SecondsFormat::Secs
     } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-    }
+        chrono::SecondsFormat::Micros
+    };
+    dt.to_rfc3339_opts(digits, true)
 }
 
 #[cfg(test)]

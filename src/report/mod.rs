@@ -32,7 +32,8 @@ pub fn build(
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
     // The labels depend on the destination, port and protocol only: each is looked up once.
     let shared: Vec<Labels> = {
-        let mut cache: HashMap<LabelKey<'_>, Labels> = HashMap::new();
+        let mut cache: HashMap<LabelKey<'_>, Labels, foldhash::fast::RandomState> =
+            HashMap::default();
         groups
             .iter()
             .map(|g| {
