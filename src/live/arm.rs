@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::auth::Tokens;
 use super::config::Cloud;
-use super::kql::is_guid;
+use super::kql::network_resource_id;
 use super::transport::{MAX_RETRY_AFTER, RetryPolicy, error_summary, read_capped, without_url};
 use crate::error::user;
 
@@ -125,37 +125,12 @@ impl FromStr for PolicyId {
             )
         };
         let t = s.trim().trim_end_matches('/');
-        let parts: Vec<&str> = t.split('/').collect();
-        if parts.len() != 9 || !parts[0].is_empty() {
-            return Err(bad());
-        }
-        let fixed = [
-            (1, "subscriptions"),
-            (3, "resourcegroups"),
-            (5, "providers"),
-            (6, "microsoft.network"),
-            (7, "firewallpolicies"),
-        ];
-        if !fixed.iter().all(|(i, w)| parts[*i].eq_ignore_ascii_case(w)) || !is_guid(parts[2]) {
-            return Err(bad());
-        }
-        // Resource group names: letters, digits, `_ - . ( )`, 1-90; policy names: letters, digits, `_ - .`, 1-80.
-        // Both become URL path segments, so nothing else may pass.
-        let rg_ok = (1..=90).contains(&parts[4].len())
-            && parts[4]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.()".contains(&b));
-        let name_ok = (1..=80).contains(&parts[8].len())
-            && parts[8]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-        if !rg_ok || !name_ok {
-            return Err(bad());
-        }
+        let [subscription, resource_group, name] =
+            network_resource_id(t, "firewallPolicies").ok_or_else(bad)?;
         Ok(PolicyId {
-            subscription: parts[2].to_ascii_lowercase(),
-            resource_group: parts[4].to_string(),
-            name: parts[8].to_string(),
+            subscription: subscription.to_ascii_lowercase(),
+            resource_group: resource_group.to_string(),
+            name: name.to_string(),
         })
     }
 }
@@ -174,21 +149,7 @@ impl fmt::Display for PolicyId {
 /// of plain segments under a subscription, so an answer cannot steer requests elsewhere.
 fn plain_resource_id(id: &str, kind: &str) -> Option<String> {
     let t = id.trim().trim_end_matches('/');
-    let parts: Vec<&str> = t.split('/').collect();
-    let ok = parts.len() == 9
-        && parts[0].is_empty()
-        && parts[1].eq_ignore_ascii_case("subscriptions")
-        && is_guid(parts[2])
-        && parts[3].eq_ignore_ascii_case("resourcegroups")
-        && parts[5].eq_ignore_ascii_case("providers")
-        && parts[6].eq_ignore_ascii_case("microsoft.network")
-        && parts[7].eq_ignore_ascii_case(kind)
-        && parts[1..].iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-.()".contains(&b))
-        });
-    ok.then(|| t.to_string())
+    network_resource_id(t, kind).map(|_| t.to_string())
 }
 
 /// The Resource Manager client: GETs with retries, one at a time (a policy is a handful of requests).

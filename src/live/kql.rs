@@ -200,6 +200,36 @@ impl fmt::Display for WorkspaceId {
     }
 }
 
+/// The subscription, resource group and name of a `Microsoft.Network` resource ID of `resource_type`
+/// (`/subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.Network/<resource_type>/<name>`, case-blind
+/// where Azure is), or `None`. Resource group names: letters, digits, `_ - . ( )`, 1–90; resource names: letters,
+/// digits, `_ - .`, 1–80 — they become URL path segments and KQL literals, so nothing else may pass.
+pub fn network_resource_id<'a>(id: &'a str, resource_type: &str) -> Option<[&'a str; 3]> {
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() != 9 || !parts[0].is_empty() {
+        return None;
+    }
+    let fixed = [
+        (1, "subscriptions"),
+        (3, "resourcegroups"),
+        (5, "providers"),
+        (6, "microsoft.network"),
+        (7, resource_type),
+    ];
+    if !fixed.iter().all(|(i, w)| parts[*i].eq_ignore_ascii_case(w)) || !is_guid(parts[2]) {
+        return None;
+    }
+    let rg_ok = (1..=90).contains(&parts[4].len())
+        && parts[4]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.()".contains(&b));
+    let name_ok = (1..=80).contains(&parts[8].len())
+        && parts[8]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    (rg_ok && name_ok).then_some([parts[2], parts[4], parts[8]])
+}
+
 /// `8-4-4-4-12` hex digits.
 pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
@@ -232,33 +262,7 @@ impl FromStr for FirewallId {
             )
         };
         let t = s.trim().trim_end_matches('/');
-        let parts: Vec<&str> = t.split('/').collect();
-        // "", subscriptions, guid, resourcegroups, rg, providers, microsoft.network, azurefirewalls, name
-        if parts.len() != 9 || !parts[0].is_empty() {
-            return Err(bad());
-        }
-        let fixed = [
-            (1, "subscriptions"),
-            (3, "resourcegroups"),
-            (5, "providers"),
-            (6, "microsoft.network"),
-            (7, "azurefirewalls"),
-        ];
-        if !fixed.iter().all(|(i, w)| parts[*i].eq_ignore_ascii_case(w)) || !is_guid(parts[2]) {
-            return Err(bad());
-        }
-        // Resource group names: letters, digits, `_ - . ( )`, 1–90; firewall names: letters, digits, `_ - .`, 1–80.
-        let rg_ok = (1..=90).contains(&parts[4].len())
-            && parts[4]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.()".contains(&b));
-        let name_ok = (1..=80).contains(&parts[8].len())
-            && parts[8]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-        if !rg_ok || !name_ok {
-            return Err(bad());
-        }
+        network_resource_id(t, "azureFirewalls").ok_or_else(bad)?;
         Ok(FirewallId(t.to_ascii_lowercase()))
     }
 }
