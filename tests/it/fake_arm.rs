@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use crate::fake_la::{IDENTITY_SECRET, TOKEN};
+use crate::fake_la::{IDENTITY_SECRET, TOKEN, serve_on_thread};
 use crate::util::root;
 
 /// Rule collection groups per page of the list.
@@ -136,28 +136,7 @@ impl FakeArm {
                 .unwrap(),
         );
         let state = Arc::new(Mutex::new(st));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap().port()).unwrap();
-                loop {
-                    let Ok((sock, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let st = st.clone();
-                    tokio::spawn(async move {
-                        let _ = serve(sock, st).await;
-                    });
-                }
-            });
-        });
-        let port = rx.recv().unwrap();
+        let (port, thread) = serve_on_thread(state.clone(), serve);
         FakeArm {
             port,
             state,
