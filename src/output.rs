@@ -33,6 +33,14 @@ pub fn target(path: Option<&Path>) -> anyhow::Result<Target> {
     if path.as_os_str() == "-" {
         return Ok(Target::Stdout);
     }
+    // The kernel follows the links itself first: `/dev/stdout` is `/proc/self/fd/1`, whose target names a pipe
+    // (`pipe:[N]`) that is no path, so resolving the chain by hand took a pipe for a new file.
+    if let Ok(m) = fs::metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if m.file_type().is_char_device() || m.file_type().is_fifo() {
+            return Ok(Target::Device(path.to_path_buf()));
+        }
+    }
     let resolved = resolve_links(path)?;
     match fs::metadata(&resolved) {
         Ok(m) => {
@@ -198,31 +206,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Write to `path` as [`target`] resolves it, or to stdout when there is none. A closed pipe on stdout is not
 /// an error (`fwlog … | head`); any other failure to write is.
 pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
-    match target(path)? {
-        Target::File(p) => write_atomic(&p, bytes),
-        Target::Device(p) => {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .map_err(|e| user(format!("{}: cannot write: {e}", p.display())))?;
-            f.write_all(bytes)
-                .and_then(|_| f.flush())
-                .map_err(|e| user(format!("{}: cannot write: {e}", p.display())))
-        }
-        Target::Stdout => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(bytes).and_then(|_| out.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
-                Ok(()) => Ok(()),
-            }
-        }
-    }
+    emit_with(path, &mut |w| Ok(w.write_all(bytes)?))
 }
 
 /// [`emit`] for output written piece by piece: `write` gets a buffered writer straight to the file (written
-/// atomically) or to stdout, so the whole output is never held in memory. Devices get the bytes in one write,
-/// as from [`emit`].
+/// atomically) or to stdout, so the whole output is never held in memory. Devices (`/dev/stdout`, a terminal)
+/// get the bytes in one write.
 pub fn emit_with(
     path: Option<&Path>,
     write: &mut dyn FnMut(&mut dyn Write) -> anyhow::Result<()>,
@@ -238,10 +227,16 @@ pub fn emit_with(
             }
             f.commit()
         }
-        Target::Device(_) => {
+        Target::Device(p) => {
             let mut bytes = Vec::new();
             write(&mut bytes)?;
-            emit(path, &bytes)
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| user(format!("{}: cannot write: {e}", p.display())))?;
+            f.write_all(&bytes)
+                .and_then(|_| f.flush())
+                .map_err(|e| user(format!("{}: cannot write: {e}", p.display())))
         }
         Target::Stdout => {
             let mut out = Stdout {
@@ -310,6 +305,22 @@ impl Write for Stdout<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pipe_named_through_proc_is_a_device() {
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe fills two descriptors, closed below.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let p = PathBuf::from(format!("/proc/self/fd/{}", fds[1]));
+        let got = target(Some(&p)).unwrap();
+        // SAFETY: the descriptors were opened above and are not used after.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        assert!(matches!(got, Target::Device(_)), "{got:?}");
+    }
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
     #[test]
