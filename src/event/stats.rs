@@ -38,7 +38,7 @@ pub struct ReadStats {
     /// of rows cost a canonical row and a table insert each for a number no group depends on.
     pub duplicates: u64,
     pub unparsed: u64,
-    /// (file, line, message) of the first unparsed legacy messages.
+    /// (file, line, message) of the first unparsed legacy messages in the window.
     pub unparsed_examples: Vec<(String, u64, String)>,
     pub skipped: u64,
     pub skipped_by_reason: BTreeMap<String, u64>,

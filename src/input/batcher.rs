@@ -145,7 +145,8 @@ impl PartBuilder {
         let hits = row.hits.max(1);
         let in_window = self.config.pushdown.in_window(row.time_us);
         self.count(row.time_us, hits, in_window);
-        if row.kind == Some(crate::event::Kind::Unparsed) {
+        // Counted within the window, as the live source does (readers may skip parsing the messages outside it).
+        if in_window && row.kind == Some(crate::event::Kind::Unparsed) {
             let st = &mut self.stats;
             st.unparsed += 1;
             if st.unparsed_examples.len() < MAX_UNPARSED_EXAMPLES {
