@@ -11,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("messages", &[]),
     ("output", &["error"]),
+    ("parallel", &[]),
     ("event", &["error", "messages"]),
     ("legacy", &["event", "error"]),
     ("query", &["event", "error"]),
@@ -23,7 +24,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "input", "query", "event", "legacy", "catalog", "output", "error", "messages",
         ],
     ),
-    ("engine", &["query", "event", "error", "messages"]),
+    (
+        "engine",
+        &["query", "event", "parallel", "error", "messages"],
+    ),
     // The user's firewall policy: read from exports, evaluated against flows.
     (
         "policy",
@@ -51,6 +55,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "catalog",
             "query",
             "event",
+            "parallel",
             "error",
             "messages",
         ],

@@ -25,6 +25,7 @@ pub mod legacy;
 pub mod live;
 pub mod messages;
 pub mod output;
+pub mod parallel;
 pub mod policy;
 pub mod query;
 pub mod recommend;

@@ -107,7 +107,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
     let footer = next_step(&report, &args);
     if format == ReportFormat::Json {
         crate::output::emit_with(to_file, &mut |w| {
-            crate::render::report::write_json(&report, w)
+            crate::render::report::write_json(&mut report, w)
         })?;
     } else {
         let bytes = crate::render::report::render(&report, format, &layout, &footer)?;

@@ -34,11 +34,71 @@ pub fn render(
 }
 
 /// The JSON report, written as it is serialised (the same bytes as [`render`]; a report of a million groups is
-/// about a gigabyte of text, which is never held in memory).
-pub fn write_json(report: &DenyReport, w: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, report)?;
+/// about a gigabyte of text, which is never held in memory). The groups are serialised on every core in
+/// chunks written in order: printing 600k groups took a second on one core, a fifth of a high-cardinality
+/// report. `report` is left as it was.
+pub fn write_json(report: &mut DenyReport, w: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    write_json_chunked(report, w, JSON_CHUNK_GROUPS)
+}
+
+/// Groups serialised per task by [`write_json`] (~1 MB of text; a few chunks wait while the file is written).
+const JSON_CHUNK_GROUPS: usize = 1024;
+
+fn write_json_chunked(
+    report: &mut DenyReport,
+    w: &mut dyn std::io::Write,
+    chunk: usize,
+) -> anyhow::Result<()> {
+    if report.groups.len() <= chunk {
+        serde_json::to_writer_pretty(&mut *w, &*report)?;
+        w.write_all(b"\n")?;
+        return Ok(());
+    }
+    // The report around its groups, printed with none: its `"groups": []` (the only one at the first level: a
+    // line break inside a string is escaped) is where the groups go, as serde_json's printer would put them.
+    let groups = std::mem::take(&mut report.groups);
+    let skeleton = serde_json::to_string_pretty(&*report);
+    report.groups = groups;
+    let skeleton = skeleton?;
+    const EMPTY: &str = "\n  \"groups\": []";
+    let at = skeleton
+        .find(EMPTY)
+        .ok_or_else(|| anyhow::anyhow!("internal error: no groups field in the JSON report"))?;
+    w.write_all(&skeleton.as_bytes()[..at + EMPTY.len() - 2])?;
+    w.write_all(b"[\n")?;
+    let chunks: Vec<&[Group]> = report.groups.chunks(chunk).collect();
+    crate::parallel::ordered(
+        chunks.len(),
+        |i| json_groups(chunks[i], i == 0),
+        |bytes| Ok(w.write_all(&bytes)?),
+    )?;
+    w.write_all(b"\n  ]")?;
+    w.write_all(&skeleton.as_bytes()[at + EMPTY.len()..])?;
     w.write_all(b"\n")?;
     Ok(())
+}
+
+/// Groups as elements of the report's `groups` array in serde_json's pretty form: each printed alone, then
+/// every line indented two levels (its line breaks are all the printer's own).
+fn json_groups(groups: &[Group], first: bool) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(groups.len() * 768);
+    let mut one = Vec::with_capacity(1024);
+    for (i, g) in groups.iter().enumerate() {
+        one.clear();
+        serde_json::to_writer_pretty(&mut one, g)?;
+        if !(first && i == 0) {
+            out.extend_from_slice(b",\n");
+        }
+        out.extend_from_slice(b"    ");
+        let mut rest = &one[..];
+        while let Some(n) = memchr::memchr(b'\n', rest) {
+            out.extend_from_slice(&rest[..=n]);
+            out.extend_from_slice(b"    ");
+            rest = &rest[n + 1..];
+        }
+        out.extend_from_slice(rest);
+    }
+    Ok(out)
 }
 
 /// The one-line summary printed under a table and above Markdown.
@@ -623,6 +683,63 @@ mod tests {
             &catalog,
             &ctx,
         )
+    }
+
+    /// The groups printed in parallel chunks are the bytes serde_json prints for the whole report, whatever
+    /// the chunk size, with names that need escaping, catalog labels (nested arrays) and the optional fields.
+    #[test]
+    fn json_in_chunks_is_the_whole_report_printed_at_once() {
+        let hosts = [
+            "mcr.microsoft.com",
+            "a\"b\n  \"groups\": []",
+            "\u{202e}evil\\.com",
+            "login.microsoftonline.com",
+        ];
+        let groups = (0..12)
+            .map(|i| crate::engine::Group {
+                origin: (i >= 10).then(|| format!("fw-{i}")),
+                kind: "application".into(),
+                source_subnet: Some("10.0.0.0/24".into()),
+                protocol: Some("HTTPS".into()),
+                destination: Some(hosts[i % hosts.len()].to_string()),
+                destination_port: (i != 4).then_some(443),
+                hits: 100 - i as u64,
+                distinct_sources: 1,
+                first_seen: "2026-09-07T09:00:00Z".into(),
+                last_seen: "2026-09-07T09:10:00Z".into(),
+                example_sources: vec!["10.0.0.4".into(), "\u{1b}[31m".into()],
+            })
+            .collect();
+        let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
+        let mut r = crate::report::build(
+            &crate::query::Window::default(),
+            None,
+            groups,
+            &crate::event::stats::ReadStats::default(),
+            Vec::new(),
+            &catalog,
+            &ctx,
+        );
+        r.policy = Some("pol\"icy".into());
+        let whole = format!("{}\n", serde_json::to_string_pretty(&r).unwrap());
+        assert!(
+            whole.contains("\"catalog\": [\n"),
+            "labels make nested arrays"
+        );
+        let before = r.clone();
+        for chunk in [1, 2, 3, 5, 11, 12, 100] {
+            let mut out = Vec::new();
+            write_json_chunked(&mut r, &mut out, chunk).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "chunk {chunk}");
+            assert_eq!(r, before);
+        }
+        let mut empty = report(&[]);
+        let mut out = Vec::new();
+        write_json_chunked(&mut empty, &mut out, 1).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{}\n", serde_json::to_string_pretty(&empty).unwrap())
+        );
     }
 
     fn text(r: &DenyReport, f: ReportFormat) -> String {

@@ -10,7 +10,7 @@ use crate::engine::Group;
 use crate::event::normalize::format_time_us;
 use crate::event::stats::ReadStats;
 use crate::query::Window;
-use model::{DenyReport, Label, Labels, ReportGroup};
+use model::{DenyReport, EntryTexts, Label, Labels, ReportGroup};
 use std::collections::HashMap;
 
 /// What a group's catalog labels depend on: destination, port and protocol.
@@ -30,10 +30,11 @@ pub fn build(
     let total_groups = groups.len() as u64;
     let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
-    // The labels depend on the destination, port and protocol only: each is looked up once.
-    let shared: Vec<Labels> = {
-        let mut cache: HashMap<LabelKey<'_>, Labels, foldhash::fast::RandomState> =
+    // The labels and the verdict depend on the destination, port and protocol only: each is worked out once.
+    let shared: Vec<(Labels, bool, bool)> = {
+        let mut cache: HashMap<LabelKey<'_>, (Labels, bool, bool), foldhash::fast::RandomState> =
             HashMap::default();
+        let mut texts = EntryTexts::default();
         groups
             .iter()
             .map(|g| {
@@ -43,7 +44,11 @@ pub fn build(
                         g.destination_port,
                         g.protocol.as_deref(),
                     ))
-                    .or_insert_with(|| labels(g, catalog, ctx).into())
+                    .or_insert_with(|| {
+                        let labels: Labels = labels(g, catalog, ctx, &mut texts).into();
+                        let v = verdict_of(g.destination.as_deref(), &labels);
+                        (labels, v == Verdict::Required, v.wants_rule())
+                    })
                     .clone()
             })
             .collect()
@@ -51,21 +56,20 @@ pub fn build(
     let mut labelled: Vec<ReportGroup> = groups
         .into_iter()
         .zip(shared)
-        .map(|(g, catalog)| ReportGroup {
-            group: g,
-            catalog,
-            policy: None,
+        .map(|(g, (catalog, required, wanted))| {
+            if required {
+                required_denies = required_denies.saturating_add(g.hits);
+            }
+            if wanted {
+                needed_denies = needed_denies.saturating_add(g.hits);
+            }
+            ReportGroup {
+                group: g,
+                catalog,
+                policy: None,
+            }
         })
         .collect();
-    for g in &labelled {
-        let v = verdict(g);
-        if v == Verdict::Required {
-            required_denies = required_denies.saturating_add(g.group.hits);
-        }
-        if v.wants_rule() {
-            needed_denies = needed_denies.saturating_add(g.group.hits);
-        }
-    }
     if let Some(n) = top {
         labelled.truncate(n);
     }
@@ -135,7 +139,12 @@ pub fn explain_against(
 /// The catalog entries a group's destination, port and protocol match, most specific first. A destination
 /// that is not a valid host name matches nothing: a name chosen inside the cluster must not borrow an entry's
 /// standing (`*.evil.microsoft.com` is not Azure Backup's `*.microsoft.com`).
-pub fn labels(g: &Group, catalog: &Catalog, ctx: &Context) -> Vec<Label> {
+pub fn labels<'c>(
+    g: &Group,
+    catalog: &'c Catalog,
+    ctx: &Context,
+    texts: &mut EntryTexts<'c>,
+) -> Vec<Label> {
     if g.destination
         .as_deref()
         .is_some_and(|d| !crate::event::normalize::is_valid_host(d))
@@ -150,7 +159,7 @@ pub fn labels(g: &Group, catalog: &Catalog, ctx: &Context) -> Vec<Label> {
             ctx,
         )
         .iter()
-        .map(Label::of)
+        .map(|m| Label::of(m, texts))
         .collect()
 }
 
@@ -200,16 +209,17 @@ impl std::fmt::Display for Verdict {
 /// The verdict of a group: required if any live label says so, else recommended if any does, else the most
 /// specific live label decides (a conditional label names its feature and how many others also list it).
 pub fn verdict(g: &ReportGroup) -> Verdict {
+    verdict_of(g.group.destination.as_deref(), &g.catalog)
+}
+
+/// The verdict of a destination with its labels (all a group's verdict depends on).
+fn verdict_of(destination: Option<&str>, catalog: &[Label]) -> Verdict {
     use crate::catalog::Requirement as R;
-    if g.group
-        .destination
-        .as_deref()
-        .is_some_and(|d| !crate::event::normalize::is_valid_host(d))
-    {
+    if destination.is_some_and(|d| !crate::event::normalize::is_valid_host(d)) {
         return Verdict::InvalidName;
     }
-    let live: Vec<&Label> = g.catalog.iter().filter(|l| !l.retired).collect();
-    if g.catalog.is_empty() {
+    let live: Vec<&Label> = catalog.iter().filter(|l| !l.retired).collect();
+    if catalog.is_empty() {
         return Verdict::NotInCatalog;
     }
     if live.iter().any(|l| l.requirement == R::Required) {
@@ -226,11 +236,11 @@ pub fn verdict(g: &ReportGroup) -> Verdict {
             let mut features: Vec<&str> = live
                 .iter()
                 .filter(|l| l.requirement == R::Conditional)
-                .map(|l| l.feature.as_str())
+                .map(|l| &*l.feature)
                 .collect();
             features.dedup();
             Verdict::NeededFor(match features.len() {
-                0 | 1 => first.feature.clone(),
+                0 | 1 => first.feature.to_string(),
                 n => format!("{} +{}", first.feature, n - 1),
             })
         }
