@@ -41,8 +41,9 @@ pub fn write_json(report: &mut DenyReport, w: &mut dyn std::io::Write) -> anyhow
     write_json_chunked(report, w, JSON_CHUNK_GROUPS)
 }
 
-/// Groups serialised per task by [`write_json`] (~1 MB of text; a few chunks wait while the file is written).
-const JSON_CHUNK_GROUPS: usize = 1024;
+/// Groups serialised per task by [`write_json`] (a few hundred KB of text; a few chunks wait while the file is
+/// written, and 1,024 made them 20 MB).
+const JSON_CHUNK_GROUPS: usize = 256;
 
 fn write_json_chunked(
     report: &mut DenyReport,

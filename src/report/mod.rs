@@ -11,7 +11,7 @@ use crate::event::normalize::format_time_us;
 use crate::event::stats::ReadStats;
 use crate::query::Window;
 use model::{DenyReport, EntryTexts, Label, Labels, ReportGroup};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What a group's catalog labels depend on: destination, port and protocol.
 type LabelKey<'a> = (Option<&'a str>, Option<u32>, Option<&'a str>);
@@ -35,6 +35,9 @@ pub fn build(
         let mut cache: HashMap<LabelKey<'_>, (Labels, bool, bool), foldhash::fast::RandomState> =
             HashMap::default();
         let mut texts = EntryTexts::default();
+        // Destinations of one kind get equal lists (every random-subdomain host of a wildcard entry: 108k
+        // destinations, 12 distinct lists in a week's data); each list is kept once (60 MB at 100M rows).
+        let mut lists: HashSet<Labels, foldhash::fast::RandomState> = HashSet::default();
         groups
             .iter()
             .map(|g| {
@@ -45,7 +48,15 @@ pub fn build(
                         g.protocol.as_deref(),
                     ))
                     .or_insert_with(|| {
-                        let labels: Labels = labels(g, catalog, ctx, &mut texts).into();
+                        let list = labels(g, catalog, ctx, &mut texts);
+                        let labels = match lists.get(list.as_slice()) {
+                            Some(same) => same.clone(),
+                            None => {
+                                let new = Labels::from(list);
+                                lists.insert(new.clone());
+                                new
+                            }
+                        };
                         let v = verdict_of(g.destination.as_deref(), &labels);
                         (labels, v == Verdict::Required, v.wants_rule())
                     })
@@ -246,5 +257,86 @@ fn verdict_of(destination: Option<&str>, catalog: &[Label]) -> Verdict {
         }
         R::NonAks => Verdict::NotAks,
         _ => Verdict::NoRuleNeeded,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::context::ClusterSpec;
+
+    fn group(destination: &str, hits: u64) -> Group {
+        Group {
+            origin: None,
+            kind: "application".into(),
+            source_subnet: Some("10.0.0.0/24".into()),
+            protocol: Some("HTTPS".into()),
+            destination: Some(destination.into()),
+            destination_port: Some(443),
+            hits,
+            distinct_sources: 1,
+            first_seen: "2026-09-07T09:00:00Z".into(),
+            last_seen: "2026-09-07T09:10:00Z".into(),
+            example_sources: vec!["10.0.0.4".into()],
+        }
+    }
+
+    /// Destinations with equal label lists share one list (random subdomains of one wildcard entry), and the
+    /// verdict counts worked out once per destination are those of `verdict` on every group.
+    #[test]
+    fn equal_label_lists_are_shared_and_counts_match_verdicts() {
+        let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
+        let groups = vec![
+            group(
+                "0f3c1c7e00004000800000000000aa01.ods.opinsights.azure.com",
+                9,
+            ),
+            group("mcr.microsoft.com", 8),
+            group(
+                "77aa1c7e00004000800000000000bb02.ods.opinsights.azure.com",
+                7,
+            ),
+            group("login.microsoftonline.com", 6),
+            group("not-in-any-catalog.example", 5),
+            group("bad name!", 4),
+        ];
+        let r = build(
+            &Window::default(),
+            Some(2),
+            groups.clone(),
+            &ReadStats::default(),
+            Vec::new(),
+            &catalog,
+            &ctx,
+        );
+        let all = build(
+            &Window::default(),
+            None,
+            groups,
+            &ReadStats::default(),
+            Vec::new(),
+            &catalog,
+            &ctx,
+        );
+        let (a, b) = (&all.groups[0].catalog, &all.groups[2].catalog);
+        assert!(!a.is_empty());
+        assert!(std::ptr::eq(a.as_ptr(), b.as_ptr()), "one shared list");
+        assert!(!std::ptr::eq(a.as_ptr(), all.groups[1].catalog.as_ptr()));
+        let sum = |keep: &dyn Fn(&Verdict) -> bool| -> u64 {
+            all.groups
+                .iter()
+                .filter(|g| keep(&verdict(g)))
+                .map(|g| g.group.hits)
+                .sum()
+        };
+        assert_eq!(all.required_denies, sum(&|v| *v == Verdict::Required));
+        assert_eq!(all.needed_denies, sum(&|v| v.wants_rule()));
+        assert!(all.required_denies > 0 && all.needed_denies > all.required_denies);
+        // `--top` cuts the groups shown, not the counts.
+        assert_eq!(r.groups.len(), 2);
+        assert_eq!(
+            (r.required_denies, r.needed_denies, r.total_groups),
+            (all.required_denies, all.needed_denies, 6)
+        );
     }
 }

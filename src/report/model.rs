@@ -21,7 +21,7 @@ use crate::policy::Explanation;
 
 /// What one catalog entry says about a group's destination (the full match is in `fwlog catalog match`).
 /// Keys are serialised in alphabetical order, as the contract has always had them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {
     pub declared_requirement: Requirement,
     pub feature: Arc<str>,
@@ -85,8 +85,15 @@ impl<'c> EntryTexts<'c> {
 /// The catalog labels of a group, shared by every group of the same destination, port and protocol (a
 /// destination recurs across subnets, and its labels hold the entries' notes: 100k groups used to clone
 /// ~200 MB of them). Serialised as a list.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Labels(std::sync::Arc<[Label]>);
+
+/// Looked up by content in a set of the lists already made (see `report::build`).
+impl std::borrow::Borrow<[Label]> for Labels {
+    fn borrow(&self) -> &[Label] {
+        &self.0
+    }
+}
 
 impl std::ops::Deref for Labels {
     type Target = [Label];
