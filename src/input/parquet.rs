@@ -1103,6 +1103,64 @@ mod tests {
         assert_eq!(hits, 1);
     }
 
+    /// Statistics in milliseconds and nanoseconds are read in microseconds, as the decoded values are; a time
+    /// column of text has no usable statistics and no group is skipped.
+    #[test]
+    fn time_statistics_of_every_unit_and_none_for_text() {
+        let s = 1_000_000i64;
+        let pushdown = Pushdown {
+            from_us: Some(T0),
+            to_us: Some(T0 + 8 * s),
+            deny_only: true,
+            core_only: true,
+        };
+        let time = vec![("TimeGenerated".to_string(), Field::Time)];
+        // Two rows a group: before, in, at the end (exclusive), after.
+        let us = [T0 - 2 * s, T0 - 1, T0, T0 + s, T0 + 8 * s, T0 + 9 * s];
+        for (unit, scale) in [
+            (TimeUnit::Milliseconds, 1_000i64),
+            (TimeUnit::Microseconds, 1),
+            (TimeUnit::Nanoseconds, -1_000),
+        ] {
+            let values = us
+                .iter()
+                .map(|&v| if scale > 0 { v / scale } else { v * -scale })
+                .collect::<Vec<_>>();
+            let times = Int64Chunked::from_vec("TimeGenerated".into(), values)
+                .into_datetime(unit, Some(TimeZone::UTC))
+                .into_series();
+            let df = DataFrame::new(
+                6,
+                vec![times.into(), Column::new("Fqdn".into(), ["a.example"; 6])],
+            )
+            .unwrap();
+            let bytes = parquet_bytes(df);
+            let mut r = ParquetReader::new(Cursor::new(&bytes[..]));
+            let (schema, metadata) = (r.schema().unwrap(), r.get_metadata().unwrap().clone());
+            // T0 - 1 µs is T0 - 1 ms in milliseconds: still before the window.
+            assert_eq!(
+                groups_outside_window(&schema, &metadata, &time, &pushdown),
+                vec![true, false, true],
+                "{unit:?}"
+            );
+        }
+        let df = DataFrame::new(
+            2,
+            vec![
+                Column::new("TimeGenerated".into(), ["2020-01-01T00:00:00Z"; 2]),
+                Column::new("Fqdn".into(), ["a.example"; 2]),
+            ],
+        )
+        .unwrap();
+        let bytes = parquet_bytes(df);
+        let mut r = ParquetReader::new(Cursor::new(&bytes[..]));
+        let (schema, metadata) = (r.schema().unwrap(), r.get_metadata().unwrap().clone());
+        assert_eq!(
+            groups_outside_window(&schema, &metadata, &time, &pushdown),
+            vec![false]
+        );
+    }
+
     #[test]
     fn decoded_columns_keep_nulls_and_types() {
         let col = Column::new("msg_s".into(), [Some("a"), None, Some("ccccccccccccccccc")]);
