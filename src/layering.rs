@@ -17,7 +17,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("query", &["event", "error"]),
     ("catalog", &["query", "event", "error", "messages"]),
     // Sources. `catalog` only for the Azure cloud names the catalog and the live endpoints share.
-    ("input", &["query", "event", "legacy", "error", "messages"]),
+    (
+        "input",
+        &["query", "event", "legacy", "parallel", "error", "messages"],
+    ),
     (
         "live",
         &[

@@ -5,22 +5,23 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-/// Run `task(0..n)` on up to one thread per core and hand each result to `take` in order of `i`. At most a
-/// few results wait at once (workers block once the channel is full). The first error (of a task or of
-/// `take`, in task order) stops the work and is returned.
+/// Run `task(0..n)` on up to one thread per core and hand each result to `take(i, result)` in order of `i`.
+/// Few results wait at once: one in the channel, one per worker blocked on it, and those finished out of
+/// order (results can be large: a Parquet part's decoded columns). The first error (of a task or of `take`,
+/// in task order) stops the work and is returned; workers take no new task after it.
 pub fn ordered<T: Send>(
     n: usize,
     task: impl Fn(usize) -> anyhow::Result<T> + Sync,
-    mut take: impl FnMut(T) -> anyhow::Result<()>,
+    mut take: impl FnMut(usize, T) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |c| c.get())
         .min(n);
     if workers <= 1 {
-        return (0..n).try_for_each(|i| take(task(i)?));
+        return (0..n).try_for_each(|i| take(i, task(i)?));
     }
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<T>)>(workers);
+    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<T>)>(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (tx, next, task) = (tx.clone(), &next, &task);
@@ -36,18 +37,23 @@ pub fn ordered<T: Send>(
         }
         drop(tx);
         // The receiver moves into the closure, so it is dropped when taking stops and blocked workers return.
-        (move || {
+        let result = (move || {
             let mut pending = BTreeMap::new();
             let mut want = 0usize;
             for (i, r) in rx {
                 pending.insert(i, r);
                 while let Some(r) = pending.remove(&want) {
-                    take(r?)?;
+                    take(want, r?)?;
                     want += 1;
                 }
             }
             Ok(())
-        })()
+        })();
+        if result.is_err() {
+            // No new tasks; the running ones finish and their sends fail.
+            next.store(usize::MAX / 2, Ordering::Relaxed);
+        }
+        result
     })
 }
 
@@ -67,7 +73,8 @@ mod tests {
                 ));
                 Ok(i * 2)
             },
-            |v| {
+            |i, v| {
+                assert_eq!(v, i * 2);
                 seen.push(v);
                 Ok(())
             },
@@ -87,7 +94,7 @@ mod tests {
                 }
                 Ok(i)
             },
-            |v| {
+            |_, v| {
                 seen.push(v);
                 Ok(())
             },
@@ -95,7 +102,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "task 30 failed");
         assert_eq!(seen, (0..30).collect::<Vec<_>>());
-        let err = ordered(10, Ok, |v| {
+        let err = ordered(10, Ok, |_, v| {
             if v == 4 {
                 anyhow::bail!("take {v}")
             } else {
@@ -108,6 +115,6 @@ mod tests {
 
     #[test]
     fn no_tasks_is_fine() {
-        ordered(0, |_| Ok(()), |_| panic!("nothing to take")).unwrap();
+        ordered(0, |_| Ok(()), |_, _| panic!("nothing to take")).unwrap();
     }
 }

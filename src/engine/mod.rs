@@ -346,7 +346,7 @@ fn to_groups(tally: DenyTally, query: &Query) -> anyhow::Result<Vec<Group>> {
                 .map_err(|_| anyhow::anyhow!("a group builder failed"))?;
             Ok(chunk.iter_mut().map(build).collect::<Vec<Group>>())
         },
-        |part| {
+        |_, part| {
             groups.extend(part);
             Ok(())
         },

@@ -8,9 +8,6 @@ use std::io::Cursor;
 
 use polars::prelude::*;
 use polars_arrow::array::Array as _;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use super::batcher::RowBatcher;
 use super::fields::{self, Expect, Field, FieldIndex, Val};
@@ -338,7 +335,7 @@ impl<'c> Unselected<'c> {
             if !legacy_row || self.pushdown.in_window(Some(t)) {
                 return None;
             }
-            return self.hits(i);
+            return self.hits(i).map(|h| (t, h));
         }
         let deny = match self.action.and_then(|a| a.get(i)) {
             None => false,
@@ -362,14 +359,13 @@ impl<'c> Unselected<'c> {
                 Some(_) => return None,
             }
         }
-        self.hits(i).map(|(_, h)| (t, h))
+        self.hits(i).map(|h| (t, h))
     }
 
-    /// `(time, events)` of row `i` from its first count column with a value, as `fill_row` reads it; `None`
-    /// for a count `fill_row` would refuse.
+    /// The events of row `i`: its first count column with a value, as `fill_row` reads it; `None` for a count
+    /// `fill_row` would refuse.
     #[inline]
-    fn hits(&self, i: usize) -> Option<(i64, u64)> {
-        let t = self.time.value(i);
+    fn hits(&self, i: usize) -> Option<u64> {
         let mut hits = 1;
         for c in &self.counts {
             match c.get(i) {
@@ -381,7 +377,7 @@ impl<'c> Unselected<'c> {
                 Some(_) => return None,
             }
         }
-        Some((t, hits))
+        Some(hits)
     }
 }
 
@@ -657,8 +653,6 @@ pub fn read(
         })?
         .map_err(bad)
     };
-    // Parts are decoded and built on every core; the batcher takes them in input order as they complete, so the
-    // main thread's merging overlaps the workers and at most a few parts are in memory at once.
     let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::batcher::Part> {
         // A row group whose time statistics put it outside the window holds no selected row: its rows are only
         // counted, from the columns counting needs (a tenth of the bytes; the whole message on legacy files).
@@ -718,61 +712,29 @@ pub fn read(
         }
         part.take()
     };
-    let parts = &parts;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(parts.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, anyhow::Result<crate::input::batcher::Part>)>(1);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, build) = (&next, &build);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((offset, len, group)) = parts.get(i).cloned() else {
-                        break;
-                    };
-                    let part = build(offset, len);
-                    // The decoded columns are copies: the group's pages can leave the process as soon as its
-                    // last part is built, instead of when the main thread takes it (parts finished out of
-                    // order kept several groups mapped: 145 MB at 100M rows).
-                    if let (Some(m), Some(range)) = (mapping, group) {
-                        m.decoded(range);
-                    }
-                    // A send fails only when the taker stopped (an error): then stop too.
-                    if tx.send((i, part)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut pending = BTreeMap::new();
-        let mut want = 0usize;
-        // The receiver moves into the closure, so it is dropped when taking stops and blocked workers return.
-        let result = (move || {
-            for (i, part) in rx {
-                pending.insert(i, part);
-                while let Some(part) = pending.remove(&want) {
-                    batcher.absorb(part?)?;
-                    if let (Some(m), Some(range)) = (mapping, parts[want].2.clone()) {
-                        m.taken(range);
-                    }
-                    want += 1;
-                }
+    // Parts are decoded and built on every core; the batcher takes them in input order as they complete, so the
+    // main thread's merging overlaps the workers and at most a few parts are in memory at once.
+    crate::parallel::ordered(
+        parts.len(),
+        |i| {
+            let (offset, len, group) = parts[i].clone();
+            let part = build(offset, len);
+            // The decoded columns are copies: the group's pages can leave the process as soon as its last part
+            // is built, instead of when the main thread takes it (parts finished out of order kept several
+            // groups mapped: 145 MB at 100M rows).
+            if let (Some(m), Some(range)) = (mapping, group) {
+                m.decoded(range);
+            }
+            part
+        },
+        |i, part| {
+            batcher.absorb(part)?;
+            if let (Some(m), Some(range)) = (mapping, parts[i].2.clone()) {
+                m.taken(range);
             }
             Ok(())
-        })();
-        if result.is_err() {
-            // Make the workers stop taking parts; the ones running finish and their sends fail.
-            next.store(usize::MAX / 2, Ordering::Relaxed);
-        }
-        result
-    })?;
-    Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

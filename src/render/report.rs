@@ -71,7 +71,7 @@ fn write_json_chunked(
     crate::parallel::ordered(
         chunks.len(),
         |i| json_groups(chunks[i], i == 0),
-        |bytes| Ok(w.write_all(&bytes)?),
+        |_, bytes| Ok(w.write_all(&bytes)?),
     )?;
     w.write_all(b"\n  ]")?;
     w.write_all(&skeleton.as_bytes()[at + EMPTY.len()..])?;
