@@ -28,7 +28,9 @@ use serde_json::Value;
 use super::auth::Tokens;
 use super::config::Cloud;
 use super::kql::network_resource_id;
-use super::transport::{MAX_RETRY_AFTER, RetryPolicy, error_summary, read_capped, without_url};
+use super::transport::{
+    MAX_RETRY_AFTER, RetryPolicy, capped_retry_after, error_summary, read_capped, without_url,
+};
 use crate::error::user;
 
 /// api-version of `Microsoft.Network/firewallPolicies`, its `ruleCollectionGroups` and `ipGroups`.
@@ -245,22 +247,12 @@ impl ArmClient {
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    if let Some(ra) = retry_after
-                        && ra > self.max_retry_after
-                    {
-                        crate::note!(
-                            "{what}: Azure Resource Manager asked to wait {}s before retrying; waiting at most {}s",
-                            ra.as_secs(),
-                            self.max_retry_after.as_secs()
-                        );
-                        retry_after = Some(self.max_retry_after);
-                    }
+                    retry_after = capped_retry_after(
+                        &resp,
+                        self.max_retry_after,
+                        what,
+                        "Azure Resource Manager",
+                    );
                     let text = match read_capped(resp, self.max_response_bytes).await {
                         Ok(Some(t)) => t,
                         Ok(None) => {

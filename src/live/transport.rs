@@ -194,22 +194,8 @@ impl Transport {
                     }
                     Ok(resp) => {
                         let status = resp.status().as_u16();
-                        retry_after = resp
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(Duration::from_secs);
-                        if let Some(ra) = retry_after
-                            && ra > self.max_retry_after
-                        {
-                            crate::note!(
-                                "{label}: {service} asked to wait {}s before retrying; waiting at most {}s",
-                                ra.as_secs(),
-                                self.max_retry_after.as_secs()
-                            );
-                            retry_after = Some(self.max_retry_after);
-                        }
+                        retry_after =
+                            capped_retry_after(&resp, self.max_retry_after, label, service);
                         let text = match read_capped(resp, self.max_response_bytes).await {
                             Ok(Some(t)) => t,
                             Ok(None) => return Err(self.too_big(label)),
@@ -327,6 +313,30 @@ pub(crate) async fn read_capped(
 }
 
 /// reqwest errors print the URL; ours carry no secret, but keep messages short.
+/// The answer's `Retry-After` (whole seconds), at most `max`; a longer wait asked for is said and cut.
+pub(crate) fn capped_retry_after(
+    resp: &reqwest::Response,
+    max: Duration,
+    label: &str,
+    service: &str,
+) -> Option<Duration> {
+    let asked = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)?;
+    if asked > max {
+        crate::note!(
+            "{label}: {service} asked to wait {}s before retrying; waiting at most {}s",
+            asked.as_secs(),
+            max.as_secs()
+        );
+        return Some(max);
+    }
+    Some(asked)
+}
+
 pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
