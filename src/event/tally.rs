@@ -201,19 +201,33 @@ impl DenyTally {
         let pair = Pair {
             kind: f.kind,
             protocol: f.protocol.map_or(NONE, |p| self.protocol_id(p)),
-            destination: f.destination.map_or(NONE, |h| self.destinations.id(h)),
+            destination: f.destination.map_or(NONE, |h| self.destination_id(h)),
             destination_port: f.destination_port,
-            source: f.source.map_or(NONE, |h| self.sources.id(h)),
+            source: f.source.map_or(NONE, |h| self.source_id(h)),
         };
-        let t = f.time_us;
+        self.add_ids(pair, f.hits, f.time_us)
+    }
+
+    /// Count one event whose values the caller interned with this tally's ids ([`DenyTally::source_id`],
+    /// [`DenyTally::destination_id`], [`DenyTally::protocol_id`]): a reader that meets the same value on many
+    /// rows looks it up once.
+    pub fn add_ids(&mut self, pair: Pair, hits: u64, time_us: Option<i64>) -> Entry {
         self.add_pair(
             pair.pack(),
             Acc {
-                hits: f.hits,
-                first: t.unwrap_or(i64::MAX),
-                last: t.unwrap_or(i64::MIN),
+                hits,
+                first: time_us.unwrap_or(i64::MAX),
+                last: time_us.unwrap_or(i64::MIN),
             },
         )
+    }
+
+    pub fn source_id(&mut self, h: Host<'_>) -> u32 {
+        self.sources.id(h)
+    }
+
+    pub fn destination_id(&mut self, h: Host<'_>) -> u32 {
+        self.destinations.id(h)
     }
 
     fn add_pair(&mut self, key: u128, a: Acc) -> Entry {
@@ -234,7 +248,8 @@ impl DenyTally {
         }
     }
 
-    fn protocol_id(&mut self, raw: &str) -> u32 {
+    /// The id of a protocol as logged ([`NONE`] when it has no name).
+    pub fn protocol_id(&mut self, raw: &str) -> u32 {
         if let Some((last, id)) = &self.last_protocol
             && **last == *raw
         {

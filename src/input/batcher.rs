@@ -10,10 +10,10 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use super::Pushdown;
-use super::dedupe::{TimedFingerprints, fingerprint};
+use super::dedupe::{Print, TimedFingerprints, fingerprint};
 use super::row::{CanonicalBuilder, Row};
 use crate::event::stats::{MAX_UNPARSED_EXAMPLES, ReadStats, max_opt, min_opt};
-use crate::event::tally::{DenyTally, Flow};
+use crate::event::tally::{DenyTally, Flow, Pair};
 
 /// What happens to a part's canonical rows before they leave the thread that built them. The result must keep a
 /// signed (Int64) `hits` column: duplicates found later are subtracted by feeding their transformed rows back
@@ -83,6 +83,18 @@ impl Part {
 
     pub fn stats(&self) -> &ReadStats {
         &self.stats
+    }
+
+    pub fn tally(&self) -> Option<&DenyTally> {
+        self.tally.as_ref()
+    }
+
+    /// (time, fingerprint, events, in the window, entry) of every fingerprinted row, in order.
+    pub fn prints(&self) -> Vec<(i64, u64, u64, bool, u32)> {
+        self.fingerprinted
+            .iter()
+            .map(|f| (f.time_us, f.fp, f.hits, f.in_window, f.handle))
+            .collect()
     }
 }
 
@@ -187,6 +199,41 @@ impl PartBuilder {
                 fp,
                 hits,
                 in_window,
+                handle,
+            });
+        }
+    }
+
+    /// The tally this part counts its selected rows into (`None` when it builds canonical columns): a reader
+    /// interns values with it to push rows with [`PartBuilder::push_tallied`].
+    pub fn tally_mut(&mut self) -> Option<&mut DenyTally> {
+        self.tally.as_mut()
+    }
+
+    /// A row the reader found valid and selected (a deny in the window) and resolved itself to the ids of
+    /// [`PartBuilder::tally_mut`], with its fingerprint's makings (`None` without a source port): counted,
+    /// tallied and fingerprinted as [`PartBuilder::push`] does the same row. `hits` is as logged.
+    ///
+    /// # Panics
+    /// When the part builds canonical columns instead of a tally (a reader's mistake, never input).
+    pub fn push_tallied(&mut self, time_us: i64, hits: u64, pair: Pair, print: Option<Print>) {
+        debug_assert!(self.config.pushdown.in_window(Some(time_us)));
+        let events = hits.max(1);
+        self.count(Some(time_us), events, true);
+        self.selected += 1;
+        let handle = self
+            .tally
+            .as_mut()
+            .expect("push_tallied on a part that builds columns")
+            .add_ids(pair, events, Some(time_us));
+        if self.config.dedupe
+            && let Some(print) = print
+        {
+            self.fingerprinted.push(Fingerprinted {
+                time_us,
+                fp: print.hash(),
+                hits: events,
+                in_window: true,
                 handle,
             });
         }

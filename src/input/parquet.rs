@@ -3,13 +3,14 @@
 //! slice of one, [`PART_BYTES`]) at a time, so memory stays bounded whatever the file size.
 
 mod guard;
+mod selected;
 
 use std::io::Cursor;
 
 use polars::prelude::*;
 use polars_arrow::array::Array as _;
 
-use super::batcher::RowBatcher;
+use super::batcher::{PartBuilder, RowBatcher};
 use super::fields::{self, Expect, Field, FieldIndex, Val};
 use crate::error::user;
 
@@ -467,6 +468,53 @@ pub trait Mapping: Sync {
 }
 
 /// Read a Parquet file held in `bytes`; `mapping` is told how far the read got when `bytes` is a mapped file.
+/// Count and build the rows of a part's decoded columns (`offset`: the part's first row in the file). A row
+/// [`Unselected`] vouches for is only counted, a selected row [`selected::Selected`] vouches for goes straight
+/// into the tally (`fast`; tests turn it off to compare), and every other row goes through
+/// [`fields::fill_row`]. Returns the rows the fast path took.
+fn rows_into(
+    cols: &[(Field, Data)],
+    offset: usize,
+    part: &mut PartBuilder,
+    pushdown: &super::Pushdown,
+    fast: bool,
+) -> usize {
+    let mut taken = 0;
+    let height = cols.first().map_or(0, |(_, d)| d.len());
+    let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
+    let table_col = index.get(Field::Table);
+    let (mut row, mut legacy) = (Default::default(), Default::default());
+    let core = pushdown.core_only;
+    let mut quick = Unselected::new(cols, &index, pushdown);
+    let mut selected = fast
+        .then(|| selected::Selected::new(cols, &index, pushdown, part))
+        .flatten();
+    for i in 0..height {
+        if let Some(q) = &mut quick
+            && let Some((time_us, hits)) = q.check(i)
+        {
+            part.count_unselected(time_us, hits);
+            continue;
+        }
+        if let Some(s) = &mut selected
+            && s.push(i, part)
+        {
+            taken += 1;
+            continue;
+        }
+        let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
+        let table = table_col
+            .and_then(|t| cols[t].1.get(i))
+            .and_then(Val::as_str);
+        let rowno = (offset + i + 1) as u64;
+        match fields::fill_row(&get, table, &mut row, &mut legacy, core) {
+            Ok(()) => part.push(&row, rowno),
+            Err(p) => part.skip(rowno, "bad row", p),
+        }
+    }
+    taken
+}
+
 pub fn read(
     name: &str,
     bytes: &[u8],
@@ -686,30 +734,8 @@ pub fn read(
         if !infer.is_empty() && needs_kind_hints(&cols) {
             cols.extend(decode(&infer, offset, len)?);
         }
-        let height = cols.first().map_or(0, |(_, d)| d.len());
-        let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
-        let table_col = index.get(Field::Table);
         let mut part = config.builder(len, name);
-        let (mut row, mut legacy) = (Default::default(), Default::default());
-        let core = config.pushdown().core_only;
-        let mut quick = Unselected::new(&cols, &index, config.pushdown());
-        for i in 0..height {
-            if let Some(q) = &mut quick
-                && let Some((time_us, hits)) = q.check(i)
-            {
-                part.count_unselected(time_us, hits);
-                continue;
-            }
-            let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
-            let table = table_col
-                .and_then(|t| cols[t].1.get(i))
-                .and_then(Val::as_str);
-            let rowno = (offset + i + 1) as u64;
-            match fields::fill_row(&get, table, &mut row, &mut legacy, core) {
-                Ok(()) => part.push(&row, rowno),
-                Err(p) => part.skip(rowno, "bad row", p),
-            }
-        }
+        rows_into(&cols, offset, &mut part, config.pushdown(), true);
         part.take()
     };
     // Parts are decoded and built on every core; the batcher takes them in input order as they complete, so the
