@@ -485,21 +485,24 @@ fn rows_into(
     let table_col = index.get(Field::Table);
     let (mut row, mut legacy) = (Default::default(), Default::default());
     let core = pushdown.core_only;
-    let mut quick = Unselected::new(cols, &index, pushdown);
     let mut selected = fast
         .then(|| selected::Selected::new(cols, &index, pushdown, part))
         .flatten();
+    let mut quick = selected
+        .is_none()
+        .then(|| Unselected::new(cols, &index, pushdown))
+        .flatten();
     for i in 0..height {
-        if let Some(q) = &mut quick
-            && let Some((time_us, hits)) = q.check(i)
-        {
-            part.count_unselected(time_us, hits);
-            continue;
-        }
         if let Some(s) = &mut selected
             && s.push(i, part)
         {
             taken += 1;
+            continue;
+        }
+        if let Some(q) = &mut quick
+            && let Some((time_us, hits)) = q.check(i)
+        {
+            part.count_unselected(time_us, hits);
             continue;
         }
         let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));

@@ -78,6 +78,9 @@ pub(super) struct Selected<'c> {
     source: Option<&'c Utf8ViewArray>,
     source_port: Option<&'c PrimitiveArray<i64>>,
     destination_port: Option<&'c PrimitiveArray<i64>>,
+    /// Every port column, when all are typed: a row that is not selected is counted only when all its ports
+    /// are in range (a bad translated port skips a NAT row); `None` leaves such rows to `fill_row`.
+    ports: Option<Vec<&'c PrimitiveArray<i64>>>,
     fqdn: Option<&'c Utf8ViewArray>,
     destination_ip: Option<&'c Utf8ViewArray>,
     kinds: Memo<Option<Kind>>,
@@ -154,6 +157,15 @@ impl<'c> Selected<'c> {
             source: text(Field::SourceIp),
             source_port: int(Field::SourcePort),
             destination_port: int(Field::DestinationPort),
+            ports: [
+                Field::SourcePort,
+                Field::DestinationPort,
+                Field::TranslatedPort,
+            ]
+            .into_iter()
+            .filter(|f| index.has(*f))
+            .map(int)
+            .collect(),
             fqdn: text(Field::Fqdn),
             destination_ip: text(Field::DestinationIp),
             kinds: Memo::new(),
@@ -165,16 +177,15 @@ impl<'c> Selected<'c> {
         })
     }
 
-    /// Count row `i` into `part` when it is a row this path vouches for; `false` leaves it to `fill_row`.
+    /// Count row `i` into `part` when it is a row this path vouches for (a valid row that is not selected is
+    /// only counted, as [`super::Unselected`] does); `false` leaves it to `fill_row`.
     #[inline]
     pub(super) fn push(&mut self, i: usize, part: &mut PartBuilder) -> bool {
         if i >= self.time.len() || !self.time.is_valid(i) {
             return false;
         }
         let time_us = self.time.value(i);
-        if !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&time_us)
-            || !self.pushdown.in_window(Some(time_us))
-        {
+        if !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&time_us) {
             return false;
         }
         // As `fill_row`: the first count column with a value, which must be a count in range.
@@ -188,18 +199,27 @@ impl<'c> Selected<'c> {
                 break;
             }
         }
+        let action = self.actions.get(self.action, i, None, |a| {
+            text(Some(a)).and_then(normalize::action)
+        });
+        if action != Some(Action::Deny) || !self.pushdown.in_window(Some(time_us)) {
+            let Some(ports) = &self.ports else {
+                return false;
+            };
+            let valid = ports
+                .iter()
+                .all(|p| !p.is_valid(i) || u16::try_from(p.value(i)).is_ok());
+            if valid {
+                part.count_unselected(time_us, hits);
+            }
+            return valid;
+        }
         let kind = self.kinds.get(self.table, i, None, |t| {
             fields::kind_for_table(t).or_else(|| text(Some(t)).and_then(fields::kind_for_table))
         });
         let Some(kind @ (Kind::Application | Kind::Network)) = kind else {
             return false;
         };
-        let action = self.actions.get(self.action, i, None, |a| {
-            text(Some(a)).and_then(normalize::action)
-        });
-        if action != Some(Action::Deny) {
-            return false;
-        }
         let port = |p: Option<&PrimitiveArray<i64>>| -> Result<Option<u32>, ()> {
             match p {
                 Some(p) if p.is_valid(i) => u16::try_from(p.value(i))
