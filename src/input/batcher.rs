@@ -139,6 +139,11 @@ impl PartConfig {
     pub fn pushdown(&self) -> &Pushdown {
         &self.pushdown
     }
+
+    /// Whether selected rows are counted into a tally (no canonical columns are built).
+    pub fn tallies(&self) -> bool {
+        self.tally
+    }
 }
 
 /// Counts and builds the rows of one part, recording fingerprints for the duplicate check; runs on any thread.

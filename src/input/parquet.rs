@@ -2,6 +2,7 @@
 //! fwlog's own canonical files (`fwlog fetch`). Only the columns fwlog maps are decoded, a row group (or a
 //! slice of one, [`PART_BYTES`]) at a time, so memory stays bounded whatever the file size.
 
+mod codes;
 mod guard;
 mod selected;
 
@@ -10,7 +11,7 @@ use std::io::Cursor;
 use polars::prelude::*;
 use polars_arrow::array::Array as _;
 
-use super::batcher::{PartBuilder, RowBatcher};
+use super::batcher::{PartBuilder, PartConfig, RowBatcher};
 use super::fields::{self, Expect, Field, FieldIndex, Val};
 use crate::error::user;
 
@@ -486,7 +487,7 @@ fn rows_into(
     let (mut row, mut legacy) = (Default::default(), Default::default());
     let core = pushdown.core_only;
     let mut selected = fast
-        .then(|| selected::Selected::new(cols, &index, pushdown, part))
+        .then(|| selected::Selected::new(cols, &[], &index, pushdown, part))
         .flatten();
     let mut quick = selected
         .is_none()
@@ -516,6 +517,50 @@ fn rows_into(
         }
     }
     taken
+}
+
+/// A part of a report of denies through the dictionary codes of its wide text columns (`wide`, decoded for
+/// the selected rows only), given its other columns `cols` (rows `at..` of row group `rg`; `offset`: its first
+/// row in the file); `None` when it must be read the other way, with nothing of it counted yet.
+fn by_codes(
+    bytes: &[u8],
+    (rg, at): (&polars_parquet::read::RowGroupMetadata, usize),
+    cols: &[(Field, Data)],
+    wide: &[(String, Field)],
+    config: &PartConfig,
+    name: &str,
+    offset: usize,
+) -> anyhow::Result<Option<super::batcher::Part>> {
+    let height = cols.first().map_or(0, |(_, d)| d.len());
+    let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
+    let mut part = config.builder(height, name);
+    let mask = selected::Selected::new(cols, &[], &index, config.pushdown(), &mut part)
+        .and_then(|mut s| s.mask(height, at, rg.num_rows()));
+    let Some(mask) = mask else {
+        return Ok(None);
+    };
+    let codes = quiet::catch(|| {
+        wide.iter()
+            .map(|(c, f)| codes::codes(bytes, rg, c, &mask).map(|d| (*f, d)))
+            .collect::<Option<Vec<_>>>()
+    });
+    let Ok(Some(codes)) = codes else {
+        return Ok(None);
+    };
+    let Some(mut s) = selected::Selected::new(cols, &codes, &index, config.pushdown(), &mut part)
+    else {
+        return Ok(None);
+    };
+    for i in 0..height {
+        if !s.push(i, &mut part) {
+            // The mask was made from the same columns by the same test: a row cannot change its mind.
+            return Err(anyhow::anyhow!(
+                "{name}: internal error: row {} was classified twice differently",
+                offset + i + 1
+            ));
+        }
+    }
+    part.take().map(Some)
 }
 
 pub fn read(
@@ -704,6 +749,33 @@ pub fn read(
         })?
         .map_err(bad)
     };
+    // A report of denies on a tally reads the wide text columns (`selected::WIDE`) only for the rows it selects,
+    // as dictionary codes (`codes`): the other columns are decoded first, the rows classified, and the wide
+    // columns decoded for the selected rows of the part. A part with any row `fill_row` must read, or a wide
+    // column that is not all dictionary pages, is read with every column decoded, as before.
+    let split: Option<(Columns, Columns)> = {
+        let pushdown = config.pushdown();
+        let is_text = |c: &str| {
+            schema.get(c).is_some_and(|f| {
+                matches!(
+                    f.dtype(),
+                    ArrowDataType::Utf8 | ArrowDataType::LargeUtf8 | ArrowDataType::Utf8View
+                )
+            })
+        };
+        let (wide, narrow): (Columns, Columns) = first
+            .iter()
+            .cloned()
+            .partition(|(c, f)| selected::WIDE.contains(f) && is_text(c));
+        (config.tallies()
+            && pushdown.deny_only
+            && pushdown.core_only
+            && !wide.is_empty()
+            && !first
+                .iter()
+                .any(|(_, f)| matches!(f, Field::Msg | Field::Kind)))
+        .then_some((narrow, wide))
+    };
     let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::batcher::Part> {
         // A row group whose time statistics put it outside the window holds no selected row: its rows are only
         // counted, from the columns counting needs (a tenth of the bytes; the whole message on legacy files).
@@ -729,7 +801,20 @@ pub fn read(
                 }
             }
         }
-        let mut cols = decode(&first, offset, len)?;
+        let mut cols = match &split {
+            Some((narrow, wide)) => {
+                let cols = decode(narrow, offset, len)?;
+                let g = group_of(offset);
+                let in_group = (&metadata.row_groups[g], offset - group_starts[g]);
+                if let Some(part) = by_codes(bytes, in_group, &cols, wide, &config, name, offset)? {
+                    return Ok(part);
+                }
+                let mut cols = cols;
+                cols.extend(decode(wide, offset, len)?);
+                cols
+            }
+            None => decode(&first, offset, len)?,
+        };
         let msg_everywhere = cols.iter().any(|(f, d)| *f == Field::Msg && d.all_text());
         if !extra.is_empty() && !msg_everywhere {
             cols.extend(decode(&extra, offset, len)?);

@@ -1,0 +1,69 @@
+//! A text column read as dictionary codes for some rows only: the rows a report selects, by a mask over the row
+//! group. polars' `ParquetReader` decodes every row of a column into views; polars-parquet's
+//! `column_iter_to_arrays` takes a filter and, for a column marked categorical, hands back the dictionary page
+//! and one code per row. Columns whose pages are not all dictionary-encoded (writers fall back to plain pages when
+//! a dictionary grows too large) are refused, and the caller decodes them the usual way.
+
+use std::io::Cursor;
+
+use polars_arrow::array::DictionaryArray;
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::datatypes::{
+    ArrowDataType, DTYPE_CATEGORICAL_NEW, Field as ArrowField, IntegerType, Metadata,
+};
+use polars_buffer::Buffer;
+use polars_parquet::read::{
+    BasicDecompressor, Filter, PageReader, RowGroupMetadata, column_iter_to_arrays,
+};
+
+/// The codes of the rows of `mask` (one bit per row of the group) of text column `column` of row group `rg`,
+/// read from the file's `bytes`; `None` when the column cannot be read this way (not one flat column chunk, not
+/// all dictionary pages, anything unexpected). Decoder panics (corrupt files) are caught by the caller.
+pub(super) fn codes(
+    bytes: &[u8],
+    rg: &RowGroupMetadata,
+    column: &str,
+    mask: &Bitmap,
+) -> Option<DictionaryArray<u32>> {
+    let mut chunks = rg.columns_under_root_iter(column)?;
+    let (Some(meta), None) = (chunks.next(), chunks.next()) else {
+        return None;
+    };
+    if mask.len() != rg.num_rows() {
+        return None;
+    }
+    let range = meta.byte_range();
+    let start = usize::try_from(range.start).ok()?;
+    let end = usize::try_from(range.end).ok()?;
+    // The compressed chunk is copied (a few hundred KiB per column and part): the decoder wants an owned buffer.
+    let chunk = Buffer::from(bytes.get(start..end)?.to_vec());
+    let pages = PageReader::new(Cursor::new(chunk), meta, Vec::new(), usize::MAX);
+    let primitive = &meta.descriptor().descriptor.primitive_type;
+    let mut md = Metadata::new();
+    md.insert(DTYPE_CATEGORICAL_NEW.into(), "".into());
+    let field = ArrowField::new(
+        column.into(),
+        ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        ),
+        true,
+    )
+    .with_metadata(md);
+    let (mut arrays, _) = column_iter_to_arrays(
+        vec![BasicDecompressor::new(pages, Vec::new())],
+        vec![primitive],
+        field,
+        Some(Filter::new_masked(mask.clone())),
+    )
+    .ok()?;
+    let (Some(array), true) = (arrays.pop(), arrays.is_empty()) else {
+        return None;
+    };
+    let codes = array
+        .as_any()
+        .downcast_ref::<DictionaryArray<u32>>()?
+        .clone();
+    (codes.len() == mask.set_bits()).then_some(codes)
+}
