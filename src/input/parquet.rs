@@ -521,7 +521,7 @@ fn rows_into(
 
 /// A part of a report of denies through the dictionary codes of its wide text columns (`wide`, decoded for
 /// the selected rows only), given its other columns `cols` (rows `at..` of row group `rg`; `offset`: its first
-/// row in the file); `None` when it must be read the other way, with nothing of it counted yet.
+/// row in the file); `None` when it must be read the other way (what was counted went with the dropped part).
 fn by_codes(
     bytes: &[u8],
     (rg, at): (&polars_parquet::read::RowGroupMetadata, usize),
@@ -534,9 +534,9 @@ fn by_codes(
     let height = cols.first().map_or(0, |(_, d)| d.len());
     let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
     let mut part = config.builder(height, name);
-    let mask = selected::Selected::new(cols, &[], &index, config.pushdown(), &mut part)
-        .and_then(|mut s| s.mask(height, at, rg.num_rows()));
-    let Some(mask) = mask else {
+    let plan = selected::Selected::new(cols, &[], &index, config.pushdown(), &mut part)
+        .and_then(|mut s| s.plan(height, at, rg.num_rows(), &mut part));
+    let Some(mask) = plan else {
         return Ok(None);
     };
     let codes = quiet::catch(|| {
@@ -551,14 +551,12 @@ fn by_codes(
     else {
         return Ok(None);
     };
-    for i in 0..height {
-        if !s.push(i, &mut part) {
-            // The mask was made from the same columns by the same test: a row cannot change its mind.
-            return Err(anyhow::anyhow!(
-                "{name}: internal error: row {} was classified twice differently",
-                offset + i + 1
-            ));
-        }
+    if !s.push_planned(&mask, at, height, &mut part) {
+        return Err(anyhow::anyhow!(
+            "{name}: internal error: rows {}..{} were classified twice differently",
+            offset + 1,
+            offset + height
+        ));
     }
     part.take().map(Some)
 }

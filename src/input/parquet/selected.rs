@@ -144,13 +144,18 @@ enum Narrow {
     /// Valid and not selected: only counted.
     Unselected { time_us: i64, hits: u64 },
     /// A deny in the window of an application or network rule, ports in range.
-    Selected {
-        time_us: i64,
-        hits: u64,
-        kind: Kind,
-        source_port: Option<u32>,
-        destination_port: Option<u32>,
-    },
+    Selected(Chosen),
+}
+
+/// A selected row, with what its typed columns, table and action said.
+#[derive(Debug, Clone, Copy)]
+struct Chosen {
+    row: usize,
+    time_us: i64,
+    hits: u64,
+    kind: Kind,
+    source_port: Option<u32>,
+    destination_port: Option<u32>,
 }
 
 /// The columns of a part and the memos of their values.
@@ -270,21 +275,52 @@ impl<'c> Selected<'c> {
         })
     }
 
-    /// The rows of a part (`height` rows from row `at` of a row group of `group_rows`) that are selected, as a
-    /// mask over the row group (what the wide columns' codes are decoded for); `None` when any row is left to
-    /// `fill_row` (the part is then read with every column decoded).
-    pub(super) fn mask(&mut self, height: usize, at: usize, group_rows: usize) -> Option<Bitmap> {
+    /// A part's rows (`height` rows from row `at` of a row group of `group_rows`) read from the columns other
+    /// than the wide ones: the rows not selected are counted into `part`, and the selected ones returned, with
+    /// their mask over the row group (what the wide columns' codes are decoded for). `None` when any row is left
+    /// to `fill_row`: the caller then drops `part` and reads the part with every column decoded.
+    pub(super) fn plan(
+        &mut self,
+        height: usize,
+        at: usize,
+        group_rows: usize,
+        part: &mut PartBuilder,
+    ) -> Option<Bitmap> {
         let mut mask = BitmapBuilder::with_capacity(group_rows);
         mask.extend_constant(at, false);
         for i in 0..height {
             match self.narrow(i) {
                 Narrow::Generic => return None,
-                Narrow::Unselected { .. } => mask.push(false),
-                Narrow::Selected { .. } => mask.push(true),
+                Narrow::Unselected { time_us, hits } => {
+                    part.count_unselected(time_us, hits);
+                    mask.push(false);
+                }
+                Narrow::Selected(_) => mask.push(true),
             }
         }
         mask.extend_constant(group_rows.checked_sub(at + height)?, false);
         Some(mask.freeze())
+    }
+
+    /// Count the part's selected rows (row `i` is selected when bit `at + i` of `mask` is set, as
+    /// [`Selected::plan`] made it) into its tally; `false` if a row says otherwise now (it cannot: the same
+    /// columns, the same test).
+    pub(super) fn push_planned(
+        &mut self,
+        mask: &Bitmap,
+        at: usize,
+        height: usize,
+        part: &mut PartBuilder,
+    ) -> bool {
+        for i in 0..height {
+            if mask.get_bit(at + i) {
+                match self.narrow(i) {
+                    Narrow::Selected(c) if self.push_chosen(&c, part) => {}
+                    _ => return false,
+                }
+            }
+        }
+        true
     }
 
     /// What row `i`'s typed columns, table and action say (the wide columns are not looked at).
@@ -339,13 +375,14 @@ impl<'c> Selected<'c> {
             }
         };
         match (port(self.source_port), port(self.destination_port)) {
-            (Ok(source_port), Ok(destination_port)) => Narrow::Selected {
+            (Ok(source_port), Ok(destination_port)) => Narrow::Selected(Chosen {
+                row: i,
                 time_us,
                 hits,
                 kind,
                 source_port,
                 destination_port,
-            },
+            }),
             _ => Narrow::Generic,
         }
     }
@@ -354,20 +391,28 @@ impl<'c> Selected<'c> {
     /// only counted, as [`super::Unselected`] does); `false` leaves it to `fill_row`.
     #[inline]
     pub(super) fn push(&mut self, i: usize, part: &mut PartBuilder) -> bool {
-        let (time_us, hits, kind, source_port, destination_port) = match self.narrow(i) {
-            Narrow::Generic => return false,
+        match self.narrow(i) {
+            Narrow::Generic => false,
             Narrow::Unselected { time_us, hits } => {
                 part.count_unselected(time_us, hits);
-                return true;
+                true
             }
-            Narrow::Selected {
-                time_us,
-                hits,
-                kind,
-                source_port,
-                destination_port,
-            } => (time_us, hits, kind, source_port, destination_port),
-        };
+            Narrow::Selected(c) => self.push_chosen(&c, part),
+        }
+    }
+
+    /// Count a selected row into the part's tally: its wide values looked up (by view, or by the codes of the
+    /// selected rows in order), then tallied and fingerprinted.
+    #[inline]
+    fn push_chosen(&mut self, c: &Chosen, part: &mut PartBuilder) -> bool {
+        let Chosen {
+            row: i,
+            time_us,
+            hits,
+            kind,
+            source_port,
+            destination_port,
+        } = *c;
         let Some(tally) = part.tally_mut() else {
             return false;
         };
