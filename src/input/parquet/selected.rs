@@ -4,6 +4,11 @@
 //! host id and fingerprint word are worked out once per view, and a selected row costs a handful of lookups
 //! instead of trimming, parsing and interning its texts again (which was most of a deny report's CPU).
 //!
+//! The wide text columns ([`WIDE`]), which only selected rows read, can also come as dictionary codes decoded
+//! for the selected rows alone (`super::codes`): [`Selected::plan`] classifies a part's rows from its other
+//! columns and makes the mask, and [`Selected::push_planned`] counts the selected ones, a value worked out once
+//! per code.
+//!
 //! Only a row whose every value this path can vouch for is taken here: an application or network rule
 //! (named by its `Type`), a deny in the window, typed time, count and ports in range. Any other row goes through
 //! [`fields::fill_row`], so what is counted, selected, skipped and fingerprinted stays exactly what the
