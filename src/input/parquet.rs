@@ -873,6 +873,17 @@ mod tests {
         Ok((crate::input::concat_frames(frames)?, st))
     }
 
+    /// (hits, first, last) of every pair of the tallies merged.
+    fn merged_pairs(tallies: Vec<crate::event::tally::DenyTally>) -> Vec<(u64, i64, i64)> {
+        let mut all = crate::event::tally::DenyTally::new();
+        for t in tallies {
+            all.merge(t);
+        }
+        all.pairs()
+            .map(|(_, a)| (a.hits, a.first, a.last))
+            .collect()
+    }
+
     fn parquet_bytes(mut df: DataFrame) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
         ParquetWriter::new(&mut buf)
@@ -1012,16 +1023,8 @@ mod tests {
         );
         assert_eq!((st.records, st.events, st.events_in_window), (5, 10, 8));
         assert_eq!((st.first_us, st.last_us), (Some(T0 + s), Some(T0 + 9 * s)));
-        let mut all = crate::event::tally::DenyTally::new();
-        for t in tallies {
-            all.merge(t);
-        }
         // The denies in the window: rows 1 and 6, one pair (the names are the same host).
-        let pairs: Vec<_> = all
-            .pairs()
-            .map(|(_, a)| (a.hits, a.first, a.last))
-            .collect();
-        assert_eq!(pairs, vec![(2, T0 + s, T0 + 5 * s)]);
+        assert_eq!(merged_pairs(tallies), vec![(2, T0 + s, T0 + 5 * s)]);
     }
 
     /// Row groups whose time statistics put them outside the window are only counted, from their time, count
@@ -1128,15 +1131,7 @@ mod tests {
             (st.first_us, st.last_us),
             (Some(T0 - 10 * s), Some(T0 + 20 * s))
         );
-        let mut all = crate::event::tally::DenyTally::new();
-        for t in tallies {
-            all.merge(t);
-        }
-        let pairs: Vec<_> = all
-            .pairs()
-            .map(|(_, a)| (a.hits, a.first, a.last))
-            .collect();
-        assert_eq!(pairs, vec![(5, T0 + s, T0 + 2 * s)]);
+        assert_eq!(merged_pairs(tallies), vec![(5, T0 + s, T0 + 2 * s)]);
 
         // Legacy messages: the unparsed one before the window is not parsed, the one inside is counted.
         let times = Int64Chunked::from_vec(

@@ -674,6 +674,11 @@ mod tests {
                 example_sources: vec!["10.0.0.4".into()],
             })
             .collect();
+        report_of(groups)
+    }
+
+    /// A report of `groups` with the default catalog, no window and no statistics.
+    fn report_of(groups: Vec<crate::engine::Group>) -> DenyReport {
         let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
         crate::report::build(
             &crate::query::Window::default(),
@@ -711,16 +716,7 @@ mod tests {
                 example_sources: vec!["10.0.0.4".into(), "\u{1b}[31m".into()],
             })
             .collect();
-        let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
-        let mut r = crate::report::build(
-            &crate::query::Window::default(),
-            None,
-            groups,
-            &crate::event::stats::ReadStats::default(),
-            Vec::new(),
-            &catalog,
-            &ctx,
-        );
+        let mut r = report_of(groups);
         r.policy = Some("pol\"icy".into());
         let whole = format!("{}\n", serde_json::to_string_pretty(&r).unwrap());
         assert!(
