@@ -9,7 +9,8 @@ mod selected;
 use std::io::Cursor;
 
 use polars::prelude::*;
-use polars_arrow::array::Array as _;
+use polars_arrow::array::{Array as _, DictionaryArray};
+use polars_parquet::read::Filter;
 
 use super::batcher::{PartBuilder, PartConfig, RowBatcher};
 use super::fields::{self, Expect, Field, FieldIndex, Val};
@@ -520,12 +521,15 @@ fn rows_into(
 }
 
 /// A part of a report of denies through the dictionary codes of its wide text columns (`wide`, decoded for
-/// the selected rows only), given its other columns `cols` (rows `at..` of row group `rg`; `offset`: its first
-/// row in the file); `None` when it must be read the other way (what was counted went with the dropped part).
+/// the selected rows only), given its other columns: `cols`, and `narrow` (table and action as one code per
+/// row, or empty when they are in `cols`); rows `at..` of row group `rg`, `offset` its first row in the file.
+/// `None` when it must be read the other way (what was counted went with the dropped part).
+#[allow(clippy::too_many_arguments)]
 fn by_codes(
     bytes: &[u8],
     (rg, at): (&polars_parquet::read::RowGroupMetadata, usize),
     cols: &[(Field, Data)],
+    narrow: &[(Field, DictionaryArray<u32>)],
     wide: &[(String, Field)],
     config: &PartConfig,
     name: &str,
@@ -534,19 +538,22 @@ fn by_codes(
     let height = cols.first().map_or(0, |(_, d)| d.len());
     let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
     let mut part = config.builder(height, name);
-    let plan = selected::Selected::new(cols, &[], &index, config.pushdown(), &mut part)
+    let plan = selected::Selected::new(cols, narrow, &index, config.pushdown(), &mut part)
         .and_then(|mut s| s.plan(height, at, rg.num_rows(), &mut part));
     let Some(mask) = plan else {
         return Ok(None);
     };
     let codes = quiet::catch(|| {
         wide.iter()
-            .map(|(c, f)| codes::codes(bytes, rg, c, &mask).map(|d| (*f, d)))
+            .map(|(c, f)| {
+                codes::codes(bytes, rg, c, Filter::new_masked(mask.clone())).map(|d| (*f, d))
+            })
             .collect::<Option<Vec<_>>>()
     });
-    let Ok(Some(codes)) = codes else {
+    let Ok(Some(mut codes)) = codes else {
         return Ok(None);
     };
+    codes.extend(narrow.iter().cloned());
     let Some(mut s) = selected::Selected::new(cols, &codes, &index, config.pushdown(), &mut part)
     else {
         return Ok(None);
@@ -751,7 +758,7 @@ pub fn read(
     // as dictionary codes (`codes`): the other columns are decoded first, the rows classified, and the wide
     // columns decoded for the selected rows of the part. A part with any row `fill_row` must read, or a wide
     // column that is not all dictionary pages, is read with every column decoded, as before.
-    let split: Option<(Columns, Columns)> = {
+    let split: Option<(Columns, Columns, Columns)> = {
         let pushdown = config.pushdown();
         let is_text = |c: &str| {
             schema.get(c).is_some_and(|f| {
@@ -765,6 +772,9 @@ pub fn read(
             .iter()
             .cloned()
             .partition(|(c, f)| selected::WIDE.contains(f) && is_text(c));
+        let (narrow_text, narrow): (Columns, Columns) = narrow
+            .into_iter()
+            .partition(|(c, f)| selected::NARROW_TEXT.contains(f) && is_text(c));
         (config.tallies()
             && pushdown.deny_only
             && pushdown.core_only
@@ -772,7 +782,7 @@ pub fn read(
             && !first
                 .iter()
                 .any(|(_, f)| matches!(f, Field::Msg | Field::Kind)))
-        .then_some((narrow, wide))
+        .then_some((narrow, narrow_text, wide))
     };
     let build = |offset: usize, len: usize| -> anyhow::Result<crate::input::batcher::Part> {
         // A row group whose time statistics put it outside the window holds no selected row: its rows are only
@@ -800,14 +810,34 @@ pub fn read(
             }
         }
         let mut cols = match &split {
-            Some((narrow, wide)) => {
-                let cols = decode(narrow, offset, len)?;
+            Some((narrow, narrow_text, wide)) => {
+                let mut cols = decode(narrow, offset, len)?;
                 let g = group_of(offset);
                 let in_group = (&metadata.row_groups[g], offset - group_starts[g]);
-                if let Some(part) = by_codes(bytes, in_group, &cols, wide, &config, name, offset)? {
+                let rows = Filter::new_ranged(in_group.1, in_group.1 + len);
+                let text = quiet::catch(|| {
+                    narrow_text
+                        .iter()
+                        .map(|(c, f)| {
+                            codes::codes(bytes, in_group.0, c, rows.clone()).map(|d| (*f, d))
+                        })
+                        .collect::<Option<Vec<_>>>()
+                });
+                let text = match text {
+                    Ok(Some(text)) => text,
+                    _ => {
+                        cols.extend(decode(narrow_text, offset, len)?);
+                        Vec::new()
+                    }
+                };
+                if let Some(part) =
+                    by_codes(bytes, in_group, &cols, &text, wide, &config, name, offset)?
+                {
                     return Ok(part);
                 }
-                let mut cols = cols;
+                if !text.is_empty() {
+                    cols.extend(decode(narrow_text, offset, len)?);
+                }
                 cols.extend(decode(wide, offset, len)?);
                 cols
             }

@@ -1,5 +1,5 @@
-//! A text column read as dictionary codes for some rows only: the rows a report selects, by a mask over the row
-//! group. polars' `ParquetReader` decodes every row of a column into views; polars-parquet's
+//! A text column read as dictionary codes, for a range of rows or for some rows only (the rows a report selects,
+//! by a mask over the row group). polars' `ParquetReader` decodes every row of a column into views; polars-parquet's
 //! `column_iter_to_arrays` takes a filter and, for a column marked categorical, hands back the dictionary page
 //! and one code per row. Columns whose pages are not all dictionary-encoded (writers fall back to plain pages when
 //! a dictionary grows too large) are refused, and the caller decodes them the usual way.
@@ -7,7 +7,6 @@
 use std::io::Cursor;
 
 use polars_arrow::array::DictionaryArray;
-use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{
     ArrowDataType, DTYPE_CATEGORICAL_NEW, Field as ArrowField, IntegerType, Metadata,
 };
@@ -16,22 +15,28 @@ use polars_parquet::read::{
     BasicDecompressor, Filter, PageReader, RowGroupMetadata, column_iter_to_arrays,
 };
 
-/// The codes of the rows of `mask` (one bit per row of the group) of text column `column` of row group `rg`,
-/// read from the file's `bytes`; `None` when the column cannot be read this way (not one flat column chunk, not
+/// The codes of the rows `filter` keeps (a range of the group's rows, or a mask with one bit per row of the
+/// group) of text column `column` of row group `rg`, read from the file's `bytes`; `None` when the column cannot be read this way (not one flat column chunk, not
 /// all dictionary pages, anything unexpected). Decoder panics (corrupt files) are caught by the caller.
 pub(super) fn codes(
     bytes: &[u8],
     rg: &RowGroupMetadata,
     column: &str,
-    mask: &Bitmap,
+    filter: Filter,
 ) -> Option<DictionaryArray<u32>> {
     let mut chunks = rg.columns_under_root_iter(column)?;
     let (Some(meta), None) = (chunks.next(), chunks.next()) else {
         return None;
     };
-    if mask.len() != rg.num_rows() {
+    let fits = match &filter {
+        Filter::Mask(mask) => mask.len() == rg.num_rows(),
+        Filter::Range(range) => range.end <= rg.num_rows(),
+        Filter::Predicate(_) => false,
+    };
+    if !fits {
         return None;
     }
+    let rows = filter.num_rows(rg.num_rows());
     let range = meta.byte_range();
     let start = usize::try_from(range.start).ok()?;
     let end = usize::try_from(range.end).ok()?;
@@ -55,7 +60,7 @@ pub(super) fn codes(
         vec![BasicDecompressor::new(pages, Vec::new())],
         vec![primitive],
         field,
-        Some(Filter::new_masked(mask.clone())),
+        Some(filter),
     )
     .ok()?;
     let (Some(array), true) = (arrays.pop(), arrays.is_empty()) else {
@@ -65,5 +70,5 @@ pub(super) fn codes(
         .as_any()
         .downcast_ref::<DictionaryArray<u32>>()?
         .clone();
-    (codes.len() == mask.set_bits()).then_some(codes)
+    (codes.len() == rows).then_some(codes)
 }

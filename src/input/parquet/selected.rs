@@ -46,12 +46,23 @@ const ABSENT: Resolved = Resolved {
     word: 0,
 };
 
-/// Values worked out once per distinct view of one column.
-struct Memo<T>(HashMap<u128, T, Fast>);
+/// Values worked out once per distinct view of one column. The first few views are kept in a list compared
+/// one by one: a table or action column holds two or three values, and comparing a 16-byte view with each is
+/// cheaper than hashing it on every row (the hashed lookup was a fifth of a report's CPU).
+struct Memo<T> {
+    few: Vec<(u128, T)>,
+    many: HashMap<u128, T, Fast>,
+}
+
+/// Views compared one by one before the hash table.
+const FEW: usize = 4;
 
 impl<T: Copy> Memo<T> {
     fn new() -> Self {
-        Memo(HashMap::default())
+        Memo {
+            few: Vec::with_capacity(FEW),
+            many: HashMap::default(),
+        }
     }
 
     /// The value for row `i` of `a`: `null` for a null, else the memo's or `work`'s (`work` sees the text).
@@ -63,12 +74,19 @@ impl<T: Copy> Memo<T> {
         // Equal views are equal strings: a view holds the length and either the whole text (up to 12 bytes)
         // or a prefix with its buffer and offset. Equal strings with different views only miss the memo.
         let key = a.views()[i].as_u128();
-        if let Some(v) = self.0.get(&key) {
+        if let Some((_, v)) = self.few.iter().find(|(k, _)| *k == key) {
+            return *v;
+        }
+        if let Some(v) = self.many.get(&key) {
             return *v;
         }
         // SAFETY: `i < a.len()`: the caller checked the row against the part's height, which every column has.
         let v = work(unsafe { a.value_unchecked(i) });
-        self.0.insert(key, v);
+        if self.few.len() < FEW {
+            self.few.push((key, v));
+        } else {
+            self.many.insert(key, v);
+        }
         v
     }
 }
@@ -82,6 +100,10 @@ pub(super) const WIDE: [Field; 4] = [
     Field::Fqdn,
     Field::DestinationIp,
 ];
+
+/// The text columns every row's classification reads (table, action): two or three values, read as one
+/// dictionary code per row (4 bytes, against polars' 16-byte view) when the file allows it.
+pub(super) const NARROW_TEXT: [Field; 2] = [Field::Table, Field::Action];
 
 enum Values<'c> {
     Rows(&'c Utf8ViewArray),
@@ -120,7 +142,8 @@ impl<'c, T: Copy> Lookup<'c, T> {
         })
     }
 
-    /// The value of row `row`, the `nth` selected row of the part.
+    /// The value of row `row` of the part, the `nth` of the codes (of a wide column: the `nth` selected row; of
+    /// a narrow one, `row` itself).
     #[inline]
     fn get(&mut self, row: usize, nth: usize, null: T, work: impl FnOnce(&str) -> T) -> T {
         match self.values {
@@ -168,15 +191,20 @@ pub(super) struct Selected<'c> {
     pushdown: Pushdown,
     time: &'c PrimitiveArray<i64>,
     counts: Vec<&'c PrimitiveArray<i64>>,
-    table: &'c Utf8ViewArray,
-    action: &'c Utf8ViewArray,
     source_port: Option<&'c PrimitiveArray<i64>>,
     destination_port: Option<&'c PrimitiveArray<i64>>,
     /// Every port column, when all are typed: a row that is not selected is counted only when all its ports
     /// are in range (a bad translated port skips a NAT row); `None` leaves such rows to `fill_row`.
     ports: Option<Vec<&'c PrimitiveArray<i64>>>,
-    kinds: Memo<Option<Kind>>,
-    actions: Memo<Option<Action>>,
+    /// What holds for every row of the part, checked once for the part instead of on each row: every time is
+    /// there and in range; the first count column has a count in range on every row (its values); every port
+    /// column's values are ports.
+    all_times: bool,
+    all_hits: Option<&'c [i64]>,
+    all_ports: bool,
+    /// The table and action of each row ([`NARROW_TEXT`]: by view, or by a code per row of the part).
+    kinds: Lookup<'c, Option<Kind>>,
+    actions: Lookup<'c, Option<Action>>,
     protocol: Option<Lookup<'c, (u32, u64)>>,
     source: Option<Lookup<'c, Resolved>>,
     /// `None`: no text, the destination address is taken instead.
@@ -187,8 +215,10 @@ pub(super) struct Selected<'c> {
 }
 
 impl<'c> Selected<'c> {
-    /// `None` when the part's columns are not all of the kind this path reads: it then takes no row. The wide
-    /// columns ([`WIDE`]) are taken from `codes` when there, else from `cols` (absent from both: no value).
+    /// `None` when the part's columns are not all of the kind this path reads: it then takes no row. The text
+    /// columns ([`WIDE`], [`NARROW_TEXT`]) are taken from `codes` when there, else from `cols` (absent from
+    /// both: no value; the table and the action must be somewhere). The codes of a wide column are those of the
+    /// selected rows, in order; those of a narrow one, one per row of the part.
     pub(super) fn new(
         cols: &'c [(Field, Data)],
         codes: &'c [(Field, DictionaryArray<u32>)],
@@ -240,7 +270,7 @@ impl<'c> Selected<'c> {
             Some(Data::Int(a)) => Some(a),
             _ => None,
         };
-        fn wide<'c, T: Copy>(
+        fn lookup<'c, T: Copy>(
             f: Field,
             codes: &'c [(Field, DictionaryArray<u32>)],
             rows: Option<&'c Utf8ViewArray>,
@@ -250,32 +280,54 @@ impl<'c> Selected<'c> {
                 None => Ok(rows.map(Lookup::rows)),
             }
         }
+        let time = int(Field::Time)?;
+        let counts: Vec<&PrimitiveArray<i64>> = [Field::Count, Field::Hits]
+            .into_iter()
+            .filter_map(int)
+            .collect();
+        let ports: Option<Vec<&PrimitiveArray<i64>>> = [
+            Field::SourcePort,
+            Field::DestinationPort,
+            Field::TranslatedPort,
+        ]
+        .into_iter()
+        .filter(|f| index.has(*f))
+        .map(int)
+        .collect();
+        // Without a branch per value, so that it runs on vectors.
+        let within = |a: &PrimitiveArray<i64>, range: std::ops::RangeInclusive<i64>| {
+            let (lo, hi) = (*range.start(), *range.end());
+            a.values()
+                .iter()
+                .fold(true, |ok, &v| ok & (v >= lo) & (v <= hi))
+        };
+        let all_times =
+            time.null_count() == 0 && within(time, fields::MIN_TIME_US..=fields::MAX_TIME_US - 1);
+        let all_hits = counts
+            .first()
+            .filter(|c| c.null_count() == 0 && within(c, 0..=fields::MAX_HITS as i64))
+            .map(|c| c.values().as_slice());
+        // A null slot's value is not a port, but it is never read as one: checking every slot can only make
+        // the part take the per-row check.
+        let all_ports = ports
+            .as_ref()
+            .is_some_and(|ps| ps.iter().all(|p| within(p, 0..=i64::from(u16::MAX))));
         Some(Selected {
             pushdown: *pushdown,
-            time: int(Field::Time)?,
-            counts: [Field::Count, Field::Hits]
-                .into_iter()
-                .filter_map(int)
-                .collect(),
-            table: text(Field::Table)?,
-            action: text(Field::Action)?,
+            time,
+            counts,
             source_port: int(Field::SourcePort),
             destination_port: int(Field::DestinationPort),
-            ports: [
-                Field::SourcePort,
-                Field::DestinationPort,
-                Field::TranslatedPort,
-            ]
-            .into_iter()
-            .filter(|f| index.has(*f))
-            .map(int)
-            .collect(),
-            kinds: Memo::new(),
-            actions: Memo::new(),
-            protocol: wide(Field::Protocol, codes, text(Field::Protocol)).ok()?,
-            source: wide(Field::SourceIp, codes, text(Field::SourceIp)).ok()?,
-            fqdn: wide(Field::Fqdn, codes, text(Field::Fqdn)).ok()?,
-            destination_ip: wide(Field::DestinationIp, codes, text(Field::DestinationIp)).ok()?,
+            ports,
+            all_times,
+            all_hits,
+            all_ports,
+            kinds: lookup(Field::Table, codes, text(Field::Table)).ok()??,
+            actions: lookup(Field::Action, codes, text(Field::Action)).ok()??,
+            protocol: lookup(Field::Protocol, codes, text(Field::Protocol)).ok()?,
+            source: lookup(Field::SourceIp, codes, text(Field::SourceIp)).ok()?,
+            fqdn: lookup(Field::Fqdn, codes, text(Field::Fqdn)).ok()?,
+            destination_ip: lookup(Field::DestinationIp, codes, text(Field::DestinationIp)).ok()?,
             nth: 0,
         })
     }
@@ -331,41 +383,49 @@ impl<'c> Selected<'c> {
     /// What row `i`'s typed columns, table and action say (the wide columns are not looked at).
     #[inline]
     fn narrow(&mut self, i: usize) -> Narrow {
-        if i >= self.time.len() || !self.time.is_valid(i) {
+        if i >= self.time.len() {
             return Narrow::Generic;
         }
         let time_us = self.time.value(i);
-        if !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&time_us) {
+        if !self.all_times
+            && (!self.time.is_valid(i)
+                || !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&time_us))
+        {
             return Narrow::Generic;
         }
         // As `fill_row`: the first count column with a value, which must be a count in range.
         let mut hits = 1;
-        for c in &self.counts {
-            if c.is_valid(i) {
-                match u64::try_from(c.value(i)) {
-                    Ok(n) if n <= fields::MAX_HITS => hits = n,
-                    _ => return Narrow::Generic,
+        if let Some(all) = self.all_hits {
+            hits = all[i] as u64;
+        } else {
+            for c in &self.counts {
+                if c.is_valid(i) {
+                    match u64::try_from(c.value(i)) {
+                        Ok(n) if n <= fields::MAX_HITS => hits = n,
+                        _ => return Narrow::Generic,
+                    }
+                    break;
                 }
-                break;
             }
         }
-        let action = self.actions.get(self.action, i, None, |a| {
-            text(Some(a)).and_then(normalize::action)
-        });
+        let action = self
+            .actions
+            .get(i, i, None, |a| text(Some(a)).and_then(normalize::action));
         if action != Some(Action::Deny) || !self.pushdown.in_window(Some(time_us)) {
             let Some(ports) = &self.ports else {
                 return Narrow::Generic;
             };
-            return if ports
-                .iter()
-                .all(|p| !p.is_valid(i) || u16::try_from(p.value(i)).is_ok())
+            return if self.all_ports
+                || ports
+                    .iter()
+                    .all(|p| !p.is_valid(i) || u16::try_from(p.value(i)).is_ok())
             {
                 Narrow::Unselected { time_us, hits }
             } else {
                 Narrow::Generic
             };
         }
-        let kind = self.kinds.get(self.table, i, None, |t| {
+        let kind = self.kinds.get(i, i, None, |t| {
             fields::kind_for_table(t).or_else(|| text(Some(t)).and_then(fields::kind_for_table))
         });
         let Some(kind @ (Kind::Application | Kind::Network)) = kind else {
@@ -492,8 +552,10 @@ mod tests {
 
     use polars::prelude::*;
 
-    use super::super::{Data, rows_into};
-    use super::WIDE;
+    use polars_parquet::read::Filter;
+
+    use super::super::{Data, codes, rows_into};
+    use super::{NARROW_TEXT, WIDE};
     use crate::event::tally::DenyTally;
     use crate::input::Pushdown;
     use crate::input::batcher::{Part, RowBatcher};
@@ -778,6 +840,86 @@ mod tests {
     }
 
     #[test]
+    fn one_bad_value_in_a_column_without_nulls_is_still_left_to_the_row_by_row_path() {
+        // The part-wide checks (every time, count and port in range) must not vouch for a column with no null
+        // but one value out of range: each such column alone, then all at once.
+        let rows = 5000;
+        let replace = |cols: &mut Vec<(Field, Data)>, f: Field, c: Column| {
+            let at = cols.iter().position(|(g, _)| *g == f).unwrap();
+            cols[at].1 = Data::from_column(&c).unwrap();
+        };
+        let bad_at = |i: usize| i % 997 == 5;
+        let time = Column::new(
+            "TimeGenerated".into(),
+            (0..rows)
+                .map(|i| {
+                    if bad_at(i) {
+                        i64::MAX / 2
+                    } else {
+                        T0 + i as i64
+                    }
+                })
+                .collect::<Vec<i64>>(),
+        );
+        let count = Column::new(
+            "ApplicationRuleCount".into(),
+            (0..rows)
+                .map(|i| {
+                    if bad_at(i) {
+                        1i64 << 40
+                    } else {
+                        1 + (i % 3) as i64
+                    }
+                })
+                .collect::<Vec<i64>>(),
+        );
+        let port = |name: &str, bad: i64| {
+            Column::new(
+                name.into(),
+                (0..rows)
+                    .map(|i| if bad_at(i) { bad } else { 443 })
+                    .collect::<Vec<i64>>(),
+            )
+        };
+        let variants: Vec<Vec<(Field, Column)>> = vec![
+            vec![(Field::Time, time.clone())],
+            vec![(Field::Count, count.clone())],
+            vec![(Field::SourcePort, port("SourcePort", 70_000))],
+            vec![(Field::DestinationPort, port("DestinationPort", -1))],
+            vec![
+                (Field::Time, time),
+                (Field::Count, count),
+                (Field::SourcePort, port("SourcePort", 65_536)),
+                (Field::DestinationPort, port("DestinationPort", 70_000)),
+            ],
+        ];
+        for (n, variant) in variants.into_iter().enumerate() {
+            let mut cols = part_columns(rows, 31, true);
+            for (f, c) in variant {
+                replace(&mut cols, f, c);
+            }
+            let (fast, taken) = run(&cols, true, true, true);
+            let (slow, _) = run(&cols, false, true, true);
+            assert!(
+                taken > 100,
+                "variant {n}: the fast path took only {taken} rows"
+            );
+            assert!(slow.stats().skipped >= 5, "variant {n}");
+            assert_eq!(
+                tally_text(fast.tally().unwrap()),
+                tally_text(slow.tally().unwrap()),
+                "variant {n}"
+            );
+            assert_eq!(fast.prints(), slow.prints(), "variant {n}");
+            assert_eq!(
+                format!("{:?}", fast.stats()),
+                format!("{:?}", slow.stats()),
+                "variant {n}"
+            );
+        }
+    }
+
+    #[test]
     fn selected_rows_read_through_dictionary_codes_tally_as_the_row_by_row_path_counts_them() {
         use super::super::{PartConfig, by_codes};
         let rows = 30_000;
@@ -808,28 +950,45 @@ mod tests {
                 core_only: true,
             });
             let config: PartConfig = batcher.part_config();
-            let fast = by_codes(
-                &bytes,
-                (&md.row_groups[0], slice.0),
-                &narrow,
-                &wide,
-                &config,
-                "t",
-                0,
-            )
-            .unwrap()
-            .expect("a part of clean rows goes through the codes");
+            // The table and action as decoded views, or as one code per row of the part.
+            let typed = columns(&bytes, Some(slice), |f| {
+                !WIDE.contains(&f) && !NARROW_TEXT.contains(&f)
+            });
+            let text: Vec<_> = NARROW_TEXT
+                .iter()
+                .map(|f| {
+                    let rows = Filter::new_ranged(slice.0, slice.0 + slice.1);
+                    let d = codes::codes(&bytes, &md.row_groups[0], f.name(), rows).unwrap();
+                    assert_eq!(d.len(), slice.1);
+                    (*f, d)
+                })
+                .collect();
             let (slow, _) = run(&all, false, true, window);
-            let (ft, st) = (fast.tally().unwrap(), slow.tally().unwrap());
+            let st = slow.tally().unwrap();
             assert!(st.len() > 50, "{}", st.len());
-            assert_eq!(tally_text(ft), tally_text(st), "seed {seed}");
-            assert_eq!(fast.prints(), slow.prints(), "seed {seed}");
-            assert_eq!(
-                format!("{:?}", fast.stats()),
-                format!("{:?}", slow.stats()),
-                "seed {seed}"
-            );
-            taken += ft.len();
+            for (cols, text) in [(&narrow, &[][..]), (&typed, &text[..])] {
+                let fast = by_codes(
+                    &bytes,
+                    (&md.row_groups[0], slice.0),
+                    cols,
+                    text,
+                    &wide,
+                    &config,
+                    "t",
+                    0,
+                )
+                .unwrap()
+                .expect("a part of clean rows goes through the codes");
+                let ft = fast.tally().unwrap();
+                assert_eq!(tally_text(ft), tally_text(st), "seed {seed}");
+                assert_eq!(fast.prints(), slow.prints(), "seed {seed}");
+                assert_eq!(
+                    format!("{:?}", fast.stats()),
+                    format!("{:?}", slow.stats()),
+                    "seed {seed}"
+                );
+                taken += ft.len();
+            }
         }
         assert!(taken > 1000);
         // A part with a row `fill_row` must read is left whole to the other path, nothing counted.
@@ -848,6 +1007,7 @@ mod tests {
             &bytes,
             (&md.row_groups[0], 0),
             &narrow,
+            &[],
             &wide,
             &batcher.part_config(),
             "t",
