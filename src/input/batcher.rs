@@ -146,6 +146,29 @@ impl PartConfig {
     }
 }
 
+/// Rows that are valid and not selected, summed: how many, their events (each row at least one), those in the
+/// window, their earliest and latest time.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    pub rows: u64,
+    pub events: u64,
+    pub events_in_window: u64,
+    pub first_us: i64,
+    pub last_us: i64,
+}
+
+impl Default for Counted {
+    fn default() -> Self {
+        Counted {
+            rows: 0,
+            events: 0,
+            events_in_window: 0,
+            first_us: i64::MAX,
+            last_us: i64::MIN,
+        }
+    }
+}
+
 /// Counts and builds the rows of one part, recording fingerprints for the duplicate check; runs on any thread.
 pub struct PartBuilder {
     builder: CanonicalBuilder,
@@ -249,6 +272,19 @@ impl PartBuilder {
     pub fn count_unselected(&mut self, time_us: i64, hits: u64) {
         let in_window = self.config.pushdown.in_window(Some(time_us));
         self.count(Some(time_us), hits.max(1), in_window);
+    }
+
+    /// Rows counted as [`PartBuilder::count_unselected`] counts them one at a time, summed by the reader.
+    pub fn count_unselected_rows(&mut self, c: &Counted) {
+        if c.rows == 0 {
+            return;
+        }
+        let st = &mut self.stats;
+        st.records += c.rows;
+        st.events += c.events;
+        st.events_in_window += c.events_in_window;
+        st.first_us = min_opt(st.first_us, Some(c.first_us));
+        st.last_us = max_opt(st.last_us, Some(c.last_us));
     }
 
     #[inline]

@@ -135,6 +135,15 @@ impl Pushdown {
             || (row.action == Some(crate::event::Action::Deny) && self.in_window(row.time_us))
     }
 
+    /// The window as `from <= t < to`, an open end as the extreme time: for any time but `i64::MAX`, what
+    /// [`Pushdown::in_window`] tests.
+    pub fn bounds(&self) -> (i64, i64) {
+        (
+            self.from_us.unwrap_or(i64::MIN),
+            self.to_us.unwrap_or(i64::MAX),
+        )
+    }
+
     pub fn in_window(&self, t: Option<i64>) -> bool {
         match t {
             None => self.from_us.is_none() && self.to_us.is_none(),

@@ -538,9 +538,11 @@ fn by_codes(
     let height = cols.first().map_or(0, |(_, d)| d.len());
     let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
     let mut part = config.builder(height, name);
-    let plan = selected::Selected::new(cols, narrow, &index, config.pushdown(), &mut part)
-        .and_then(|mut s| s.plan(height, at, rg.num_rows(), &mut part));
-    let Some(mask) = plan else {
+    let Some(mut s) = selected::Selected::new(cols, narrow, &index, config.pushdown(), &mut part)
+    else {
+        return Ok(None);
+    };
+    let Some(mask) = s.plan(height, at, rg.num_rows(), &mut part) else {
         return Ok(None);
     };
     let codes = quiet::catch(|| {
@@ -550,12 +552,10 @@ fn by_codes(
             })
             .collect::<Option<Vec<_>>>()
     });
-    let Ok(Some(mut codes)) = codes else {
+    let Ok(Some(codes)) = codes else {
         return Ok(None);
     };
-    codes.extend(narrow.iter().cloned());
-    let Some(mut s) = selected::Selected::new(cols, &codes, &index, config.pushdown(), &mut part)
-    else {
+    let Some(mut s) = s.with_codes(&codes) else {
         return Ok(None);
     };
     if !s.push_planned(&mask, at, height, &mut part) {

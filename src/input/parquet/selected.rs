@@ -24,7 +24,7 @@ use crate::event::normalize::{self, Host};
 use crate::event::tally::{DenyTally, NONE, Pair};
 use crate::event::{Action, Kind};
 use crate::input::Pushdown;
-use crate::input::batcher::PartBuilder;
+use crate::input::batcher::{Counted, PartBuilder};
 use crate::input::dedupe::{self, Print};
 use crate::input::fields::{self, Field, FieldIndex};
 use crate::input::row::text;
@@ -142,6 +142,19 @@ impl<'c, T: Copy> Lookup<'c, T> {
         })
     }
 
+    /// The codes, without nulls, and `work`'s value of each entry of a small dictionary; `None` otherwise.
+    fn per_code<U>(&self, work: impl Fn(&str) -> U) -> Option<(&'c [u32], Vec<U>)> {
+        match self.values {
+            Values::Codes { keys, dict }
+                if keys.null_count() == 0 && dict.len() <= MAX_COLUMNAR_CODES =>
+            {
+                let values = (0..dict.len()).map(|c| work(dict.value(c))).collect();
+                Some((keys.values().as_slice(), values))
+            }
+            _ => None,
+        }
+    }
+
     /// The value of row `row` of the part, the `nth` of the codes (of a wide column: the `nth` selected row; of
     /// a narrow one, `row` itself).
     #[inline]
@@ -212,7 +225,24 @@ pub(super) struct Selected<'c> {
     destination_ip: Option<Lookup<'c, Resolved>>,
     /// Selected rows met so far: the index of the next one's codes.
     nth: usize,
+    /// The part's rows classified a column at a time, when it is clean (see [`Columnar`]).
+    columnar: Option<Columnar<'c>>,
 }
+
+/// A clean part: every time, count and port in range, the table and action as codes without nulls. Its rows
+/// are classified by what each code says, in one pass without a branch per column, and the selected ones are
+/// read again without classifying them twice (the per-row classification was a sixth of a report's CPU).
+struct Columnar<'c> {
+    table: &'c [u32],
+    action: &'c [u32],
+    /// Per action code: a deny.
+    deny: Vec<bool>,
+    /// Per table code: an application or network rule (what this path takes), else `None`.
+    kind: Vec<Option<Kind>>,
+}
+
+/// Per-code values are worked out for dictionaries up to this size (a table or action column holds a handful).
+const MAX_COLUMNAR_CODES: usize = 4096;
 
 impl<'c> Selected<'c> {
     /// `None` when the part's columns are not all of the kind this path reads: it then takes no row. The text
@@ -312,6 +342,25 @@ impl<'c> Selected<'c> {
         let all_ports = ports
             .as_ref()
             .is_some_and(|ps| ps.iter().all(|p| within(p, 0..=i64::from(u16::MAX))));
+        let kinds: Lookup<'c, Option<Kind>> =
+            lookup(Field::Table, codes, text(Field::Table)).ok()??;
+        let actions: Lookup<'c, Option<Action>> =
+            lookup(Field::Action, codes, text(Field::Action)).ok()??;
+        let clean = all_times && (counts.is_empty() || all_hits.is_some()) && all_ports;
+        let columnar = clean
+            .then(|| {
+                let (table, kind) = kinds.per_code(|t| {
+                    kind_of(t).filter(|k| matches!(k, Kind::Application | Kind::Network))
+                })?;
+                let (action, deny) = actions.per_code(|a| action_of(a) == Some(Action::Deny))?;
+                (table.len() == time.len() && action.len() == time.len()).then_some(Columnar {
+                    table,
+                    action,
+                    deny,
+                    kind,
+                })
+            })
+            .flatten();
         Some(Selected {
             pushdown: *pushdown,
             time,
@@ -322,14 +371,31 @@ impl<'c> Selected<'c> {
             all_times,
             all_hits,
             all_ports,
-            kinds: lookup(Field::Table, codes, text(Field::Table)).ok()??,
-            actions: lookup(Field::Action, codes, text(Field::Action)).ok()??,
+            kinds,
+            actions,
             protocol: lookup(Field::Protocol, codes, text(Field::Protocol)).ok()?,
             source: lookup(Field::SourceIp, codes, text(Field::SourceIp)).ok()?,
             fqdn: lookup(Field::Fqdn, codes, text(Field::Fqdn)).ok()?,
             destination_ip: lookup(Field::DestinationIp, codes, text(Field::DestinationIp)).ok()?,
             nth: 0,
+            columnar,
         })
+    }
+
+    /// The wide columns' codes of the selected rows (those [`Selected::plan`] chose), for
+    /// [`Selected::push_planned`]; `None` when they cannot be read (a code outside its dictionary).
+    pub(super) fn with_codes(mut self, codes: &'c [(Field, DictionaryArray<u32>)]) -> Option<Self> {
+        for (f, d) in codes {
+            match f {
+                Field::Protocol => self.protocol = Some(Lookup::codes(d)?),
+                Field::SourceIp => self.source = Some(Lookup::codes(d)?),
+                Field::Fqdn => self.fqdn = Some(Lookup::codes(d)?),
+                Field::DestinationIp => self.destination_ip = Some(Lookup::codes(d)?),
+                _ => return None,
+            }
+        }
+        self.nth = 0;
+        Some(self)
     }
 
     /// A part's rows (`height` rows from row `at` of a row group of `group_rows`) read from the columns other
@@ -345,6 +411,32 @@ impl<'c> Selected<'c> {
     ) -> Option<Bitmap> {
         let mut mask = BitmapBuilder::with_capacity(group_rows);
         mask.extend_constant(at, false);
+        if let Some(c) = &self.columnar {
+            let (from, to) = self.pushdown.bounds();
+            let time = self.time.values().get(..height)?;
+            let mut counted = Counted::default();
+            for (i, &t) in time.iter().enumerate() {
+                let in_window = t >= from && t < to;
+                if in_window && c.deny[c.action[i] as usize] {
+                    // A deny of another table is `fill_row`'s: the part goes the other way.
+                    c.kind[c.table[i] as usize]?;
+                    mask.push(true);
+                } else {
+                    let hits = self.all_hits.map_or(1, |h| (h[i] as u64).max(1));
+                    counted.rows += 1;
+                    counted.events += hits;
+                    if in_window {
+                        counted.events_in_window += hits;
+                    }
+                    counted.first_us = counted.first_us.min(t);
+                    counted.last_us = counted.last_us.max(t);
+                    mask.push(false);
+                }
+            }
+            part.count_unselected_rows(&counted);
+            mask.extend_constant(group_rows.checked_sub(at + height)?, false);
+            return Some(mask.freeze());
+        }
         for i in 0..height {
             match self.narrow(i) {
                 Narrow::Generic => return None,
@@ -369,6 +461,31 @@ impl<'c> Selected<'c> {
         height: usize,
         part: &mut PartBuilder,
     ) -> bool {
+        if let Some(c) = self.columnar.take() {
+            let port = |p: Option<&PrimitiveArray<i64>>, i: usize| {
+                p.filter(|p| p.is_valid(i)).map(|p| p.value(i) as u32)
+            };
+            for (i, set) in mask.clone().sliced(at, height).iter().enumerate() {
+                if !set {
+                    continue;
+                }
+                let Some(kind) = c.kind[c.table[i] as usize] else {
+                    return false;
+                };
+                let chosen = Chosen {
+                    row: i,
+                    time_us: self.time.value(i),
+                    hits: self.all_hits.map_or(1, |h| h[i] as u64),
+                    kind,
+                    source_port: port(self.source_port, i),
+                    destination_port: port(self.destination_port, i),
+                };
+                if !self.push_chosen(&chosen, part) {
+                    return false;
+                }
+            }
+            return true;
+        }
         for i in 0..height {
             if mask.get_bit(at + i) {
                 match self.narrow(i) {
@@ -408,9 +525,7 @@ impl<'c> Selected<'c> {
                 }
             }
         }
-        let action = self
-            .actions
-            .get(i, i, None, |a| text(Some(a)).and_then(normalize::action));
+        let action = self.actions.get(i, i, None, action_of);
         if action != Some(Action::Deny) || !self.pushdown.in_window(Some(time_us)) {
             let Some(ports) = &self.ports else {
                 return Narrow::Generic;
@@ -425,9 +540,7 @@ impl<'c> Selected<'c> {
                 Narrow::Generic
             };
         }
-        let kind = self.kinds.get(i, i, None, |t| {
-            fields::kind_for_table(t).or_else(|| text(Some(t)).and_then(fields::kind_for_table))
-        });
+        let kind = self.kinds.get(i, i, None, kind_of);
         let Some(kind @ (Kind::Application | Kind::Network)) = kind else {
             return Narrow::Generic;
         };
@@ -534,6 +647,16 @@ impl<'c> Selected<'c> {
     }
 }
 
+/// A row's action, as `fill_row` reads it.
+fn action_of(raw: &str) -> Option<Action> {
+    text(Some(raw)).and_then(normalize::action)
+}
+
+/// A row's table (its kind), as `fill_row` reads it.
+fn kind_of(raw: &str) -> Option<Kind> {
+    fields::kind_for_table(raw).or_else(|| text(Some(raw)).and_then(fields::kind_for_table))
+}
+
 /// A host as logged, as `fill_row` reads it (trimmed text, then [`normalize::host`]), interned by `id`.
 fn resolve(raw: &str, tally: &mut DenyTally, id: fn(&mut DenyTally, Host<'_>) -> u32) -> Resolved {
     match text(Some(raw)).and_then(normalize::host) {
@@ -559,7 +682,7 @@ mod tests {
     use crate::event::tally::DenyTally;
     use crate::input::Pushdown;
     use crate::input::batcher::{Part, RowBatcher};
-    use crate::input::fields::Field;
+    use crate::input::fields::{Field, FieldIndex};
 
     /// 2026-01-01T00:00:00Z in microseconds; the window is its first day.
     const T0: i64 = 1_767_225_600_000_000;
@@ -630,6 +753,7 @@ mod tests {
                 4,
             ),
         );
+        // Clean files of even seeds have no null action or count (the columnar path takes their parts).
         let actions = d.column(
             rows,
             &[
@@ -639,8 +763,12 @@ mod tests {
                 Some(" Deny. "),
                 Some("Allow"),
                 Some(""),
-                None,
                 Some("Alert"),
+                if clean && seed % 2 == 0 {
+                    Some("Allow")
+                } else {
+                    None
+                },
             ],
         );
         let protocols = d.column(
@@ -720,18 +848,22 @@ mod tests {
         );
         let counts = d.column(
             rows,
-            ints(
-                &[
-                    None,
-                    None,
-                    Some(1),
-                    Some(0),
-                    Some(5),
-                    Some(-1),
-                    Some(1i64 << 40),
-                ],
-                5,
-            ),
+            if clean && seed % 2 == 0 {
+                &[Some(1), Some(0), Some(5)]
+            } else {
+                ints(
+                    &[
+                        None,
+                        None,
+                        Some(1),
+                        Some(0),
+                        Some(5),
+                        Some(-1),
+                        Some(1i64 << 40),
+                    ],
+                    5,
+                )
+            },
         );
         let mut columns = vec![
             Column::new("TimeGenerated".into(), times)
@@ -924,6 +1056,8 @@ mod tests {
         use super::super::{PartConfig, by_codes};
         let rows = 30_000;
         let mut taken = 0;
+        // Cases read by rows and a column at a time.
+        let mut columnar = [0; 2];
         for (seed, extra, window, slice) in [
             (21, false, true, (0, rows)),
             (22, true, true, (0, rows)),
@@ -966,6 +1100,12 @@ mod tests {
             let (slow, _) = run(&all, false, true, window);
             let st = slow.tally().unwrap();
             assert!(st.len() > 50, "{}", st.len());
+            {
+                let index = FieldIndex::new(typed.iter().map(|(f, _)| Some(*f)));
+                let mut part = config.builder(0, "t");
+                let s = super::Selected::new(&typed, &text, &index, config.pushdown(), &mut part);
+                columnar[usize::from(s.unwrap().columnar.is_some())] += 1;
+            }
             for (cols, text) in [(&narrow, &[][..]), (&typed, &text[..])] {
                 let fast = by_codes(
                     &bytes,
@@ -991,6 +1131,7 @@ mod tests {
             }
         }
         assert!(taken > 1000);
+        assert!(columnar[0] > 0 && columnar[1] > 0, "{columnar:?}");
         // A part with a row `fill_row` must read is left whole to the other path, nothing counted.
         let bytes = parquet_file(2000, 5, true, false);
         let md = polars_parquet::read::read_metadata(&mut Cursor::new(&bytes)).unwrap();
