@@ -12,7 +12,7 @@ use polars::prelude::*;
 use polars_arrow::array::{Array as _, DictionaryArray};
 use polars_parquet::read::Filter;
 
-use super::batcher::{PartBuilder, PartConfig, RowBatcher};
+use super::batcher::{Counted, PartBuilder, PartConfig, RowBatcher};
 use super::fields::{self, Expect, Field, FieldIndex, Val};
 use crate::error::user;
 
@@ -382,6 +382,61 @@ impl<'c> Unselected<'c> {
         }
         Some(hits)
     }
+}
+
+/// Whether every value of `a` (a null's slot too) lies in `range`; without a branch per value, so that it runs
+/// on vectors.
+fn within(
+    a: &polars_arrow::array::PrimitiveArray<i64>,
+    range: std::ops::RangeInclusive<i64>,
+) -> bool {
+    let (lo, hi) = (*range.start(), *range.end());
+    a.values()
+        .iter()
+        .fold(true, |ok, &v| ok & (v >= lo) & (v <= hi))
+}
+
+/// The rows of a part outside the window, decoded for counting alone, summed in one pass when every value is
+/// one [`Unselected`] would vouch for (every time there, in range and outside the window; the first count
+/// column without nulls and in range; every port column's values ports); `None` leaves them to it, row by row.
+fn count_outside(cols: &[(Field, Data)], pushdown: &Pushdown) -> Option<Counted> {
+    let col = |f: Field| cols.iter().find(|(g, _)| *g == f).map(|(_, d)| d);
+    let Some(Data::Int(time)) = col(Field::Time) else {
+        return None;
+    };
+    if time.null_count() != 0 || !within(time, fields::MIN_TIME_US..=fields::MAX_TIME_US - 1) {
+        return None;
+    }
+    let hits = match [Field::Count, Field::Hits].into_iter().find_map(col) {
+        None => None,
+        Some(Data::Int(c)) if c.null_count() == 0 && within(c, 0..=fields::MAX_HITS as i64) => {
+            Some(c.values().as_slice())
+        }
+        Some(_) => return None,
+    };
+    for p in [
+        Field::SourcePort,
+        Field::DestinationPort,
+        Field::TranslatedPort,
+    ] {
+        match col(p) {
+            None => {}
+            Some(Data::Int(a)) if within(a, 0..=i64::from(u16::MAX)) => {}
+            Some(_) => return None,
+        }
+    }
+    let (from, to) = pushdown.bounds();
+    let mut counted = Counted::default();
+    for (i, &t) in time.values().iter().enumerate() {
+        if t >= from && t < to {
+            return None;
+        }
+        counted.rows += 1;
+        counted.events += hits.map_or(1, |h| (h[i] as u64).max(1));
+        counted.first_us = counted.first_us.min(t);
+        counted.last_us = counted.last_us.max(t);
+    }
+    Some(counted)
 }
 
 /// For each row group, whether its time statistics show every row outside the pushdown's window (so a report of
@@ -793,6 +848,13 @@ pub fn read(
             let cols = decode(&counting, offset, len)?;
             let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
             let height = cols.first().map_or(0, |(_, d)| d.len());
+            if height == len
+                && let Some(counted) = count_outside(&cols, config.pushdown())
+            {
+                let mut part = config.builder(0, name);
+                part.count_unselected_rows(&counted);
+                return part.take();
+            }
             if let Some(mut quick) = Unselected::new(&cols, &index, config.pushdown())
                 && height == len
             {
@@ -1095,9 +1157,11 @@ mod tests {
                 Column::new(
                     "ApplicationRuleCount".into(),
                     [
-                        Some(1i64),
+                        // A count of 0 is one event.
+                        Some(0i64),
                         Some(2),
-                        None,
+                        // Counts without nulls: only the bad port keeps the group from being summed at once.
+                        Some(5),
                         Some(3),
                         Some(4),
                         None,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use polars_arrow::array::{Array as _, DictionaryArray, PrimitiveArray, Utf8ViewArray};
 use polars_arrow::bitmap::{Bitmap, BitmapBuilder};
 
-use super::Data;
+use super::{Data, within};
 use crate::event::normalize::{self, Host};
 use crate::event::tally::{DenyTally, NONE, Pair};
 use crate::event::{Action, Kind};
@@ -324,13 +324,6 @@ impl<'c> Selected<'c> {
         .filter(|f| index.has(*f))
         .map(int)
         .collect();
-        // Without a branch per value, so that it runs on vectors.
-        let within = |a: &PrimitiveArray<i64>, range: std::ops::RangeInclusive<i64>| {
-            let (lo, hi) = (*range.start(), *range.end());
-            a.values()
-                .iter()
-                .fold(true, |ok, &v| ok & (v >= lo) & (v <= hi))
-        };
         let all_times =
             time.null_count() == 0 && within(time, fields::MIN_TIME_US..=fields::MAX_TIME_US - 1);
         let all_hits = counts
