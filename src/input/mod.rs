@@ -311,10 +311,6 @@ impl MappedFile<'_> {
 }
 
 impl parquet::Mapping for MappedFile<'_> {
-    fn checked(&self, range: std::ops::Range<usize>) {
-        self.drop_pages(range);
-    }
-
     fn decoded(&self, range: std::ops::Range<usize>) {
         self.drop_pages(range);
     }

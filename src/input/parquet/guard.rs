@@ -801,36 +801,33 @@ fn page_header(t: &mut Thrift<'_>) -> Res<PageHeader> {
 }
 
 impl Footer {
-    /// Check the page headers of the column chunks under the top-level columns `roots` (the ones fwlog
-    /// decodes), as polars will walk them: an optional dictionary page first, then data pages until their
+    /// Row groups.
+    pub fn row_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Check the page headers of row group `gi`'s column chunks under the top-level columns `roots` (the ones
+    /// fwlog decodes), as polars will walk them: an optional dictionary page first, then data pages until their
     /// value counts reach the chunk's.
-    /// Check the page headers of the columns under `roots`; `checked` is told the end of the last column chunk
-    /// checked after each row group.
-    pub fn check_pages(
-        &self,
-        bytes: &[u8],
-        roots: &[&str],
-        checked: &mut dyn FnMut(usize),
-    ) -> Res<()> {
+    pub fn check_group(&self, bytes: &[u8], gi: usize, roots: &[&str]) -> Res<()> {
         let data_end = bytes.len().saturating_sub(8);
-        for (gi, (rows, chunks)) in self.groups.iter().enumerate() {
-            let mut end = 0;
-            for (c, leaf) in chunks.iter().zip(&self.leaves) {
-                if !roots.contains(&leaf.root.as_str()) {
-                    continue;
-                }
-                let at = |e: String| format!("row group {gi}, column {:?}: {e}", leaf.root);
-                let range = chunk_range(c, data_end).map_err(at)?;
-                let total = c.num_values.unwrap_or(0);
-                if leaf.flat && total as u64 != *rows {
-                    return Err(at(format!(
-                        "{total} values for {rows} rows in a column with one value per row"
-                    )));
-                }
-                end = end.max(range.end);
-                pages(&bytes[range], c, leaf, total).map_err(at)?;
+        let (rows, chunks) = self
+            .groups
+            .get(gi)
+            .ok_or_else(|| format!("no row group {gi}"))?;
+        for (c, leaf) in chunks.iter().zip(&self.leaves) {
+            if !roots.contains(&leaf.root.as_str()) {
+                continue;
             }
-            checked(end);
+            let at = |e: String| format!("row group {gi}, column {:?}: {e}", leaf.root);
+            let range = chunk_range(c, data_end).map_err(at)?;
+            let total = c.num_values.unwrap_or(0);
+            if leaf.flat && total as u64 != *rows {
+                return Err(at(format!(
+                    "{total} values for {rows} rows in a column with one value per row"
+                )));
+            }
+            pages(&bytes[range], c, leaf, total).map_err(at)?;
         }
         Ok(())
     }
