@@ -56,7 +56,7 @@ impl DenyAggregator {
     pub fn new(query: Query) -> Self {
         DenyAggregator {
             query,
-            tally: DenyTally::new(),
+            tally: DenyTally::merged(),
         }
     }
 

@@ -189,11 +189,23 @@ pub struct DenyTally {
     index: HashMap<u128, (Acc, Entry), Fast>,
     /// Packed pairs by entry, to find a pair again when an event turns out to be a duplicate.
     keys: Vec<u128>,
+    /// Only merged into (see [`DenyTally::merged`]): no entries kept.
+    merged_only: bool,
 }
 
 impl DenyTally {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A tally that other tallies are merged into and nothing is taken back from (duplicates are taken back
+    /// from a part's tally before it is merged): it keeps no entries ([`DenyTally::retract`] does nothing),
+    /// 16 bytes a pair less (6 MB at 100M rows).
+    pub fn merged() -> Self {
+        DenyTally {
+            merged_only: true,
+            ..Self::default()
+        }
     }
 
     /// Count one event; the handle takes it back ([`DenyTally::retract`]).
@@ -240,6 +252,10 @@ impl DenyTally {
                 *e
             }
             std::collections::hash_map::Entry::Vacant(v) => {
+                if self.merged_only {
+                    v.insert((a, 0));
+                    return 0;
+                }
                 let e = self.keys.len() as Entry;
                 v.insert((a, e));
                 self.keys.push(key);
@@ -279,7 +295,10 @@ impl DenyTally {
     /// Take back `hits` events of an entry (an event found to be a duplicate after it was counted). Its time
     /// stays in the span: a duplicate has the same time as the event it repeats, which is counted.
     pub fn retract(&mut self, e: Entry, hits: u64) {
-        if let Some((acc, _)) = self.index.get_mut(&self.keys[e as usize]) {
+        let Some(key) = self.keys.get(e as usize) else {
+            return;
+        };
+        if let Some((acc, _)) = self.index.get_mut(key) {
             acc.hits = acc.hits.saturating_sub(hits);
         }
     }
@@ -287,9 +306,14 @@ impl DenyTally {
     /// Add another tally's pairs (ids are re-mapped once per distinct host and protocol). Pairs left with no
     /// hits (every event of them was a duplicate) are dropped.
     pub fn merge(&mut self, other: DenyTally) {
-        if self.keys.is_empty() && other.index.values().all(|(a, _)| a.hits > 0) {
+        if self.index.is_empty() && other.index.values().all(|(a, _)| a.hits > 0) {
+            let merged_only = self.merged_only;
             *self = other;
             self.last_protocol = None;
+            if merged_only {
+                self.merged_only = true;
+                self.keys = Vec::new();
+            }
             return;
         }
         let src: Vec<u32> = other
@@ -327,11 +351,11 @@ impl DenyTally {
 
     /// Distinct pairs.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.index.is_empty()
     }
 
     /// Every pair with hits, in no particular order.
@@ -429,21 +453,31 @@ mod tests {
         b.add(&flow("10.0.0.1", "a.example", "HTTPS", 20));
         let dup = b.add(&flow("10.0.0.3", "c.example", "UDP", 30));
         b.retract(dup, 1);
+        // Both merged into a tally that keeps no entries: the same pairs.
+        let mut m = DenyTally::merged();
+        m.merge(a.clone());
+        m.merge(b.clone());
         a.merge(b);
-        let mut got: Vec<(String, String, String, u64, i64, i64)> = a
-            .pairs()
-            .map(|(p, acc)| {
-                (
-                    a.sources().key(p.source).unwrap().text(),
-                    a.destinations().key(p.destination).unwrap().text(),
-                    a.protocols()[p.protocol as usize].to_string(),
-                    acc.hits,
-                    acc.first,
-                    acc.last,
-                )
-            })
-            .collect();
-        got.sort();
+        let listed = |t: &DenyTally| {
+            let mut got: Vec<(String, String, String, u64, i64, i64)> = t
+                .pairs()
+                .map(|(p, acc)| {
+                    (
+                        t.sources().key(p.source).unwrap().text(),
+                        t.destinations().key(p.destination).unwrap().text(),
+                        t.protocols()[p.protocol as usize].to_string(),
+                        acc.hits,
+                        acc.first,
+                        acc.last,
+                    )
+                })
+                .collect();
+            got.sort();
+            got
+        };
+        let got = listed(&a);
+        assert_eq!(listed(&m), got);
+        assert!(m.keys.is_empty() && m.len() == a.len());
         assert_eq!(
             got,
             vec![
