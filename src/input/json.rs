@@ -9,9 +9,10 @@
 //! numbers, and a line that is not JSON is skipped and counted. Otherwise it is one document (pretty-printed
 //! responses and arrays) and is read whole, up to [`MAX_DOCUMENT_BYTES`].
 //!
-//! A line's records are parsed into borrowed, typed fields (`Parsed`), and a saved response's rows are read as
-//! they are parsed (`tables::TablesSeed`); only a `tables` response on one line still goes through
-//! `serde_json::Value`. Both paths resolve keys alike (see `resolve`).
+//! A line's records are parsed into borrowed, typed fields (`Parsed`): by `fast` when the line is plain (no
+//! escapes), otherwise by serde_json, which gives the same values. A saved response's rows are read as they are
+//! parsed (`tables::TablesSeed`); only a `tables` response on one line still goes through `serde_json::Value`.
+//! Both paths resolve keys alike (see `resolve`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ use super::fields::{self, Field, Val};
 use super::lines::{self, Chunk, LineChunker, MAX_LINE_BYTES};
 use super::tables;
 use crate::error::user;
+
+mod fast;
 
 /// Largest JSON document (anything that is not JSON lines) read, which is held in memory whole. The largest
 /// such documents are saved query answers: the Query API caps one at 500,000 rows and ~100 MiB, and
@@ -291,6 +294,7 @@ fn chunk_part(
     let mut part = config.builder((chunk.data.len() / 256).clamp(16, 1 << 16), name);
     let (mut lines, mut parsed) = (0u64, 0u64);
     let mut values = Vec::new();
+    let mut keys = fast::Keys::default();
     // Checked once for the chunk: the parser then need not check each string (5% of a run). A chunk with a line
     // that is not UTF-8 is parsed from bytes, where that line fails alone.
     let text = std::str::from_utf8(&chunk.data).ok();
@@ -316,7 +320,11 @@ fn chunk_part(
                 // `line` lies in `text` and is cut at ASCII line ends, so it is whole characters.
                 let start = line.as_ptr() as usize - text.as_ptr() as usize;
                 let line = &text[start..start + line.len()];
-                line_values(serde_json::Deserializer::from_str(line), &mut values)
+                if fast::line_values(line, &mut keys, &mut values) {
+                    Ok(())
+                } else {
+                    line_values(serde_json::Deserializer::from_str(line), &mut values)
+                }
             }
             None => line_values(serde_json::Deserializer::from_slice(line), &mut values),
         };
@@ -538,6 +546,31 @@ enum Level {
     Props,
 }
 
+/// What a key of an object at a level stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Field(Field),
+    /// `properties` in any case, above the `properties` object itself.
+    Props,
+    /// `records`, spelt so, at the top of a line.
+    Records,
+    /// `tables` in any case, at the top of a line.
+    Tables,
+    Ignored,
+}
+
+fn role_of(level: Level, key: &str) -> Role {
+    if level == Level::Top && key == "records" {
+        Role::Records
+    } else if level == Level::Top && key.eq_ignore_ascii_case("tables") {
+        Role::Tables
+    } else if level != Level::Props && key.eq_ignore_ascii_case("properties") {
+        Role::Props
+    } else {
+        field_of(key).map_or(Role::Ignored, Role::Field)
+    }
+}
+
 struct TopValue<'a>(Parsed<'a>);
 
 impl<'de> de::Deserialize<'de> for TopValue<'de> {
@@ -601,25 +634,31 @@ impl<'de> de::Visitor<'de> for Node {
             ..Obj::default()
         };
         while let Some(Key(k)) = map.next_key()? {
-            if self.0 == Level::Top && k == "records" {
-                o.records = Some(match map.next_value_seed(Records)? {
-                    Parsed::Array(items) => Some(items),
-                    _ => None,
-                });
-            } else if self.0 == Level::Top && k.eq_ignore_ascii_case("tables") {
-                o.tables = true;
-                map.next_value::<IgnoredAny>()?;
-            } else if self.0 != Level::Props && k.eq_ignore_ascii_case("properties") {
-                let p = match map.next_value_seed(Node(Level::Props))? {
-                    Parsed::Obj(p) => Some(p),
-                    _ => None,
-                };
-                o.props.push((k, p));
-            } else if let Some(f) = field_of(&k) {
-                let v = map.next_value_seed(FieldValue)?;
-                o.fields.push((f, k, v));
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match role_of(self.0, &k) {
+                Role::Records => {
+                    o.records = Some(match map.next_value_seed(Records)? {
+                        Parsed::Array(items) => Some(items),
+                        _ => None,
+                    });
+                }
+                Role::Tables => {
+                    o.tables = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Role::Props => {
+                    let p = match map.next_value_seed(Node(Level::Props))? {
+                        Parsed::Obj(p) => Some(p),
+                        _ => None,
+                    };
+                    o.props.push((k, p));
+                }
+                Role::Field(f) => {
+                    let v = map.next_value_seed(FieldValue)?;
+                    o.fields.push((f, k, v));
+                }
+                Role::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(Parsed::Obj(o))
