@@ -40,25 +40,35 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    fn role(&mut self, level: Level, n: usize, key: &str) -> Role {
-        let seen = &mut self.levels[level as usize];
-        let Some(ways) = seen.get_mut(n) else {
-            let role = role_of(level, key);
-            if n < MAX_KEY_POSITIONS {
-                seen.push([(key.to_owned(), role), (key.to_owned(), role)]);
+    /// The length and role of the key `rest` starts with (after its opening quote) when it is one of those seen at
+    /// position `n` of an object at `level`. Those passed [`plain_len`], so the same bytes followed by a quote are
+    /// the same plain string: a known key is neither scanned nor looked up.
+    fn known(&mut self, level: Level, n: usize, rest: &[u8]) -> Option<(usize, Role)> {
+        let ways = self.levels[level as usize].get_mut(n)?;
+        let starts =
+            |k: &str| rest.get(k.len()) == Some(&b'"') && same(&rest[..k.len()], k.as_bytes());
+        if !starts(&ways[0].0) {
+            if !starts(&ways[1].0) {
+                return None;
             }
-            return role;
-        };
-        if same(ways[0].0.as_bytes(), key.as_bytes()) {
-            return ways[0].1;
+            ways.swap(0, 1);
         }
-        ways.swap(0, 1);
-        if !same(ways[0].0.as_bytes(), key.as_bytes()) {
+        Some((ways[0].0.len(), ways[0].1))
+    }
+
+    /// The role of a key not [`Self::known`] at its position, which it now is.
+    fn learn(&mut self, level: Level, n: usize, key: &str) -> Role {
+        let role = role_of(level, key);
+        let seen = &mut self.levels[level as usize];
+        if let Some(ways) = seen.get_mut(n) {
+            ways.swap(0, 1);
             ways[0].0.clear();
             ways[0].0.push_str(key);
-            ways[0].1 = role_of(level, key);
+            ways[0].1 = role;
+        } else if n == seen.len() && n < MAX_KEY_POSITIONS {
+            seen.push([(key.to_owned(), role), (key.to_owned(), role)]);
         }
-        ways[0].1
+        role
     }
 }
 
@@ -114,9 +124,9 @@ impl<'a> Parser<'a, '_> {
             return Some(o);
         }
         for n in 0.. {
-            let key = self.key()?;
+            let (key, role) = self.object_key(level, n)?;
             let at = self.ws();
-            match self.keys.role(level, n, key) {
+            match role {
                 Role::Field(f) => {
                     let v = self.field_value()?;
                     o.fields.push((f, Cow::Borrowed(key), v));
@@ -210,6 +220,26 @@ impl<'a> Parser<'a, '_> {
             }
             _ => return None,
         })
+    }
+
+    /// The key at position `n` of an object at `level` and its role, up to its colon.
+    fn object_key(&mut self, level: Level, n: usize) -> Option<(&'a str, Role)> {
+        if self.ws() != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let (key, role) = match self.keys.known(level, n, &self.b[start..]) {
+            Some((len, role)) => {
+                self.i = start + len + 1;
+                (&self.s[start..start + len], role)
+            }
+            None => {
+                let key = self.string()?;
+                (key, self.keys.learn(level, n, key))
+            }
+        };
+        (self.ws() == b':').then(|| self.i += 1)?;
+        Some((key, role))
     }
 
     /// A key and its colon; spaces before it skipped.
