@@ -298,8 +298,31 @@ fn chunk_part(
     // Checked once for the chunk: the parser then need not check each string (5% of a run). A chunk with a line
     // that is not UTF-8 is parsed from bytes, where that line fails alone.
     let text = std::str::from_utf8(&chunk.data).ok();
-    for (n, line) in chunk.lines() {
-        if chunk.is_oversized(n) {
+    let data = &chunk.data[..];
+    // The lines of `Chunk::lines`, each cut where the fast parser finds its end, or else at the next `\n`.
+    let mut at = 0;
+    for n in chunk.first_line.. {
+        if at == data.len() {
+            break;
+        }
+        let oversized = chunk.is_oversized(n);
+        let read = match text {
+            Some(text) if !oversized => fast::line_values(text, at, &mut keys, &mut values),
+            _ => None,
+        };
+        let (line, next) = match read {
+            Some(end) => (
+                &data[at..end],
+                end + if data.get(end) == Some(&b'\r') { 2 } else { 1 },
+            ),
+            None => {
+                let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
+                let line = &data[at..end];
+                (line.strip_suffix(b"\r").unwrap_or(line), end + 1)
+            }
+        };
+        let line_start = std::mem::replace(&mut at, next.min(data.len()));
+        if oversized {
             lines += 1;
             part.skip(
                 n,
@@ -316,16 +339,12 @@ fn chunk_part(
         }
         lines += 1;
         let parsed_line = match text {
-            Some(text) => {
-                // `line` lies in `text` and is cut at ASCII line ends, so it is whole characters.
-                let start = line.as_ptr() as usize - text.as_ptr() as usize;
-                let line = &text[start..start + line.len()];
-                if fast::line_values(line, &mut keys, &mut values) {
-                    Ok(())
-                } else {
-                    line_values(serde_json::Deserializer::from_str(line), &mut values)
-                }
-            }
+            _ if read.is_some() => Ok(()),
+            // `line` is cut at ASCII line ends, so it is whole characters.
+            Some(text) => line_values(
+                serde_json::Deserializer::from_str(&text[line_start..line_start + line.len()]),
+                &mut values,
+            ),
             None => line_values(serde_json::Deserializer::from_slice(line), &mut values),
         };
         match parsed_line {
