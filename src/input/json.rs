@@ -295,9 +295,6 @@ fn chunk_part(
     let (mut lines, mut parsed) = (0u64, 0u64);
     let mut values = Vec::new();
     let mut keys = fast::Keys::default();
-    // Checked once for the chunk: the parser then need not check each string (5% of a run). A chunk with a line
-    // that is not UTF-8 is parsed from bytes, where that line fails alone.
-    let text = std::str::from_utf8(&chunk.data).ok();
     let data = &chunk.data[..];
     // The lines of `Chunk::lines`, each cut where the fast parser finds its end, or else at the next `\n`.
     let mut at = 0;
@@ -306,9 +303,10 @@ fn chunk_part(
             break;
         }
         let oversized = chunk.is_oversized(n);
-        let read = match text {
-            Some(text) if !oversized => fast::line_values(text, at, &mut keys, &mut values),
-            _ => None,
+        let read = if oversized {
+            None
+        } else {
+            fast::line_values(data, at, &mut keys, &mut values)
         };
         let (line, next) = match read {
             Some(end) => (
@@ -321,7 +319,7 @@ fn chunk_part(
                 (line.strip_suffix(b"\r").unwrap_or(line), end + 1)
             }
         };
-        let line_start = std::mem::replace(&mut at, next.min(data.len()));
+        at = next.min(data.len());
         if oversized {
             lines += 1;
             part.skip(
@@ -338,14 +336,14 @@ fn chunk_part(
             continue;
         }
         lines += 1;
-        let parsed_line = match text {
-            _ if read.is_some() => Ok(()),
-            // `line` is cut at ASCII line ends, so it is whole characters.
-            Some(text) => line_values(
-                serde_json::Deserializer::from_str(&text[line_start..line_start + line.len()]),
-                &mut values,
-            ),
-            None => line_values(serde_json::Deserializer::from_slice(line), &mut values),
+        // A line the fast parser read is UTF-8 (see `fast`). Another is checked whole, so that serde_json need
+        // not check each string (5% of a run); one that is not UTF-8 is parsed from bytes, where it fails.
+        let parsed_line = if read.is_some() {
+            Ok(())
+        } else if let Ok(line) = std::str::from_utf8(line) {
+            line_values(serde_json::Deserializer::from_str(line), &mut values)
+        } else {
+            line_values(serde_json::Deserializer::from_slice(line), &mut values)
         };
         match parsed_line {
             Ok(()) => {

@@ -1,7 +1,10 @@
 //! The values [`super::line_values`] gives for a line, read without serde_json for the lines archives hold:
 //! objects and arrays of records, no escapes. Anything else, or anything not certainly valid JSON, is left to
-//! serde_json (`false`), which then words the error: this reader must never accept a line serde_json refuses nor
+//! serde_json (`None`), which then words the error: this reader must never accept a line serde_json refuses nor
 //! read a value otherwise. serde_json was 35% of a JSON-lines run, and looking keys up another 10%.
+//!
+//! It reads bytes, and takes only lines that are UTF-8: outside strings it takes ASCII alone, and a string with
+//! bytes above ASCII is checked (the chunk is not: that pass over it was 5-8% of a run).
 
 use std::borrow::Cow;
 
@@ -15,19 +18,18 @@ const MAX_SKIP_DEPTH: u32 = 64;
 /// does not copy them all.
 const MAX_KEY_POSITIONS: usize = 256;
 
-/// The values of the line at `start` of a chunk's `text` into `out` (empty on entry), as `line_values` would
+/// The values of the line at `start` of a chunk's `data` into `out` (empty on entry), as `line_values` would
 /// give them for the line `Chunk::lines` cuts, and where that line ends (at its `\n`, `\r\n`, or a last `\r`):
 /// the line is cut as it is read, sparing a search for its end (3% of a run). `None` (and `out` empty) when the
 /// line is left to serde_json.
 pub(super) fn line_values<'a>(
-    text: &'a str,
+    data: &'a [u8],
     start: usize,
     keys: &mut Keys,
     out: &mut Vec<Parsed<'a>>,
 ) -> Option<usize> {
     let mut p = Parser {
-        s: text,
-        b: text.as_bytes(),
+        b: data,
         i: start,
         keys,
     };
@@ -48,8 +50,8 @@ pub(super) struct Keys {
 
 impl Keys {
     /// The length and role of the key `rest` starts with (after its opening quote) when it is one of those seen at
-    /// position `n` of an object at `level`. Those passed [`plain_len`], so the same bytes followed by a quote are
-    /// the same plain string: a known key is neither scanned nor looked up.
+    /// position `n` of an object at `level`. Those were read as strings, so the same bytes followed by a quote are
+    /// the same string: a known key is neither scanned nor looked up.
     fn known(&mut self, level: Level, n: usize, rest: &[u8]) -> Option<(usize, Role)> {
         let ways = self.levels[level as usize].get_mut(n)?;
         let starts =
@@ -80,7 +82,6 @@ impl Keys {
 }
 
 struct Parser<'a, 'k> {
-    s: &'a str,
     b: &'a [u8],
     i: usize,
     keys: &'k mut Keys,
@@ -244,7 +245,7 @@ impl<'a> Parser<'a, '_> {
         let (key, role) = match self.keys.known(level, n, &self.b[start..]) {
             Some((len, role)) => {
                 self.i = start + len + 1;
-                (&self.s[start..start + len], role)
+                (known_text(&self.b[start..start + len]), role)
             }
             None => {
                 let key = self.string()?;
@@ -268,13 +269,23 @@ impl<'a> Parser<'a, '_> {
     /// A string at `self.i`, a slice of the line: one with an escape (or a control character, which JSON
     /// refuses) is left to serde_json.
     fn string(&mut self) -> Option<&'a str> {
+        let b = self.b;
         let start = self.i + 1;
-        let end = start + plain_len(&self.b[start..]);
-        if self.b.get(end) != Some(&b'"') {
+        let mut end = start + ascii_len(&b[start..]);
+        let ascii = b.get(end) == Some(&b'"');
+        while b.get(end).is_some_and(|c| *c >= 0x80) {
+            end += 1;
+            end += ascii_len(&b[end..]);
+        }
+        if b.get(end) != Some(&b'"') {
             return None;
         }
         self.i = end + 1;
-        Some(&self.s[start..end])
+        if ascii {
+            Some(known_text(&b[start..end]))
+        } else {
+            std::str::from_utf8(&b[start..end]).ok()
+        }
     }
 
     fn word(&mut self, word: &[u8]) -> Option<()> {
@@ -330,7 +341,7 @@ impl<'a> Parser<'a, '_> {
             .iter()
             .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
             .unwrap_or(self.b.len() - start);
-        let f: f64 = serde_json::from_str(&self.s[start..start + len]).ok()?;
+        let f: f64 = serde_json::from_slice(&self.b[start..start + len]).ok()?;
         self.i = start + len;
         Some(Fv::Float(f))
     }
@@ -447,10 +458,17 @@ fn push<T>(v: &mut Vec<T>, x: T) {
     }
 }
 
-/// The bytes before the first quote, backslash or control character, 8 at a time (as serde_json's
-/// `skip_to_escape`): strings are mostly short, where `memchr` costs more than it saves. Each test below can
-/// flag a byte above a true hit, never below one, so the lowest flag is exact.
-fn plain_len(b: &[u8]) -> usize {
+/// Bytes seen to be UTF-8 as text: ASCII, or the same bytes as a key read before.
+fn known_text(b: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(b).is_ok());
+    // SAFETY: the callers' bytes are UTF-8 (see above).
+    unsafe { std::str::from_utf8_unchecked(b) }
+}
+
+/// The bytes before the first quote, backslash, control character or byte above ASCII, 8 at a time (as
+/// serde_json's `skip_to_escape`): strings are mostly short, where `memchr` costs more than it saves. Each test
+/// below can flag a byte above a true hit, never below one, so the lowest flag is exact.
+fn ascii_len(b: &[u8]) -> usize {
     const ONES: u64 = u64::MAX / 255;
     let mut i = 0;
     while let Some(w) = b.get(i..i + 8) {
@@ -459,7 +477,8 @@ fn plain_len(b: &[u8]) -> usize {
         let backslash = x ^ (ONES * u64::from(b'\\'));
         let hit = (x.wrapping_sub(ONES * 0x20) & !x
             | quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash)
+            | backslash.wrapping_sub(ONES) & !backslash
+            | x)
             & (ONES << 7);
         if hit != 0 {
             return i + hit.trailing_zeros() as usize / 8;
@@ -468,7 +487,7 @@ fn plain_len(b: &[u8]) -> usize {
     }
     i + b[i..]
         .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
         .unwrap_or(b.len() - i)
 }
 
@@ -507,6 +526,9 @@ mod tests {
             (self.next() % n as u64) as usize
         }
         fn pick<'s>(&mut self, from: &[&'s str]) -> &'s str {
+            from[self.below(from.len())]
+        }
+        fn pick_bytes<'s>(&mut self, from: &[&'s [u8]]) -> &'s [u8] {
             from[self.below(from.len())]
         }
         fn chance(&mut self, percent: usize) -> bool {
@@ -863,22 +885,24 @@ mod tests {
             .map(|()| format!("{values:?}"))
     }
 
-    /// The line `Chunk::lines` cuts from the start of `text`.
-    fn first_line(text: &str) -> &str {
-        let line = text.split('\n').next().unwrap();
-        line.strip_suffix('\r').unwrap_or(line)
+    /// The line `Chunk::lines` cuts from the start of `data`.
+    fn first_line(data: &[u8]) -> &[u8] {
+        let line = data.split(|b| *b == b'\n').next().unwrap();
+        line.strip_suffix(b"\r").unwrap_or(line)
     }
 
-    /// The fast parser's reading of the first line of `text` (a chunk's lines from there on), which must end where
-    /// `Chunk::lines` ends that line and give what serde_json gives for it.
-    fn ours(text: &str, keys: &mut Keys) -> Option<String> {
+    /// The fast parser's reading of the first line of `data` (a chunk's lines from there on), which must end where
+    /// `Chunk::lines` ends that line, be UTF-8, and give what serde_json gives for it.
+    fn ours(data: &[u8], keys: &mut Keys) -> Option<String> {
         let mut values = Vec::new();
-        let end = line_values(text, 0, keys, &mut values);
+        let end = line_values(data, 0, keys, &mut values);
         assert!(end.is_some() || values.is_empty());
-        let line = first_line(text);
-        assert_eq!(&text[..end?], line, "{text}");
+        let shown = String::from_utf8_lossy(data);
+        let line = first_line(data);
+        assert_eq!(&data[..end?], line, "{shown}");
+        let line = std::str::from_utf8(line).unwrap_or_else(|e| panic!("{e}: {shown}"));
         let read = format!("{values:?}");
-        assert_eq!(Some(&read), by_serde(line).as_ref(), "{text}");
+        assert_eq!(Some(&read), by_serde(line).as_ref(), "{shown}");
         Some(read)
     }
 
@@ -902,7 +926,7 @@ mod tests {
                 format!("{line}\n{{}}"),
                 format!("{line}\r\n["),
             ] {
-                let fast = ours(&text, &mut keys);
+                let fast = ours(text.as_bytes(), &mut keys);
                 if realistic_line {
                     assert!(fast.is_some(), "not read: {text}");
                 } else {
@@ -920,6 +944,38 @@ mod tests {
         assert!(read > 30_000);
     }
 
+    /// Lines with bytes that are not UTF-8 (or are, above ASCII) put anywhere: read only when they are UTF-8.
+    #[test]
+    fn takes_only_utf8() {
+        const ODD: &[&[u8]] = &[
+            b"\xff",
+            b"\xc3",
+            b"\xc3(",
+            b"\xe2\x82",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"\x80",
+            "é".as_bytes(),
+            "日本".as_bytes(),
+            "😀".as_bytes(),
+            "\u{85}".as_bytes(),
+        ];
+        let mut r = Rng(11);
+        let mut keys = Keys::default();
+        let (mut odd, mut read) = (0, 0);
+        for _ in 0..20_000 {
+            let mut line = realistic(&mut r).into_bytes();
+            for _ in 0..1 + r.below(2) {
+                let at = r.below(line.len() + 1);
+                line.splice(at..at, r.pick_bytes(ODD).iter().copied());
+            }
+            odd += usize::from(std::str::from_utf8(&line).is_err());
+            read += usize::from(ours(&line, &mut keys).is_some());
+        }
+        assert!(odd > 5_000 && read > 1_000, "{odd} {read}");
+    }
+
     #[test]
     fn word_scans_agree_with_byte_loops() {
         let text = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -930,13 +986,13 @@ mod tests {
                 let mut b = a.to_vec();
                 b[at] ^= 0x20;
                 assert!(!same(a, &b), "{len} {at}");
-                for c in [b'"', b'\\', 0, 0x1f, b'\n'] {
+                for c in [b'"', b'\\', 0, 0x1f, b'\n', 0x80, 0xc3, 0xff] {
                     b[at] = c;
-                    assert_eq!(plain_len(&b), at, "{len} {at} {c}");
+                    assert_eq!(ascii_len(&b), at, "{len} {at} {c}");
                 }
             }
-            assert_eq!(plain_len(a), len);
-            assert_eq!(plain_len("é\u{7f} ~".repeat(len).as_bytes()), 5 * len);
+            assert_eq!(ascii_len(a), len);
+            assert_eq!(ascii_len("\u{7f} ~".repeat(len).as_bytes()), 3 * len);
         }
     }
 
@@ -947,10 +1003,10 @@ mod tests {
             "[".repeat(100_000),
             format!("{{\"Extra\":{}}}", "[".repeat(100_000)),
         ] {
-            assert_eq!(ours(&line, &mut keys), None);
+            assert_eq!(ours(line.as_bytes(), &mut keys), None);
             assert_eq!(by_serde(&line), None);
         }
         let deep = format!("{{\"Extra\":{}{}}}", "[".repeat(64), "]".repeat(64));
-        assert!(ours(&deep, &mut keys).is_some());
+        assert!(ours(deep.as_bytes(), &mut keys).is_some());
     }
 }
