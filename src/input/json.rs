@@ -422,15 +422,9 @@ fn parsed_record(line: u64, r: &Parsed<'_>, sink: &mut dyn Sink) -> anyhow::Resu
 /// One record of the typed path: top-level fields, then those under `properties`, which win.
 fn obj_record(line: u64, o: &Obj<'_>, sink: &mut dyn Sink) -> anyhow::Result<()> {
     let mut slots: [Option<&Fv<'_>>; Field::COUNT] = [None; Field::COUNT];
-    resolve(&o.fields, &mut slots);
+    resolve(&o.fields, &mut slots, false);
     if let Some(Some(props)) = first_by_key(o.props.iter().map(|(k, p)| (k, p))) {
-        let mut inner: [Option<&Fv<'_>>; Field::COUNT] = [None; Field::COUNT];
-        resolve(&props.fields, &mut inner);
-        for (s, i) in slots.iter_mut().zip(inner) {
-            if i.is_some() {
-                *s = i;
-            }
-        }
+        resolve(&props.fields, &mut slots, true);
     }
     let table = first_by_key(
         o.fields
@@ -468,20 +462,25 @@ fn first_by_key<'k, T>(entries: impl Iterator<Item = (&'k Cow<'k, str>, T)>) -> 
 
 /// For each field, the value the `Value` path would take from an object: its keys as a `serde_json::Map` holds
 /// them (the last of equal keys), in key order, the last non-null key of a field winning. Objects nearly always
-/// have one key per field, which is taken directly.
+/// have one key per field, which is taken directly. `over`: the object lies over the fields in `slots` (the
+/// `properties` over the top level), replacing only those it has a value for.
 fn resolve<'o, 'a>(
     entries: &'o [(Field, Cow<'a, str>, Fv<'a>)],
     slots: &mut [Option<&'o Fv<'a>>; Field::COUNT],
+    over: bool,
 ) {
     let mut seen = 0u64;
     let mut multi = 0u64;
-    for (f, _, v) in entries {
+    for (f, _, _) in entries {
         let bit = 1u64 << (*f as usize);
-        if seen & bit != 0 {
-            multi |= bit;
-        }
+        multi |= seen & bit;
         seen |= bit;
-        slots[*f as usize] = Some(v).filter(|v| !matches!(v, Fv::Null));
+    }
+    for (f, _, v) in entries {
+        let null = matches!(v, Fv::Null);
+        if multi & (1u64 << (*f as usize)) == 0 && !(over && null) {
+            slots[*f as usize] = (!null).then_some(v);
+        }
     }
     while multi != 0 {
         let fi = multi.trailing_zeros() as usize;
@@ -502,7 +501,9 @@ fn resolve<'o, 'a>(
                 best = Some((k, v));
             }
         }
-        slots[fi] = best.map(|(_, v)| v);
+        if !over || best.is_some() {
+            slots[fi] = best.map(|(_, v)| v);
+        }
     }
 }
 
