@@ -295,6 +295,7 @@ fn chunk_part(
     let (mut lines, mut parsed) = (0u64, 0u64);
     let mut values = Vec::new();
     let mut keys = fast::Keys::default();
+    let mut spare = fast::Spare::default();
     let data = &chunk.data[..];
     // The lines of `Chunk::lines`, each cut where the fast parser finds its end, or else at the next `\n`.
     let mut at = 0;
@@ -306,7 +307,7 @@ fn chunk_part(
         let read = if oversized {
             None
         } else {
-            fast::line_values(data, at, &mut keys, &mut values)
+            fast::line_values(data, at, &mut keys, &mut spare, &mut values)
         };
         let (line, next) = match read {
             Some(end) => (
@@ -352,7 +353,7 @@ fn chunk_part(
             }
             Err(e) => part.skip(n, "malformed JSON", e),
         }
-        values.clear();
+        spare.recycle(&mut values);
     }
     Ok(LinesPart {
         part: part.take()?,
