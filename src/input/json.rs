@@ -9,9 +9,10 @@
 //! numbers, and a line that is not JSON is skipped and counted. Otherwise it is one document (pretty-printed
 //! responses and arrays) and is read whole, up to [`MAX_DOCUMENT_BYTES`].
 //!
-//! A line's records are parsed into borrowed, typed fields (`Parsed`), and a saved response's rows are read as
-//! they are parsed (`tables::TablesSeed`); only a `tables` response on one line still goes through
-//! `serde_json::Value`. Both paths resolve keys alike (see `resolve`).
+//! A line's records are parsed into borrowed, typed fields (`Parsed`): by `fast` when the line is plain (no
+//! escapes), otherwise by serde_json, which gives the same values. A saved response's rows are read as they are
+//! parsed (`tables::TablesSeed`); only a `tables` response on one line still goes through `serde_json::Value`.
+//! Both paths resolve keys alike (see `resolve`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ use super::fields::{self, Field, Val};
 use super::lines::{self, Chunk, LineChunker, MAX_LINE_BYTES};
 use super::tables;
 use crate::error::user;
+
+mod fast;
 
 /// Largest JSON document (anything that is not JSON lines) read, which is held in memory whole. The largest
 /// such documents are saved query answers: the Query API caps one at 500,000 rows and ~100 MiB, and
@@ -291,11 +294,34 @@ fn chunk_part(
     let mut part = config.builder((chunk.data.len() / 256).clamp(16, 1 << 16), name);
     let (mut lines, mut parsed) = (0u64, 0u64);
     let mut values = Vec::new();
-    // Checked once for the chunk: the parser then need not check each string (5% of a run). A chunk with a line
-    // that is not UTF-8 is parsed from bytes, where that line fails alone.
-    let text = std::str::from_utf8(&chunk.data).ok();
-    for (n, line) in chunk.lines() {
-        if chunk.is_oversized(n) {
+    let mut keys = fast::Keys::default();
+    let mut spare = fast::Spare::default();
+    let data = &chunk.data[..];
+    // The lines of `Chunk::lines`, each cut where the fast parser finds its end, or else at the next `\n`.
+    let mut at = 0;
+    for n in chunk.first_line.. {
+        if at == data.len() {
+            break;
+        }
+        let oversized = chunk.is_oversized(n);
+        let read = if oversized {
+            None
+        } else {
+            fast::line_values(data, at, &mut keys, &mut spare, &mut values)
+        };
+        let (line, next) = match read {
+            Some(end) => (
+                &data[at..end],
+                end + if data.get(end) == Some(&b'\r') { 2 } else { 1 },
+            ),
+            None => {
+                let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
+                let line = &data[at..end];
+                (line.strip_suffix(b"\r").unwrap_or(line), end + 1)
+            }
+        };
+        at = next.min(data.len());
+        if oversized {
             lines += 1;
             part.skip(
                 n,
@@ -311,14 +337,14 @@ fn chunk_part(
             continue;
         }
         lines += 1;
-        let parsed_line = match text {
-            Some(text) => {
-                // `line` lies in `text` and is cut at ASCII line ends, so it is whole characters.
-                let start = line.as_ptr() as usize - text.as_ptr() as usize;
-                let line = &text[start..start + line.len()];
-                line_values(serde_json::Deserializer::from_str(line), &mut values)
-            }
-            None => line_values(serde_json::Deserializer::from_slice(line), &mut values),
+        // A line the fast parser read is UTF-8 (see `fast`). Another is checked whole, so that serde_json need
+        // not check each string (5% of a run); one that is not UTF-8 is parsed from bytes, where it fails.
+        let parsed_line = if read.is_some() {
+            Ok(())
+        } else if let Ok(line) = std::str::from_utf8(line) {
+            line_values(serde_json::Deserializer::from_str(line), &mut values)
+        } else {
+            line_values(serde_json::Deserializer::from_slice(line), &mut values)
         };
         match parsed_line {
             Ok(()) => {
@@ -327,7 +353,7 @@ fn chunk_part(
             }
             Err(e) => part.skip(n, "malformed JSON", e),
         }
-        values.clear();
+        spare.recycle(&mut values);
     }
     Ok(LinesPart {
         part: part.take()?,
@@ -397,15 +423,9 @@ fn parsed_record(line: u64, r: &Parsed<'_>, sink: &mut dyn Sink) -> anyhow::Resu
 /// One record of the typed path: top-level fields, then those under `properties`, which win.
 fn obj_record(line: u64, o: &Obj<'_>, sink: &mut dyn Sink) -> anyhow::Result<()> {
     let mut slots: [Option<&Fv<'_>>; Field::COUNT] = [None; Field::COUNT];
-    resolve(&o.fields, &mut slots);
+    resolve(&o.fields, &mut slots, false);
     if let Some(Some(props)) = first_by_key(o.props.iter().map(|(k, p)| (k, p))) {
-        let mut inner: [Option<&Fv<'_>>; Field::COUNT] = [None; Field::COUNT];
-        resolve(&props.fields, &mut inner);
-        for (s, i) in slots.iter_mut().zip(inner) {
-            if i.is_some() {
-                *s = i;
-            }
-        }
+        resolve(&props.fields, &mut slots, true);
     }
     let table = first_by_key(
         o.fields
@@ -443,20 +463,25 @@ fn first_by_key<'k, T>(entries: impl Iterator<Item = (&'k Cow<'k, str>, T)>) -> 
 
 /// For each field, the value the `Value` path would take from an object: its keys as a `serde_json::Map` holds
 /// them (the last of equal keys), in key order, the last non-null key of a field winning. Objects nearly always
-/// have one key per field, which is taken directly.
+/// have one key per field, which is taken directly. `over`: the object lies over the fields in `slots` (the
+/// `properties` over the top level), replacing only those it has a value for.
 fn resolve<'o, 'a>(
     entries: &'o [(Field, Cow<'a, str>, Fv<'a>)],
     slots: &mut [Option<&'o Fv<'a>>; Field::COUNT],
+    over: bool,
 ) {
     let mut seen = 0u64;
     let mut multi = 0u64;
-    for (f, _, v) in entries {
+    for (f, _, _) in entries {
         let bit = 1u64 << (*f as usize);
-        if seen & bit != 0 {
-            multi |= bit;
-        }
+        multi |= seen & bit;
         seen |= bit;
-        slots[*f as usize] = Some(v).filter(|v| !matches!(v, Fv::Null));
+    }
+    for (f, _, v) in entries {
+        let null = matches!(v, Fv::Null);
+        if multi & (1u64 << (*f as usize)) == 0 && !(over && null) {
+            slots[*f as usize] = (!null).then_some(v);
+        }
     }
     while multi != 0 {
         let fi = multi.trailing_zeros() as usize;
@@ -477,7 +502,9 @@ fn resolve<'o, 'a>(
                 best = Some((k, v));
             }
         }
-        slots[fi] = best.map(|(_, v)| v);
+        if !over || best.is_some() {
+            slots[fi] = best.map(|(_, v)| v);
+        }
     }
 }
 
@@ -536,6 +563,31 @@ enum Level {
     Record,
     /// A `properties` object: fields only.
     Props,
+}
+
+/// What a key of an object at a level stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Field(Field),
+    /// `properties` in any case, above the `properties` object itself.
+    Props,
+    /// `records`, spelt so, at the top of a line.
+    Records,
+    /// `tables` in any case, at the top of a line.
+    Tables,
+    Ignored,
+}
+
+fn role_of(level: Level, key: &str) -> Role {
+    if level == Level::Top && key == "records" {
+        Role::Records
+    } else if level == Level::Top && key.eq_ignore_ascii_case("tables") {
+        Role::Tables
+    } else if level != Level::Props && key.eq_ignore_ascii_case("properties") {
+        Role::Props
+    } else {
+        field_of(key).map_or(Role::Ignored, Role::Field)
+    }
 }
 
 struct TopValue<'a>(Parsed<'a>);
@@ -601,25 +653,31 @@ impl<'de> de::Visitor<'de> for Node {
             ..Obj::default()
         };
         while let Some(Key(k)) = map.next_key()? {
-            if self.0 == Level::Top && k == "records" {
-                o.records = Some(match map.next_value_seed(Records)? {
-                    Parsed::Array(items) => Some(items),
-                    _ => None,
-                });
-            } else if self.0 == Level::Top && k.eq_ignore_ascii_case("tables") {
-                o.tables = true;
-                map.next_value::<IgnoredAny>()?;
-            } else if self.0 != Level::Props && k.eq_ignore_ascii_case("properties") {
-                let p = match map.next_value_seed(Node(Level::Props))? {
-                    Parsed::Obj(p) => Some(p),
-                    _ => None,
-                };
-                o.props.push((k, p));
-            } else if let Some(f) = field_of(&k) {
-                let v = map.next_value_seed(FieldValue)?;
-                o.fields.push((f, k, v));
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match role_of(self.0, &k) {
+                Role::Records => {
+                    o.records = Some(match map.next_value_seed(Records)? {
+                        Parsed::Array(items) => Some(items),
+                        _ => None,
+                    });
+                }
+                Role::Tables => {
+                    o.tables = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Role::Props => {
+                    let p = match map.next_value_seed(Node(Level::Props))? {
+                        Parsed::Obj(p) => Some(p),
+                        _ => None,
+                    };
+                    o.props.push((k, p));
+                }
+                Role::Field(f) => {
+                    let v = map.next_value_seed(FieldValue)?;
+                    o.fields.push((f, k, v));
+                }
+                Role::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(Parsed::Obj(o))

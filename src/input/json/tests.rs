@@ -279,6 +279,25 @@ fn the_typed_path_reads_every_line_as_the_value_path_does() {
 }
 
 #[test]
+fn properties_without_a_value_for_a_field_leave_the_top_level_one() {
+    let lines = [
+        r#"{"time":"2026-01-01T00:00:00Z","SourceIp":"10.0.0.9","Fqdn":"a.example","Action":"Deny","properties":{"SourceIp":null,"SOURCEIP":null}}"#,
+        r#"{"time":"2026-01-01T00:00:01Z","SourceIp":"10.0.0.9","Fqdn":"b.example","Action":"Deny","properties":{"SourceIp":null,"Fqdn":"c.example","fqdn":null}}"#,
+    ];
+    let (typed, plain) = both_paths(&lines);
+    let frame = |p: &Part| p.frame().cloned().unwrap();
+    assert_eq!(frame(&typed), frame(&plain));
+    assert_eq!(
+        s(&frame(&typed), "source_ip", 0).as_deref(),
+        Some("10.0.0.9")
+    );
+    assert_eq!(
+        s(&frame(&typed), "destination", 1).as_deref(),
+        Some("c.example")
+    );
+}
+
+#[test]
 fn malformed_lines_are_reported_as_the_json_parser_words_it() {
     for bad in [
         "{broken",
