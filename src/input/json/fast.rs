@@ -378,7 +378,7 @@ impl<'a> Parser<'a, '_> {
         }
         Some(if !negative {
             // `FieldValue::visit_u64`.
-            i64::try_from(n).map_or(Fv::Float(n as f64), Fv::Int)
+            i64::try_from(n).map_or_else(|_| Fv::Float(n as f64), Fv::Int)
         } else {
             // `parse_number`: -0 and what is below `i64::MIN` are floats.
             let neg = (n as i64).wrapping_neg();
