@@ -327,8 +327,19 @@ impl<'a> Parser<'a, '_> {
     fn string(&mut self) -> Option<&'a str> {
         let b = self.b;
         let start = self.i + 1;
-        let mut end = start + ascii_len(&b[start..]);
-        let ascii = b.get(end) == Some(&b'"');
+        let end = start + ascii_len(&b[start..]);
+        if b.get(end) != Some(&b'"') {
+            return self.unicode_string(start, end);
+        }
+        self.i = end + 1;
+        Some(known_text(&b[start..end]))
+    }
+
+    /// The rest of a string with bytes above ASCII from `end` on, which must be UTF-8 (kept apart: it is rare,
+    /// and made the common path spill registers).
+    #[cold]
+    fn unicode_string(&mut self, start: usize, mut end: usize) -> Option<&'a str> {
+        let b = self.b;
         while b.get(end).is_some_and(|c| *c >= 0x80) {
             end += 1;
             end += ascii_len(&b[end..]);
@@ -337,11 +348,7 @@ impl<'a> Parser<'a, '_> {
             return None;
         }
         self.i = end + 1;
-        if ascii {
-            Some(known_text(&b[start..end]))
-        } else {
-            std::str::from_utf8(&b[start..end]).ok()
-        }
+        std::str::from_utf8(&b[start..end]).ok()
     }
 
     fn word(&mut self, word: &[u8]) -> Option<()> {
