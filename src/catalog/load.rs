@@ -82,12 +82,30 @@ pub(crate) struct Parsed {
 
 /// 1-based line of a byte offset.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    Lines::new(text).line_of(offset)
+}
+
+/// Where the lines of a text start, to number the lines of many offsets: the built-in catalog asks for the
+/// line of every entry and field, and counting line breaks from the start for each was a third of the CPU of
+/// a short report (the catalog is 155 KB).
+struct Lines {
+    breaks: Vec<usize>,
+    len: usize,
+}
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines {
+            breaks: memchr::memchr_iter(b'\n', text.as_bytes()).collect(),
+            len: text.len(),
+        }
+    }
+
+    /// The 1-based line of byte `offset` (the last line for an offset past the end).
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.len);
+        self.breaks.partition_point(|&b| b < end) + 1
+    }
 }
 
 pub(crate) const EXPLANATIONS: &[&str] = &["sni-missing"];
@@ -113,7 +131,8 @@ pub(crate) fn parse(text: &str, origin: &Origin, strict: bool) -> anyhow::Result
         ))
     })?;
 
-    let at = |span: std::ops::Range<usize>| line_of(text, span.start);
+    let lines = Lines::new(text);
+    let at = |span: std::ops::Range<usize>| lines.line_of(span.start);
     let err = |line: usize, what: &str, field: &str, msg: String| {
         crate::error::user(format!(
             "catalog file {file}:{line}: {what}: field `{field}`: {msg}"
@@ -530,4 +549,26 @@ pub(crate) fn read_user_file(path: &Path) -> anyhow::Result<Parsed> {
         crate::error::user(format!("cannot read catalog file {}: {e}", path.display()))
     })?;
     parse(&text, &Origin::File(path.to_path_buf()), false)
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::Lines;
+
+    /// Every offset, also past the end, gets the line counting its line breaks from the start gives.
+    #[test]
+    fn lines_number_offsets_as_counting_breaks_does() {
+        for text in ["", "\n", "a", "a\nb", "a\r\nb\n\nc\n", "\n\nx\u{e9}\ny\n"] {
+            let lines = Lines::new(text);
+            for offset in 0..text.len() + 3 {
+                let end = offset.min(text.len());
+                let counted = text.as_bytes()[..end]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
+                assert_eq!(lines.line_of(offset), counted, "{text:?} at {offset}");
+            }
+        }
+    }
 }
