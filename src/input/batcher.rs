@@ -25,7 +25,7 @@ pub type Transform = Arc<dyn Fn(DataFrame) -> anyhow::Result<DataFrame> + Send +
 pub trait Sink {
     fn push(&mut self, row: &Row<'_>, line: u64) -> anyhow::Result<()>;
     fn skip(&mut self, line: u64, category: &str, detail: &dyn std::fmt::Display);
-    /// Whether only the core columns are built (legacy messages then need only their core fields parsed).
+    /// Whether only the core columns of denies are built (legacy messages then need only those parsed).
     fn core_only(&self) -> bool;
 }
 
@@ -40,7 +40,7 @@ impl Sink for PartBuilder {
     }
 
     fn core_only(&self) -> bool {
-        self.config.pushdown.core_only
+        self.config.pushdown.denies_core()
     }
 }
 
@@ -60,7 +60,7 @@ impl Sink for FileSink<'_, '_> {
     }
 
     fn core_only(&self) -> bool {
-        self.batcher.config.pushdown.core_only
+        self.batcher.config.pushdown.denies_core()
     }
 }
 

@@ -432,8 +432,9 @@ pub fn to_row<'a>(
 }
 
 /// [`to_row`] into a caller-owned row, with a caller-owned scratch event for the legacy parser: readers of
-/// millions of rows reuse both, since moving these ~400-byte structs per row showed in profiles. With `core`,
-/// legacy messages are parsed for the core columns only (`crate::legacy::parse_core_into`).
+/// millions of rows reuse both, since moving these ~400-byte structs per row showed in profiles. With `core`
+/// (the reader builds the core columns of denies only: `Pushdown::core_only`), legacy messages are parsed for
+/// those alone (`crate::legacy::parse_deny_core_into`): a row of another action keeps no destination.
 pub fn fill_row<'a>(
     get: &impl Fn(Field) -> Option<Val<'a>>,
     table: Option<&str>,
@@ -478,7 +479,7 @@ pub fn fill_row<'a>(
         .filter(|m| m.as_bytes().first().is_some_and(u8::is_ascii_graphic) || !m.trim().is_empty())
     {
         let understood = if core {
-            crate::legacy::parse_core_into(msg, legacy)
+            crate::legacy::parse_deny_core_into(msg, legacy)
         } else {
             crate::legacy::parse_into(msg, legacy)
         };

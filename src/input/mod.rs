@@ -124,11 +124,17 @@ pub struct Pushdown {
     pub to_us: Option<i64>,
     /// Build only denied events.
     pub deny_only: bool,
-    /// Build only the core columns (`row::CORE_COLUMNS`); the others are null.
+    /// Build only the core columns (`row::CORE_COLUMNS`); the others are null. Only with `deny_only`:
+    /// readers then leave the destination of rows of other actions unset (see `fields::fill_row`).
     pub core_only: bool,
 }
 
 impl Pushdown {
+    /// Whether only the core columns of denies are built: what `fields::fill_row` calls `core`.
+    pub fn denies_core(&self) -> bool {
+        self.deny_only && self.core_only
+    }
+
     /// Whether a row is built into canonical columns.
     pub fn selects(&self, row: &Row<'_>) -> bool {
         !self.deny_only

@@ -539,7 +539,7 @@ fn rows_into(
     let index = FieldIndex::new(cols.iter().map(|(f, _)| Some(*f)));
     let table_col = index.get(Field::Table);
     let (mut row, mut legacy) = (Default::default(), Default::default());
-    let core = pushdown.core_only;
+    let core = pushdown.denies_core();
     let mut selected = fast
         .then(|| selected::Selected::new(cols, &[], &index, pushdown, part))
         .flatten();

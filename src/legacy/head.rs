@@ -2,7 +2,7 @@
 //! and the assembly of a rule message's fields from its sentences.
 
 use super::sentences::{Key, Sentences};
-use super::{Endpoint, LegacyEvent, skip, split_collection, trim_end, value};
+use super::{Endpoint, LegacyEvent, Need, skip, split_collection, trim_end, value};
 use crate::event::normalize::reason_from_text as classify_reason;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -155,9 +155,10 @@ fn is_application(proto: &str) -> bool {
         || (p.len() > 5 && p[..5].eq_ignore_ascii_case(b"HTTP/"))
 }
 
-/// `<proto> request from …` messages: application, network, NAT, threat intel, IDS. With `core`, only the
-/// fields of [`super::CORE_FIELDS`] need to be right, and the sentence tail is skipped when that is exact.
-pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) -> Option<()> {
+/// `<proto> request from …` messages: application, network, NAT, threat intel, IDS. With less than
+/// [`Need::All`], only the fields of [`super::CORE_FIELDS`] need to be right (see [`Need`]), and the sentence
+/// tail is skipped when that is exact.
+pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, need: Need) -> Option<()> {
     let b = t.as_bytes();
     // Walk the space-separated words of the protocol (`HTTP  `, `ICMP Type=8 `) until `request from`.
     let limit = b.len().min(MAX_PROTO);
@@ -184,9 +185,11 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) 
     ev.source = Some(endpoint_tok(src)?);
     ev.protocol = Some(proto);
 
+    // Parsed once the action is known: a deny report throws away the host of every other action.
+    let mut dst_tok: Option<&str> = None;
     if let Some(r) = skip(rest, b' ').strip_prefix("to ") {
         let (dst, r) = token(skip(r, b' '));
-        ev.destination = endpoint_tok(dst);
+        dst_tok = Some(dst);
         rest = r;
     }
     let mut nat = false;
@@ -202,7 +205,10 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) 
         rest = r;
     }
 
-    if core && !nat && !denied && core_tail(rest, ev) {
+    if need != Need::All && !nat && !denied && core_tail(rest, ev) {
+        if need == Need::Core || ev.action == Some(Action::Deny) {
+            ev.destination = dst_tok.and_then(endpoint_tok);
+        }
         ev.kind = Some(if is_application(proto) {
             Kind::Application
         } else {
@@ -211,6 +217,7 @@ pub fn parse_rule_message<'a>(t: &'a str, ev: &mut LegacyEvent<'a>, core: bool) 
         return Some(());
     }
 
+    ev.destination = dst_tok.and_then(endpoint_tok);
     let mut unknown: Option<&str> = None;
     let mut explicit_reason: Option<(Reason, &str)> = None;
     // The shape checks of "Forged sentences" in the module docs: how many `Action:` sentences, whether one

@@ -744,11 +744,23 @@ fn endpoints() {
 // ---------------------------------------------------------------------------------------------------------------
 // Properties: never panic.
 
-/// `parse_core_into` understands exactly the messages `parse_into` does and gives the same core fields.
+/// `parse_core_into` understands exactly the messages `parse_into` does and gives the same core fields;
+/// `parse_deny_core_into` too, but for the destination of an event that is not a deny, which it may drop.
 fn core_agrees(s: &str) {
     let (mut full, mut core) = (LegacyEvent::default(), LegacyEvent::default());
     let ok = super::parse_into(s, &mut full);
     assert_eq!(super::parse_core_into(s, &mut core), ok, "{s:?}");
+    let mut deny = LegacyEvent::default();
+    assert_eq!(super::parse_deny_core_into(s, &mut deny), ok, "{s:?}");
+    if ok {
+        assert_eq!(
+            (deny.kind, deny.protocol, deny.source, deny.action),
+            (full.kind, full.protocol, full.source, full.action),
+            "{s:?}"
+        );
+        let dropped = deny.destination.is_none() && full.action != Some(Action::Deny);
+        assert!(deny.destination == full.destination || dropped, "{s:?}");
+    }
     if ok {
         assert_eq!(
             (
@@ -773,9 +785,27 @@ fn core_agrees(s: &str) {
 #[test]
 fn core_parse_agrees_on_every_table_message() {
     // The table holds every variant and the real sample lines.
+    let mut denies = 0;
     for (msg, _) in table() {
         core_agrees(msg);
+        let mut ev = LegacyEvent::default();
+        if super::parse_deny_core_into(msg, &mut ev)
+            && ev.action == Some(Action::Deny)
+            && ev.destination.is_some()
+        {
+            denies += 1;
+        }
     }
+    assert!(denies >= 5, "{denies} denies with a destination");
+    // The destination of an allowed request is left out, of a denied one kept.
+    let mut ev = LegacyEvent::default();
+    let allow = "HTTPS request from 10.0.0.4:5000 to a.example.com:443. Action: Allow. Rule Collection: c. Rule: r";
+    assert!(super::parse_deny_core_into(allow, &mut ev));
+    assert_eq!((ev.action, ev.destination), (Some(Action::Allow), None));
+    let deny =
+        "HTTPS request from 10.0.0.4:5000 to a.example.com:443. Action: Deny. No rule matched";
+    assert!(super::parse_deny_core_into(deny, &mut ev));
+    assert_eq!(ev.destination.map(|d| d.port), Some(Some(443)));
 }
 
 proptest! {
