@@ -15,6 +15,7 @@ use polars_parquet::read::Filter;
 use super::batcher::{Counted, PartBuilder, PartConfig, RowBatcher};
 use super::fields::{self, Expect, Field, FieldIndex, Val};
 use crate::error::user;
+use crate::legacy::LegacyEvent;
 
 /// Decoded bytes (of the columns read) per part: parts of a few tens of MiB keep two workers and the parts
 /// waiting for the merge well under 1 GiB.
@@ -282,6 +283,20 @@ struct Unselected<'c> {
     last_action: Option<(&'c str, bool)>,
     /// The message and firewall columns of a file of legacy messages.
     legacy: Option<(&'c Data, Option<&'c Data>)>,
+    /// Legacy messages in the window are parsed here for a deny report (`Pushdown::denies_core`): most are not
+    /// denies, and are then counted without building their rows.
+    parse_in_window: bool,
+}
+
+/// What [`Unselected::check`] found out about a row.
+enum Quick<'c> {
+    /// Valid and not selected: its time and events, to be counted.
+    Counted(i64, u64),
+    /// A legacy message it parsed (whether it was understood; the fields are in the caller's event) whose
+    /// row must be built: a deny in the window, a message not understood, or a count `fill_row` refuses.
+    Parsed(&'c str, bool),
+    /// The row must be read by `fill_row`.
+    Read,
 }
 
 use super::Pushdown;
@@ -317,28 +332,61 @@ impl<'c> Unselected<'c> {
             action: col(Field::Action),
             last_action: None,
             legacy,
+            parse_in_window: pushdown.denies_core(),
         })
     }
 
-    /// `(time, events)` of row `i` when it is valid and not selected.
+    /// Whether row `i` is valid and not selected (then its time and events), or a legacy message parsed here
+    /// into `legacy` whose row must be built, or neither.
     #[inline]
-    fn check(&mut self, i: usize) -> Option<(i64, u64)> {
+    fn check(&mut self, i: usize, legacy: &mut LegacyEvent<'c>) -> Quick<'c> {
+        match self.counted(i, legacy) {
+            Ok(Some((t, h))) => Quick::Counted(t, h),
+            Ok(None) => Quick::Read,
+            Err(parsed) => parsed,
+        }
+    }
+
+    /// [`Unselected::check`]'s answer as `Ok(Some(counted))`, `Ok(None)` (read it) or `Err(parsed)`.
+    #[inline]
+    fn counted(
+        &mut self,
+        i: usize,
+        legacy: &mut LegacyEvent<'c>,
+    ) -> Result<Option<(i64, u64)>, Quick<'c>> {
         if i >= self.time.len() || !self.time.is_valid(i) {
-            return None;
+            return Ok(None);
         }
         let t = self.time.value(i);
         if !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&t) {
-            return None;
+            return Ok(None);
         }
         if let Some((msg, firewall)) = self.legacy {
             // Only a row `fill_row` would read as a legacy message: a message of visible text first (a blank
             // one makes it a structured row) and a firewall that is text.
-            let legacy_row = matches!(msg.get(i), Some(Val::Str(m)) if m.as_bytes().first().is_some_and(u8::is_ascii_graphic))
+            let Some(Val::Str(m)) = msg.get(i) else {
+                return Ok(None);
+            };
+            let legacy_row = m.as_bytes().first().is_some_and(u8::is_ascii_graphic)
                 && matches!(firewall.and_then(|f| f.get(i)), None | Some(Val::Str(_)));
-            if !legacy_row || self.pushdown.in_window(Some(t)) {
-                return None;
+            if !legacy_row {
+                return Ok(None);
             }
-            return self.hits(i).map(|h| (t, h));
+            if self.pushdown.in_window(Some(t)) {
+                if !self.parse_in_window {
+                    return Ok(None);
+                }
+                let understood = crate::legacy::parse_deny_core_into(m, legacy);
+                if !understood || legacy.action == Some(crate::event::Action::Deny) {
+                    return Err(Quick::Parsed(m, understood));
+                }
+                return self
+                    .hits(i)
+                    .map(|h| (t, h))
+                    .ok_or(Quick::Parsed(m, understood))
+                    .map(Some);
+            }
+            return Ok(self.hits(i).map(|h| (t, h)));
         }
         let deny = match self.action.and_then(|a| a.get(i)) {
             None => false,
@@ -350,19 +398,19 @@ impl<'c> Unselected<'c> {
                     d
                 }
             },
-            Some(_) => return None,
+            Some(_) => return Ok(None),
         };
         if deny && self.pushdown.in_window(Some(t)) {
-            return None;
+            return Ok(None);
         }
         for p in &self.ports {
             match p.get(i) {
                 None => {}
                 Some(Val::Int(n)) if (0..=65535).contains(&n) => {}
-                Some(_) => return None,
+                Some(_) => return Ok(None),
             }
         }
-        self.hits(i).map(|h| (t, h))
+        Ok(self.hits(i).map(|h| (t, h)))
     }
 
     /// The events of row `i`: its first count column with a value, as `fill_row` reads it; `None` for a count
@@ -526,7 +574,8 @@ pub trait Mapping: Sync {
 /// Count and build the rows of a part's decoded columns (`offset`: the part's first row in the file). A row
 /// [`Unselected`] vouches for is only counted, a selected row [`selected::Selected`] vouches for goes straight
 /// into the tally (`fast`; tests turn it off to compare), and every other row goes through
-/// [`fields::fill_row`]. Returns the rows the fast path took.
+/// [`fields::fill_row`]; with `fast`, a legacy message in the window that is not a deny is parsed and counted
+/// without its row being built. Returns the rows the fast path took.
 fn rows_into(
     cols: &[(Field, Data)],
     offset: usize,
@@ -546,7 +595,11 @@ fn rows_into(
     let mut quick = selected
         .is_none()
         .then(|| Unselected::new(cols, &index, pushdown))
-        .flatten();
+        .flatten()
+        .map(|q| Unselected {
+            parse_in_window: q.parse_in_window && fast,
+            ..q
+        });
     for i in 0..height {
         if let Some(s) = &mut selected
             && s.push(i, part)
@@ -554,13 +607,24 @@ fn rows_into(
             taken += 1;
             continue;
         }
-        if let Some(q) = &mut quick
-            && let Some((time_us, hits)) = q.check(i)
-        {
-            part.count_unselected(time_us, hits);
-            continue;
-        }
         let get = |f: Field| index.get(f).and_then(|c| cols[c].1.get(i));
+        if let Some(q) = &mut quick {
+            match q.check(i, &mut legacy) {
+                Quick::Counted(time_us, hits) => {
+                    part.count_unselected(time_us, hits);
+                    continue;
+                }
+                Quick::Parsed(msg, understood) => {
+                    let rowno = (offset + i + 1) as u64;
+                    match fields::fill_parsed_legacy_row(&get, &mut row, msg, &legacy, understood) {
+                        Ok(()) => part.push(&row, rowno),
+                        Err(p) => part.skip(rowno, "bad row", p),
+                    }
+                    continue;
+                }
+                Quick::Read => {}
+            }
+        }
         let table = table_col
             .and_then(|t| cols[t].1.get(i))
             .and_then(Val::as_str);
@@ -865,8 +929,11 @@ pub fn read(
                 && height == len
             {
                 let mut part = config.builder(0, name);
-                let counted = (0..height).all(|i| match quick.check(i) {
-                    Some((time_us, hits)) if !config.pushdown().in_window(Some(time_us)) => {
+                let mut scratch = LegacyEvent::default();
+                let counted = (0..height).all(|i| match quick.check(i, &mut scratch) {
+                    Quick::Counted(time_us, hits)
+                        if !config.pushdown().in_window(Some(time_us)) =>
+                    {
                         part.count_unselected(time_us, hits);
                         true
                     }
@@ -1132,6 +1199,109 @@ mod tests {
         assert_eq!((st.first_us, st.last_us), (Some(T0 + s), Some(T0 + 9 * s)));
         // The denies in the window: rows 1 and 6, one pair (the names are the same host).
         assert_eq!(merged_pairs(tallies), vec![(2, T0 + s, T0 + 5 * s)]);
+    }
+
+    /// A deny report's legacy messages in the window that are not denies are parsed once and counted without
+    /// their rows; the part counts, tallies and fingerprints exactly what building every row does: allowed and
+    /// denied messages, DNS and NAT lines, messages not understood (a forged second action), a count `fill_row`
+    /// refuses, messages led by a space or blank, times outside the window.
+    #[test]
+    fn legacy_messages_in_the_window_count_as_their_rows_would() {
+        let msgs = [
+            "HTTPS request from 10.0.0.4:5000 to a.example.com:443. Action: Allow. Policy: p. Rule Collection Group: g. Rule Collection: c. Rule: r",
+            "HTTPS request from 10.0.0.5:5001 to B.Example.com.:443. Action: Deny. No rule matched. Proceeding with default action",
+            "TCP request from 10.0.0.6:5002 to 192.0.2.7:22. Action: Deny.. Policy: p. Rule Collection Group: g. Rule Collection: c. Rule: r",
+            "UDP request from 10.0.0.7:5003 to 192.0.2.8:123. Action: Allow.. Policy: p. Rule Collection Group: g. Rule Collection: c. Rule: r",
+            "DNS Request: 10.0.0.8:5353 - 1 A IN example.com. udp 52 false 1232 NOERROR qr,rd,ra 68 0.000092102s",
+            "TCP request from 10.0.0.9:5004 to 192.0.2.9:3389 was DNAT'ed to 10.1.0.4:3389",
+            "HTTPS request from 10.0.0.4:5005 to evil.com. Action: Allow. Rule Collection: x.com:443. Action: Deny. No rule matched",
+            "HTTP request from 10.0.0.4:5006 to c.example.com:80. Action: Deny. ThreatIntel: Bot Networks",
+            "hello, not a firewall message",
+            " HTTPS request from 10.0.0.4:5007 to d.example.com:443. Action: Allow. Rule: r",
+            "   ",
+        ];
+        let s = 1_000_000i64;
+        let n = 700usize;
+        let time = Column::new(
+            "TimeGenerated".into(),
+            (0..n)
+                .map(|i| match i % 13 {
+                    0 => T0 - s,
+                    1 => T0 + 30 * s,
+                    _ => T0 + (i as i64) * 1000,
+                })
+                .collect::<Vec<i64>>(),
+        );
+        let msg = Column::new(
+            "msg_s".into(),
+            (0..n).map(|i| msgs[i % msgs.len()]).collect::<Vec<&str>>(),
+        );
+        let firewall = Column::new("ResourceId".into(), vec!["/subscriptions/x/fw"; n]);
+        let count = Column::new(
+            "Count".into(),
+            (0..n)
+                .map(|i| match i % 17 {
+                    0 => None,
+                    1 => Some(-4i64),
+                    2 => Some(3),
+                    _ => Some(1),
+                })
+                .collect::<Vec<Option<i64>>>(),
+        );
+        let cols: Vec<(Field, Data)> = [
+            (Field::Time, &time),
+            (Field::Msg, &msg),
+            (Field::ResourceId, &firewall),
+            (Field::Count, &count),
+        ]
+        .into_iter()
+        .map(|(f, c)| (f, Data::from_column(c).unwrap()))
+        .collect();
+        let run = |fast: bool| {
+            let mut on = |_t| Ok(());
+            let batcher = RowBatcher::tallying(1000, false, &mut on).with_pushdown(Pushdown {
+                from_us: Some(T0),
+                to_us: Some(T0 + 10 * s),
+                deny_only: true,
+                core_only: true,
+            });
+            let mut part = batcher.part_config().builder(0, "t.parquet");
+            rows_into(
+                &cols,
+                100,
+                &mut part,
+                batcher.part_config().pushdown(),
+                fast,
+            );
+            part.take().unwrap()
+        };
+        let (fast, slow) = (run(true), run(false));
+        let pairs = |p: &super::super::batcher::Part| {
+            let t = p.tally().unwrap();
+            let host = |h: &crate::event::tally::Hosts, id: u32| h.key(id).map(|k| k.text());
+            let mut out: Vec<String> = t
+                .pairs()
+                .map(|(k, acc)| {
+                    format!(
+                        "{:?} {:?} {:?} {:?} {:?} {:?}",
+                        k.kind,
+                        t.protocols().get(k.protocol as usize),
+                        host(t.destinations(), k.destination),
+                        k.destination_port,
+                        host(t.sources(), k.source),
+                        acc
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        assert_eq!(pairs(&fast), pairs(&slow));
+        assert_eq!(fast.prints(), slow.prints());
+        assert_eq!(format!("{:?}", fast.stats()), format!("{:?}", slow.stats()));
+        let st = slow.stats();
+        assert!(pairs(&slow).len() >= 3, "{:?}", pairs(&slow));
+        assert!(st.unparsed > 0 && st.skipped > 0, "{st:?}");
     }
 
     /// Row groups whose time statistics put them outside the window are only counted, from their time, count
