@@ -291,12 +291,12 @@ fn chunk_part(
     line_cap: usize,
 ) -> anyhow::Result<LinesPart> {
     // Records run 300–600 bytes: a first guess for the builder, which grows as needed.
-    let mut part = config.builder((chunk.data.len() / 256).clamp(16, 1 << 16), name);
+    let mut part = config.builder((chunk.data().len() / 256).clamp(16, 1 << 16), name);
     let (mut lines, mut parsed) = (0u64, 0u64);
     let mut values = Vec::new();
     let mut keys = fast::Keys::default();
     let mut spare = fast::Spare::default();
-    let data = &chunk.data[..];
+    let data = chunk.data();
     // The lines of `Chunk::lines`, each cut where the fast parser finds its end, or else at the next `\n`.
     let mut at = 0;
     for n in chunk.first_line.. {
