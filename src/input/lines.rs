@@ -522,7 +522,7 @@ mod tests {
         // Chunks of the size whose buffers are kept, dropped, and their buffers read into again by the next
         // stream: a long text, then a short one and one without a final newline, whose chunks end before the
         // old bytes do.
-        let long: String = (0..250_000)
+        let long: String = (0..120_000)
             .map(|i| format!("line {i:07} of a long text, padded out\n"))
             .collect();
         let short: String = (0..100_000).map(|i| format!("{i}\n")).collect();
