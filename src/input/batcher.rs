@@ -267,6 +267,11 @@ impl PartBuilder {
         }
     }
 
+    /// The rows wanted: a reader that finds a row valid and not selected may count it without building it.
+    pub fn pushdown(&self) -> &Pushdown {
+        &self.config.pushdown
+    }
+
     /// Count a row that the reader found valid and not selected, without building it: its time and events
     /// are all the statistics need.
     pub fn count_unselected(&mut self, time_us: i64, hits: u64) {

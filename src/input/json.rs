@@ -23,13 +23,14 @@ use std::sync::LazyLock;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 use serde_json::{Map, Value};
 
-use super::batcher::{FileSink, Part, PartConfig, RowBatcher, Sink};
+use super::batcher::{FileSink, Part, PartBuilder, PartConfig, RowBatcher, Sink};
 use super::fields::{self, Field, Val};
 use super::lines::{self, Chunk, LineChunker, MAX_LINE_BYTES};
 use super::tables;
 use crate::error::user;
 
 mod fast;
+mod unselected;
 
 /// Largest JSON document (anything that is not JSON lines) read, which is held in memory whole. The largest
 /// such documents are saved query answers: the Query API caps one at 500,000 rows and ~100 MiB, and
@@ -291,12 +292,12 @@ fn chunk_part(
     line_cap: usize,
 ) -> anyhow::Result<LinesPart> {
     // Records run 300–600 bytes: a first guess for the builder, which grows as needed.
-    let mut part = config.builder((chunk.data.len() / 256).clamp(16, 1 << 16), name);
+    let mut part = config.builder((chunk.data().len() / 256).clamp(16, 1 << 16), name);
     let (mut lines, mut parsed) = (0u64, 0u64);
     let mut values = Vec::new();
     let mut keys = fast::Keys::default();
     let mut spare = fast::Spare::default();
-    let data = &chunk.data[..];
+    let data = chunk.data();
     // The lines of `Chunk::lines`, each cut where the fast parser finds its end, or else at the next `\n`.
     let mut at = 0;
     for n in chunk.first_line.. {
@@ -385,7 +386,7 @@ fn line_records(
     n: u64,
     line: &[u8],
     values: &[Parsed<'_>],
-    sink: &mut dyn Sink,
+    part: &mut PartBuilder,
 ) -> anyhow::Result<()> {
     if values
         .iter()
@@ -393,35 +394,59 @@ fn line_records(
     {
         // A saved response on one line: read through `Value`, like a document.
         for v in serde_json::Deserializer::from_slice(line).into_iter::<Value>() {
-            value(name, n, &v?, sink)?;
+            value(name, n, &v?, part)?;
         }
         return Ok(());
     }
     for v in values {
         match v {
             Parsed::Obj(o) => match &o.records {
-                Some(Some(items)) => items.iter().try_for_each(|r| parsed_record(n, r, sink))?,
-                _ => obj_record(n, o, sink)?,
+                Some(Some(items)) => items.iter().try_for_each(|r| parsed_record(n, r, part))?,
+                _ => obj_record(n, o, part)?,
             },
-            Parsed::Array(items) => items.iter().try_for_each(|r| parsed_record(n, r, sink))?,
-            Parsed::Other => sink.skip(n, "not a record", &"expected a JSON object"),
+            Parsed::Array(items) => items.iter().try_for_each(|r| parsed_record(n, r, part))?,
+            Parsed::Other => part.skip(n, "not a record", "expected a JSON object"),
         }
     }
     Ok(())
 }
 
-fn parsed_record(line: u64, r: &Parsed<'_>, sink: &mut dyn Sink) -> anyhow::Result<()> {
+fn parsed_record(line: u64, r: &Parsed<'_>, part: &mut PartBuilder) -> anyhow::Result<()> {
     match r {
-        Parsed::Obj(o) => obj_record(line, o, sink),
+        Parsed::Obj(o) => obj_record(line, o, part),
         _ => {
-            sink.skip(line, "not a record", &"expected a JSON object");
+            part.skip(line, "not a record", "expected a JSON object");
             Ok(())
         }
     }
 }
 
 /// One record of the typed path: top-level fields, then those under `properties`, which win.
-fn obj_record(line: u64, o: &Obj<'_>, sink: &mut dyn Sink) -> anyhow::Result<()> {
+fn obj_record(line: u64, o: &Obj<'_>, part: &mut PartBuilder) -> anyhow::Result<()> {
+    let (slots, table) = record_slots(o);
+    if let Some(time_us) = unselected::time_us(&slots, table, part.pushdown()) {
+        part.count_unselected(time_us, 1);
+        return Ok(());
+    }
+    let get = |f: Field| slots[f as usize].and_then(Fv::val);
+    let mut row = super::Row::default();
+    let mut legacy = crate::legacy::LegacyEvent::default();
+    match fields::fill_row(&get, table, &mut row, &mut legacy, part.core_only()) {
+        Ok(()) => {
+            part.push(&row, line);
+            Ok(())
+        }
+        Err(problem) => {
+            part.skip(line, "bad record", &problem);
+            Ok(())
+        }
+    }
+}
+
+/// A record's value of each field (top-level fields, then those under `properties`, which win) and its
+/// category.
+#[allow(clippy::type_complexity)]
+fn record_slots<'o, 'a>(o: &'o Obj<'a>) -> ([Option<&'o Fv<'a>>; Field::COUNT], Option<&'o str>) {
     let mut slots: [Option<&Fv<'_>>; Field::COUNT] = [None; Field::COUNT];
     resolve(&o.fields, &mut slots, false);
     if let Some(Some(props)) = first_by_key(o.props.iter().map(|(k, p)| (k, p))) {
@@ -437,16 +462,7 @@ fn obj_record(line: u64, o: &Obj<'_>, sink: &mut dyn Sink) -> anyhow::Result<()>
         Fv::Str(s) => Some(&**s),
         _ => None,
     });
-    let get = |f: Field| slots[f as usize].and_then(Fv::val);
-    let mut row = super::Row::default();
-    let mut legacy = crate::legacy::LegacyEvent::default();
-    match fields::fill_row(&get, table, &mut row, &mut legacy, sink.core_only()) {
-        Ok(()) => sink.push(&row, line),
-        Err(problem) => {
-            sink.skip(line, "bad record", &problem);
-            Ok(())
-        }
-    }
+    (slots, table)
 }
 
 /// The value of the key a `serde_json::Map` (sorted by key, the last of equal keys kept) would list first.

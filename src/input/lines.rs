@@ -29,22 +29,35 @@ pub const CHUNKS_IN_FLIGHT_PER_WORKER: usize = 2;
 const READ_BYTES: usize = 256 << 10;
 
 /// Whole lines of a stream: the bytes, the number of the first line, and the lines passed over for their size
-/// (each left as an empty line in `data`).
+/// (each left as an empty line in [`Chunk::data`]).
 #[derive(Debug, Default)]
 pub struct Chunk {
-    pub data: Vec<u8>,
+    /// A buffer of the reader's: the lines are `buf[..len]`, the rest is room read into before (see [`Pool`]).
+    buf: Vec<u8>,
+    len: usize,
     pub first_line: u64,
     /// Numbers of the lines longer than the cap, ascending.
     pub oversized: Vec<u64>,
 }
 
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        POOL.give(std::mem::take(&mut self.buf));
+    }
+}
+
 impl Chunk {
+    /// The bytes of the chunk's lines.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     /// The lines with their numbers, without their line ends (`\n` or `\r\n`); the last one may lack its end.
     /// Only the tests' reference now: the JSON reader cuts lines as it parses them, and its tests check the
     /// cuts against this.
     #[cfg(test)]
     pub fn lines(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        let data = &self.data[..];
+        let data = self.data();
         let mut rest = data;
         let mut n = self.first_line;
         std::iter::from_fn(move || {
@@ -68,14 +81,55 @@ impl Chunk {
     }
 }
 
+/// Buffers of chunks read, kept for the next chunks: reading straight into a buffer that is already initialized
+/// (and already faulted in) spares copying every read from a scratch buffer, growing a new buffer by doubling
+/// and zeroing fresh room for each read (the reader thread was a third of a JSON-lines run, two cores busy).
+/// Shared by every file read, so that each file does not start with fresh buffers; only buffers of the size
+/// chunkers ask for are kept, and at most [`MAX_POOLED`] of them.
+struct Pool(Mutex<Vec<Vec<u8>>>);
+
+/// Buffers kept by [`POOL`]: more than the chunks in flight on a small machine, few enough that what is kept
+/// after reading (a few MiB each) does not matter on a large one.
+const MAX_POOLED: usize = 16;
+
+/// The size of the buffers kept: those of chunkers of [`CHUNK_BYTES`] (see [`LineChunker::buffer_len`]).
+const POOLED_LEN: usize = CHUNK_BYTES + 2 * READ_BYTES;
+
+static POOL: Pool = Pool(Mutex::new(Vec::new()));
+
+impl Pool {
+    /// A buffer of `len` initialized bytes (what was read into it before, or zeros).
+    fn take(&self, len: usize) -> Vec<u8> {
+        let kept = if len == POOLED_LEN {
+            self.0.lock().ok().and_then(|mut p| p.pop())
+        } else {
+            None
+        };
+        kept.unwrap_or_else(|| vec![0u8; len])
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        if buf.len() != POOLED_LEN {
+            return;
+        }
+        if let Ok(mut p) = self.0.lock()
+            && p.len() < MAX_POOLED
+        {
+            p.push(buf);
+        }
+    }
+}
+
 /// Cuts a stream into [`Chunk`]s of whole lines of about `target` bytes; lines longer than `cap` are skipped to
 /// their end without being buffered.
 pub struct LineChunker<R> {
     reader: R,
     cap: usize,
     target: usize,
-    /// Whole lines not yet handed out, then the start of the current line.
+    /// Whole lines not yet handed out, then the start of the current line, in `pending[..filled]`; the rest of
+    /// `pending` is initialized room that reads land in.
     pending: Vec<u8>,
+    filled: usize,
     /// Where the current (unfinished) line starts in `pending`.
     line_start: usize,
     /// Number of the first line in `pending`.
@@ -85,8 +139,6 @@ pub struct LineChunker<R> {
     oversized: Vec<u64>,
     /// Passing over a line longer than the cap, to its end.
     skipping: bool,
-    /// Where reads land.
-    buf: Box<[u8]>,
     eof: bool,
 }
 
@@ -97,14 +149,19 @@ impl<R: Read> LineChunker<R> {
             cap,
             target: target.max(1),
             pending: Vec::new(),
+            filled: 0,
             line_start: 0,
             first_line: 1,
             lines_pending: 0,
             oversized: Vec::new(),
             skipping: false,
-            buf: vec![0u8; READ_BYTES].into_boxed_slice(),
             eof: false,
         }
+    }
+
+    /// The size of a buffer: a chunk's lines, the read that passes the target, and the start of the next line.
+    fn buffer_len(&self) -> usize {
+        self.target + 2 * READ_BYTES
     }
 
     /// The next chunk, `None` at the end of the stream.
@@ -112,21 +169,33 @@ impl<R: Read> LineChunker<R> {
         while !self.eof && self.line_start < self.target {
             self.fill()?;
         }
-        if self.eof && self.pending.is_empty() {
+        if self.eof && self.filled == 0 {
             return Ok(None);
         }
         // At the end the unfinished last line (no final newline) goes too.
         let cut = if self.eof {
-            self.pending.len()
+            self.filled
         } else {
             self.line_start
         };
-        let rest = self.pending.split_off(cut);
-        let data = std::mem::replace(&mut self.pending, rest);
-        let lines =
-            self.lines_pending + u64::from(self.eof && data.last().is_some_and(|b| *b != b'\n'));
+        let rest = self.filled - cut;
+        // The last chunk leaves nothing to read into.
+        let mut next = if self.eof {
+            Vec::new()
+        } else {
+            POOL.take(self.buffer_len())
+        };
+        if !self.eof && next.len() < rest + READ_BYTES {
+            next.resize(rest + READ_BYTES, 0);
+        }
+        next[..rest].copy_from_slice(&self.pending[cut..self.filled]);
+        let buf = std::mem::replace(&mut self.pending, next);
+        self.filled = rest;
+        let lines = self.lines_pending
+            + u64::from(self.eof && buf[..cut].last().is_some_and(|b| *b != b'\n'));
         let chunk = Chunk {
-            data,
+            buf,
+            len: cut,
             first_line: self.first_line,
             oversized: std::mem::take(&mut self.oversized),
         };
@@ -136,22 +205,38 @@ impl<R: Read> LineChunker<R> {
         Ok(Some(chunk))
     }
 
+    /// Room for `n` more bytes after `filled`. The first buffer comes from the pool; a long line grows it at once
+    /// to all the cap allows, instead of doubling (which could reserve twice the cap and, where the allocator
+    /// copies, briefly touch it twice).
+    fn room(&mut self, n: usize) {
+        let need = self.filled + n;
+        if self.pending.len() >= need {
+            return;
+        }
+        if self.pending.is_empty() {
+            self.pending = POOL.take(self.buffer_len());
+            if self.pending.len() >= need {
+                return;
+            }
+        }
+        let most = self.line_start + self.cap + READ_BYTES;
+        let grown = if self.filled - self.line_start > self.target {
+            most
+        } else {
+            (2 * self.pending.len()).min(most)
+        };
+        self.pending.resize(grown.max(need), 0);
+    }
+
     /// Read once more into `pending`, finding line ends; a line growing past the cap is dropped to its end.
     fn fill(&mut self) -> io::Result<()> {
         if self.skipping {
             return self.skip_to_line_end();
         }
-        let old = self.pending.len();
-        let most = self.line_start + self.cap + READ_BYTES;
-        if old - self.line_start > self.target && self.pending.capacity() < most {
-            // A long line: room for all the cap allows at once, instead of doubling (which could reserve twice
-            // the cap and, where the allocator copies, briefly touch it twice).
-            self.pending.reserve_exact(most - old);
-        }
-        // Read into a buffer zeroed once and copy: zeroing room in `pending` for every read cost a 256 KiB
-        // memset per read, ruinous for a pipe that hands out a few bytes at a time.
-        let n = read_retrying(&mut self.reader, &mut self.buf)?;
-        self.pending.extend_from_slice(&self.buf[..n]);
+        self.room(READ_BYTES);
+        let old = self.filled;
+        let n = read_retrying(&mut self.reader, &mut self.pending[old..old + READ_BYTES])?;
+        self.filled += n;
         if n == 0 {
             self.eof = true;
             return Ok(());
@@ -164,10 +249,11 @@ impl<R: Read> LineChunker<R> {
     /// longer than the cap is dropped and the rest of it skipped by the next reads.
     fn scan(&mut self, from: usize) {
         let mut at = from;
-        while let Some(i) = memchr::memchr(b'\n', &self.pending[at..]) {
+        while let Some(i) = memchr::memchr(b'\n', &self.pending[at..self.filled]) {
             let end = at + i;
             if end - self.line_start > self.cap {
-                self.pending.drain(self.line_start..end);
+                self.pending.copy_within(end..self.filled, self.line_start);
+                self.filled -= end - self.line_start;
                 self.oversized.push(self.first_line + self.lines_pending);
                 at = self.line_start + 1;
             } else {
@@ -176,10 +262,14 @@ impl<R: Read> LineChunker<R> {
             self.lines_pending += 1;
             self.line_start = at;
         }
-        if self.pending.len() - self.line_start > self.cap {
-            self.pending.truncate(self.line_start);
+        if self.filled - self.line_start > self.cap {
+            self.filled = self.line_start;
             // Give the line's memory back now rather than with the chunk.
-            self.pending.shrink_to(self.target + READ_BYTES);
+            let len = self.buffer_len().max(self.filled + READ_BYTES);
+            if self.pending.len() > len {
+                self.pending.truncate(len);
+                self.pending.shrink_to_fit();
+            }
             self.skipping = true;
         }
     }
@@ -187,22 +277,27 @@ impl<R: Read> LineChunker<R> {
     /// Read and forget up to the end of the line being skipped; it becomes an empty line, and what follows its
     /// end is kept.
     fn skip_to_line_end(&mut self) -> io::Result<()> {
-        let buf = &mut self.buf;
+        let mut buf = vec![0u8; READ_BYTES];
         loop {
-            let n = read_retrying(&mut self.reader, buf)?;
+            let n = read_retrying(&mut self.reader, &mut buf)?;
             let end = memchr::memchr(b'\n', &buf[..n]);
             if n > 0 && end.is_none() {
                 continue;
             }
             self.skipping = false;
             self.oversized.push(self.first_line + self.lines_pending);
-            self.pending.push(b'\n');
+            self.room(1);
+            self.pending[self.filled] = b'\n';
+            self.filled += 1;
             self.lines_pending += 1;
-            self.line_start = self.pending.len();
+            self.line_start = self.filled;
             match end {
                 Some(i) => {
-                    let old = self.pending.len();
-                    self.pending.extend_from_slice(&buf[i + 1..n]);
+                    let old = self.filled;
+                    let tail = &buf[i + 1..n];
+                    self.room(tail.len());
+                    self.pending[old..old + tail.len()].copy_from_slice(tail);
+                    self.filled += tail.len();
                     self.scan(old);
                 }
                 None => self.eof = true,
@@ -417,7 +512,35 @@ mod tests {
             }
             // Chunks hold whole lines only.
             for c in &cs {
-                assert!(c.data.ends_with(b"\n"));
+                assert!(c.data().ends_with(b"\n"));
+            }
+        }
+    }
+
+    #[test]
+    fn buffers_read_into_again_show_nothing_of_what_they_held() {
+        // Chunks of the size whose buffers are kept, dropped, and their buffers read into again by the next
+        // stream: a long text, then a short one and one without a final newline, whose chunks end before the
+        // old bytes do.
+        let long: String = (0..120_000)
+            .map(|i| format!("line {i:07} of a long text, padded out\n"))
+            .collect();
+        let short: String = (0..100_000).map(|i| format!("{i}\n")).collect();
+        let unended = format!("{short}no end");
+        for (text, step) in [
+            (&long, READ_BYTES),
+            (&short, 1000),
+            (&long, 4097),
+            (&unended, READ_BYTES),
+        ] {
+            let cs = chunks(text.as_bytes(), MAX_LINE_BYTES, CHUNK_BYTES, step);
+            assert!(cs.len() > 1 || text.len() < CHUNK_BYTES);
+            let joined: Vec<u8> = cs.iter().flat_map(|c| c.data().iter().copied()).collect();
+            assert_eq!(joined, text.as_bytes(), "step {step}");
+            let (lines, _) = lines_of(&cs);
+            assert_eq!(lines.len(), text.lines().count());
+            for ((n, l), expected) in lines.iter().zip(text.lines()) {
+                assert_eq!(l, expected, "line {n}");
             }
         }
     }
@@ -510,7 +633,7 @@ mod tests {
         let mut c = LineChunker::new(Endless(128 << 20), 1 << 20, 1 << 16);
         let mut all = Vec::new();
         while let Some(ch) = c.next_chunk().unwrap() {
-            assert!(ch.data.capacity() < 4 << 20, "{}", ch.data.capacity());
+            assert!(ch.buf.capacity() < 4 << 20, "{}", ch.buf.capacity());
             all.push(ch);
         }
         let (lines, over) = lines_of(&all);

@@ -528,10 +528,45 @@ fn known_text(b: &[u8]) -> &str {
     unsafe { std::str::from_utf8_unchecked(b) }
 }
 
-/// The bytes before the first quote, backslash, control character or byte above ASCII, 8 at a time (as
-/// serde_json's `skip_to_escape`): strings are mostly short, where `memchr` costs more than it saves. Each test
-/// below can flag a byte above a true hit, never below one, so the lowest flag is exact.
+/// The bytes before the first quote, backslash, control character or byte above ASCII: 16 at a time where the
+/// machine compares bytes in vectors (the scan was a tenth of a JSON-lines run 8 at a time), else 8 at a time
+/// (as serde_json's `skip_to_escape`). Strings are mostly short, where `memchr` costs more than it saves; `b`
+/// runs on to the end of the chunk, so even a short string is scanned in one vector.
 fn ascii_len(b: &[u8]) -> usize {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        while i + 16 <= b.len() {
+            // SAFETY: the 16 bytes read, `b[i..i + 16]`, lie in `b`, and the load needs no alignment; SSE2, which
+            // the instructions need, is part of every x86_64 machine.
+            let hits = unsafe {
+                let x = _mm_loadu_si128(b.as_ptr().add(i).cast());
+                // Signed, the bytes above ASCII are below zero: one comparison finds them and the control bytes.
+                let stop = _mm_or_si128(
+                    _mm_or_si128(
+                        _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8)),
+                        _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8)),
+                    ),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                );
+                _mm_movemask_epi8(stop) as u32
+            };
+            if hits != 0 {
+                return i + hits.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
+    i + ascii_len_by_words(&b[i..])
+}
+
+/// [`ascii_len`] 8 bytes at a time. Each test below can flag a byte above a true hit, never below one, so the
+/// lowest flag is exact.
+fn ascii_len_by_words(b: &[u8]) -> usize {
     const ONES: u64 = u64::MAX / 255;
     let mut i = 0;
     while let Some(w) = b.get(i..i + 8) {
@@ -1053,7 +1088,7 @@ mod tests {
 
     #[test]
     fn word_scans_agree_with_byte_loops() {
-        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ~!#$%&'()*+,-./:;<=>?@[]^_`{|}";
         for len in 0..text.len() {
             let a = &text.as_bytes()[..len];
             assert!(same(a, a));
@@ -1068,6 +1103,29 @@ mod tests {
             }
             assert_eq!(ascii_len(a), len);
             assert_eq!(ascii_len("\u{7f} ~".repeat(len).as_bytes()), 3 * len);
+        }
+    }
+
+    /// Random bytes, mostly plain, with the bytes that end a scan here and there, at every offset and length:
+    /// the vector scan, the word scan and a byte loop find the same first stop.
+    #[test]
+    fn scans_stop_where_a_byte_loop_stops() {
+        let mut r = Rng(13);
+        let by_bytes = |b: &[u8]| {
+            b.iter()
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
+        };
+        for _ in 0..20_000 {
+            let len = r.below(80);
+            let b: Vec<u8> = (0..len)
+                .map(|_| match r.below(40) {
+                    0 => [b'"', b'\\', 0, 0x1f, 0x7f, 0x80, 0xc3, 0xff, b' ', b'~'][r.below(10)],
+                    _ => b'a' + r.below(26) as u8,
+                })
+                .collect();
+            let expected = by_bytes(&b).unwrap_or(b.len());
+            assert_eq!(ascii_len(&b), expected, "{b:?}");
+            assert_eq!(ascii_len_by_words(&b), expected, "{b:?}");
         }
     }
 
