@@ -380,6 +380,31 @@ impl DenyTally {
     }
 }
 
+/// The tally as text for tests that compare two ways of filling one: every pair with its hosts and protocol
+/// spelt out, sorted.
+#[cfg(test)]
+impl DenyTally {
+    pub fn pairs_text(&self) -> Vec<String> {
+        let host = |h: &Hosts, id: u32| h.key(id).map(HostKey::text);
+        let mut out: Vec<String> = self
+            .pairs()
+            .map(|(p, acc)| {
+                format!(
+                    "{:?} {:?} {:?} {:?} {:?} {:?}",
+                    p.kind,
+                    self.protocols().get(p.protocol as usize),
+                    host(self.destinations(), p.destination),
+                    p.destination_port,
+                    host(self.sources(), p.source),
+                    acc
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1276,26 +1276,7 @@ mod tests {
             part.take().unwrap()
         };
         let (fast, slow) = (run(true), run(false));
-        let pairs = |p: &super::super::batcher::Part| {
-            let t = p.tally().unwrap();
-            let host = |h: &crate::event::tally::Hosts, id: u32| h.key(id).map(|k| k.text());
-            let mut out: Vec<String> = t
-                .pairs()
-                .map(|(k, acc)| {
-                    format!(
-                        "{:?} {:?} {:?} {:?} {:?} {:?}",
-                        k.kind,
-                        t.protocols().get(k.protocol as usize),
-                        host(t.destinations(), k.destination),
-                        k.destination_port,
-                        host(t.sources(), k.source),
-                        acc
-                    )
-                })
-                .collect();
-            out.sort();
-            out
-        };
+        let pairs = |p: &super::super::batcher::Part| p.tally().unwrap().pairs_text();
         assert_eq!(pairs(&fast), pairs(&slow));
         assert_eq!(fast.prints(), slow.prints());
         assert_eq!(format!("{:?}", fast.stats()), format!("{:?}", slow.stats()));

@@ -672,7 +672,6 @@ mod tests {
 
     use super::super::{Data, codes, rows_into};
     use super::{NARROW_TEXT, WIDE};
-    use crate::event::tally::DenyTally;
     use crate::input::Pushdown;
     use crate::input::batcher::{Part, RowBatcher};
     use crate::input::fields::{Field, FieldIndex};
@@ -903,31 +902,10 @@ mod tests {
             .collect()
     }
 
-    /// The tally as text: every pair with its hosts and protocol spelt out, sorted.
-    fn tally_text(t: &DenyTally) -> Vec<String> {
-        let mut out: Vec<String> = t
-            .pairs()
-            .map(|(p, acc)| {
-                let host = |h: &crate::event::tally::Hosts, id: u32| h.key(id).map(|k| k.text());
-                format!(
-                    "{:?} {:?} {:?} {:?} {:?} {:?}",
-                    p.kind,
-                    t.protocols().get(p.protocol as usize),
-                    host(t.destinations(), p.destination),
-                    p.destination_port,
-                    host(t.sources(), p.source),
-                    acc
-                )
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
     /// The fast path's part counts, tallies and fingerprints exactly what the row-by-row path's does.
     fn assert_same(fast: &Part, slow: &Part, case: &str) {
         let (ft, st) = (fast.tally().unwrap(), slow.tally().unwrap());
-        assert_eq!(tally_text(ft), tally_text(st), "{case}");
+        assert_eq!(ft.pairs_text(), st.pairs_text(), "{case}");
         assert_eq!(fast.prints(), slow.prints(), "{case}");
         assert_eq!(
             format!("{:?}", fast.stats()),
