@@ -438,11 +438,7 @@ fn fill_head<'a>(
         Some(Val::Int(us)) => Some(time_in_range(us)?),
         Some(other) => return Err(RowProblem::WrongType(Field::Time, other.type_name())),
     };
-    row.firewall = match get(Field::ResourceId) {
-        None => None,
-        Some(Val::Str(v)) => text(Some(v)),
-        Some(other) => return Err(RowProblem::WrongType(Field::ResourceId, other.type_name())),
-    };
+    row.firewall = text_field(get, Field::ResourceId)?;
     let counted = match get(Field::Count) {
         Some(v) => count(Field::Count, v)?,
         None => match get(Field::Hits) {
@@ -454,6 +450,19 @@ fn fill_head<'a>(
         row.hits = n;
     }
     Ok(())
+}
+
+/// Text of a text field; a value of another sort is an error naming the field, never a silent "absent" (an
+/// integer `Fqdn` column read as absent turned every deny into "no SNI").
+fn text_field<'a>(
+    get: &impl Fn(Field) -> Option<Val<'a>>,
+    f: Field,
+) -> Result<Option<&'a str>, RowProblem> {
+    match get(f) {
+        None => Ok(None),
+        Some(Val::Str(v)) => Ok(text(Some(v))),
+        Some(other) => Err(RowProblem::WrongType(f, other.type_name())),
+    }
 }
 
 /// A record's legacy message: its message text, when it holds more than spaces.
@@ -519,15 +528,7 @@ pub fn fill_row<'a>(
     legacy: &mut LegacyEvent<'a>,
     core: bool,
 ) -> Result<(), RowProblem> {
-    // Text of a text field; a value of another sort is an error naming the field, never a silent "absent"
-    // (an integer `Fqdn` column read as absent turned every deny into "no SNI").
-    let s = |f: Field| -> Result<Option<&'a str>, RowProblem> {
-        match get(f) {
-            None => Ok(None),
-            Some(Val::Str(v)) => Ok(text(Some(v))),
-            Some(other) => Err(RowProblem::WrongType(f, other.type_name())),
-        }
-    };
+    let s = |f: Field| text_field(get, f);
     row.clear();
     fill_head(get, row)?;
     if let Some(msg) = legacy_message(get)? {

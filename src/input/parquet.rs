@@ -340,53 +340,38 @@ impl<'c> Unselected<'c> {
     /// into `legacy` whose row must be built, or neither.
     #[inline]
     fn check(&mut self, i: usize, legacy: &mut LegacyEvent<'c>) -> Quick<'c> {
-        match self.counted(i, legacy) {
-            Ok(Some((t, h))) => Quick::Counted(t, h),
-            Ok(None) => Quick::Read,
-            Err(parsed) => parsed,
-        }
-    }
-
-    /// [`Unselected::check`]'s answer as `Ok(Some(counted))`, `Ok(None)` (read it) or `Err(parsed)`.
-    #[inline]
-    fn counted(
-        &mut self,
-        i: usize,
-        legacy: &mut LegacyEvent<'c>,
-    ) -> Result<Option<(i64, u64)>, Quick<'c>> {
         if i >= self.time.len() || !self.time.is_valid(i) {
-            return Ok(None);
+            return Quick::Read;
         }
         let t = self.time.value(i);
         if !(fields::MIN_TIME_US..fields::MAX_TIME_US).contains(&t) {
-            return Ok(None);
+            return Quick::Read;
         }
+        let counted = |hits: Option<u64>| hits.map_or(Quick::Read, |h| Quick::Counted(t, h));
         if let Some((msg, firewall)) = self.legacy {
             // Only a row `fill_row` would read as a legacy message: a message of visible text first (a blank
             // one makes it a structured row) and a firewall that is text.
             let Some(Val::Str(m)) = msg.get(i) else {
-                return Ok(None);
+                return Quick::Read;
             };
             let legacy_row = m.as_bytes().first().is_some_and(u8::is_ascii_graphic)
                 && matches!(firewall.and_then(|f| f.get(i)), None | Some(Val::Str(_)));
             if !legacy_row {
-                return Ok(None);
+                return Quick::Read;
             }
-            if self.pushdown.in_window(Some(t)) {
-                if !self.parse_in_window {
-                    return Ok(None);
-                }
-                let understood = crate::legacy::parse_deny_core_into(m, legacy);
-                if !understood || legacy.action == Some(crate::event::Action::Deny) {
-                    return Err(Quick::Parsed(m, understood));
-                }
-                return self
-                    .hits(i)
-                    .map(|h| (t, h))
-                    .ok_or(Quick::Parsed(m, understood))
-                    .map(Some);
+            if !self.pushdown.in_window(Some(t)) {
+                return counted(self.hits(i));
             }
-            return Ok(self.hits(i).map(|h| (t, h)));
+            if !self.parse_in_window {
+                return Quick::Read;
+            }
+            let understood = crate::legacy::parse_deny_core_into(m, legacy);
+            return match self.hits(i) {
+                Some(h) if understood && legacy.action != Some(crate::event::Action::Deny) => {
+                    Quick::Counted(t, h)
+                }
+                _ => Quick::Parsed(m, understood),
+            };
         }
         let deny = match self.action.and_then(|a| a.get(i)) {
             None => false,
@@ -398,19 +383,19 @@ impl<'c> Unselected<'c> {
                     d
                 }
             },
-            Some(_) => return Ok(None),
+            Some(_) => return Quick::Read,
         };
         if deny && self.pushdown.in_window(Some(t)) {
-            return Ok(None);
+            return Quick::Read;
         }
         for p in &self.ports {
             match p.get(i) {
                 None => {}
                 Some(Val::Int(n)) if (0..=65535).contains(&n) => {}
-                Some(_) => return Ok(None),
+                Some(_) => return Quick::Read,
             }
         }
-        Ok(self.hits(i).map(|h| (t, h)))
+        counted(self.hits(i))
     }
 
     /// The events of row `i`: its first count column with a value, as `fill_row` reads it; `None` for a count
@@ -596,9 +581,9 @@ fn rows_into(
         .is_none()
         .then(|| Unselected::new(cols, &index, pushdown))
         .flatten()
-        .map(|q| Unselected {
-            parse_in_window: q.parse_in_window && fast,
-            ..q
+        .map(|mut q| {
+            q.parse_in_window &= fast;
+            q
         });
     for i in 0..height {
         if let Some(s) = &mut selected
