@@ -312,9 +312,67 @@ pub fn format_time_us(us: i64) -> String {
     dt.to_rfc3339_opts(digits, true)
 }
 
+/// A point in time, in microseconds since the Unix epoch (UTC), written as [`format_time_us`] writes it. Groups
+/// keep their first and last times as numbers and print them when they are written: two strings per group were
+/// a tenth of the memory at the end of a 100M-row report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// A time as [`time_us`] reads it.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        time_us(text).map(Timestamp)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_time_us(self.0))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_time_us(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?} is not a time (RFC 3339 expected)"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_print_as_their_text_and_order_as_numbers() {
+        let whole = Timestamp(time_us("2026-10-02T00:00:00Z").unwrap());
+        let later = Timestamp(whole.0 + 500_000);
+        assert_eq!(whole.to_string(), "2026-10-02T00:00:00Z");
+        assert_eq!(later.to_string(), "2026-10-02T00:00:00.500000Z");
+        // As texts the later one sorts first ('.' < 'Z'); as times it does not.
+        assert!(later.to_string() < whole.to_string() && later > whole);
+        let json = serde_json::to_string(&[whole, later]).unwrap();
+        assert_eq!(
+            json,
+            r#"["2026-10-02T00:00:00Z","2026-10-02T00:00:00.500000Z"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Vec<Timestamp>>(&json).unwrap(),
+            [whole, later]
+        );
+        let err = serde_json::from_str::<Timestamp>(r#""yesterday""#).unwrap_err();
+        assert!(
+            err.to_string().contains("\"yesterday\" is not a time"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn hosts_are_canonical() {

@@ -12,6 +12,7 @@
 //! * Targets are the catalog pattern with placeholders filled by observed values; a pattern Azure Firewall cannot
 //!   express is never emitted; a wildcard on a shared suffix is narrowed to the observed hosts.
 
+use crate::event::normalize::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -73,8 +74,8 @@ impl Default for Options {
 struct Obs {
     hits: u64,
     sources: BTreeSet<IpAddr>,
-    first: Option<String>,
-    last: Option<String>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
     destinations: BTreeSet<String>,
     addresses: BTreeSet<IpAddr>,
 }
@@ -86,12 +87,12 @@ impl Obs {
             self.sources.insert(ip);
         }
         if self.first.as_ref().is_none_or(|f| g.first_seen < *f) {
-            self.first = Some(g.first_seen.clone());
+            self.first = Some(g.first_seen);
         }
         if self.last.as_ref().is_none_or(|l| g.last_seen > *l) {
-            self.last = Some(g.last_seen.clone());
+            self.last = Some(g.last_seen);
         }
-        let d = g.destination.clone().unwrap_or_else(|| "(no SNI)".into());
+        let d = g.destination.as_deref().unwrap_or("(no SNI)").to_string();
         if let Some(ip) = g
             .destination
             .as_deref()
@@ -115,8 +116,8 @@ impl Obs {
         Evidence {
             hits: self.hits,
             distinct_sources: self.sources.len() as u64,
-            first_seen: self.first.clone().unwrap_or_default(),
-            last_seen: self.last.clone().unwrap_or_default(),
+            first_seen: self.first.map(|t| t.to_string()).unwrap_or_default(),
+            last_seen: self.last.map(|t| t.to_string()).unwrap_or_default(),
             destinations: self.destinations.iter().cloned().collect(),
             source_subnets: self.subnets(o),
         }
@@ -693,14 +694,14 @@ impl Folded {
             } => {
                 let key = (
                     verdict,
-                    g.protocol.clone(),
+                    g.protocol.as_deref().map(str::to_string),
                     g.destination_port,
-                    g.destination.clone().unwrap_or_default(),
+                    g.destination.as_deref().unwrap_or_default().to_string(),
                 );
                 let acc = self.known.entry(key).or_insert_with(|| KnownAcc {
                     row: Known {
-                        protocol: g.protocol.clone(),
-                        destination: g.destination.clone(),
+                        protocol: g.protocol.as_deref().map(str::to_string),
+                        destination: g.destination.as_deref().map(str::to_string),
                         destination_port: g.destination_port,
                         hits: 0,
                         source_subnets: Vec::new(),
@@ -720,10 +721,10 @@ impl Folded {
             }
             Decision::Unmatched { candidates } => {
                 let key = (
-                    g.kind.clone(),
-                    g.protocol.clone(),
+                    g.kind.to_string(),
+                    g.protocol.as_deref().map(str::to_string),
                     g.destination_port,
-                    g.destination.clone(),
+                    g.destination.as_deref().map(str::to_string),
                 );
                 let acc = self.unmatched.entry(key).or_default();
                 acc.obs.add(g);
@@ -732,17 +733,17 @@ impl Folded {
             }
             Decision::Invalid => {
                 let key = (
-                    g.kind.clone(),
-                    g.protocol.clone(),
+                    g.kind.to_string(),
+                    g.protocol.as_deref().map(str::to_string),
                     g.destination_port,
-                    g.destination.clone(),
+                    g.destination.as_deref().map(str::to_string),
                 );
                 let (_, obs) = self.invalid.entry(key).or_insert_with(|| {
                     (
                         InvalidName {
-                            kind: g.kind.clone(),
-                            protocol: g.protocol.clone(),
-                            destination: g.destination.clone().unwrap_or_default(),
+                            kind: g.kind.to_string(),
+                            protocol: g.protocol.as_deref().map(str::to_string),
+                            destination: g.destination.as_deref().unwrap_or_default().to_string(),
                             destination_port: g.destination_port,
                             hits: 0,
                             source_subnets: Vec::new(),
@@ -918,15 +919,15 @@ fn unmatched_rows(acc: BTreeMap<UnmatchedKey, UnmatchedAcc>, o: &Options) -> Vec
             let g = acc.g?;
             let cands: Vec<String> = acc.candidates.into_iter().collect();
             Some(Unmatched {
-                kind: g.kind.clone(),
-                protocol: g.protocol.clone(),
-                destination: g.destination.clone(),
+                kind: g.kind.to_string(),
+                protocol: g.protocol.as_deref().map(str::to_string),
+                destination: g.destination.as_deref().map(str::to_string),
                 destination_port: g.destination_port,
                 hits: acc.obs.hits,
                 distinct_sources: acc.obs.sources.len() as u64,
                 source_subnets: acc.obs.subnets(o),
-                first_seen: acc.obs.first.clone().unwrap_or_default(),
-                last_seen: acc.obs.last.clone().unwrap_or_default(),
+                first_seen: acc.obs.first.map(|t| t.to_string()).unwrap_or_default(),
+                last_seen: acc.obs.last.map(|t| t.to_string()).unwrap_or_default(),
                 hint: unmatched_hint(&g, &cands),
                 candidate_features: cands,
             })
@@ -1247,14 +1248,14 @@ mod tests {
                 "application"
             }
             .into(),
-            source_subnet: Some(format!("{src}/32")),
+            source_subnet: Some(format!("{src}/32").into()),
             protocol: Some(proto.into()),
-            destination: dest.map(str::to_string),
+            destination: dest.map(Into::into),
             destination_port: port,
             hits,
             distinct_sources: 1,
-            first_seen: "2026-09-07T09:00:00Z".into(),
-            last_seen: "2026-09-07T09:05:00Z".into(),
+            first_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:00:00Z").unwrap(),
+            last_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:05:00Z").unwrap(),
             example_sources: vec![src.into()],
         }
     }

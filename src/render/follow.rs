@@ -33,7 +33,7 @@ pub fn changes(changes: &[Change], format: ReportFormat, now: &str) -> anyhow::R
             let dest = match (&g.destination, g.destination_port) {
                 (Some(d), Some(p)) if d.contains(':') => format!("[{d}]:{p}"),
                 (Some(d), Some(p)) => format!("{d}:{p}"),
-                (Some(d), None) => d.clone(),
+                (Some(d), None) => d.to_string(),
                 (None, _) => "(no destination)".into(),
             };
             let change = match prev {

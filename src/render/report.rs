@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use comfy_table::{Cell, CellAlignment, Color, ColumnConstraint, Width};
 use polars::prelude::*;
@@ -157,7 +158,7 @@ impl<'a> Unlabelled<'a> {
         Unlabelled {
             group: &g.group,
             catalog: [],
-            policy: g.policy.as_ref(),
+            policy: g.policy.as_deref(),
         }
     }
 }
@@ -226,8 +227,8 @@ pub fn catalog_label(g: &Group) -> String {
     labels.join("; ")
 }
 
-fn or_dash(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".to_string())
+fn or_dash(v: &Option<Arc<str>>) -> String {
+    v.as_deref().unwrap_or("-").to_string()
 }
 
 fn port(p: Option<u32>) -> String {
@@ -250,18 +251,19 @@ const HEADERS: [&str; 11] = [
 
 fn cells(g: &Group) -> [String; 11] {
     [
-        g.group.kind.clone(),
+        g.group.kind.to_string(),
         or_dash(&g.group.source_subnet),
         or_dash(&g.group.protocol),
         g.group
             .destination
-            .clone()
-            .unwrap_or_else(|| "(none)".into()),
+            .as_deref()
+            .unwrap_or("(none)")
+            .to_string(),
         port(g.group.destination_port),
         g.group.hits.to_string(),
         g.group.distinct_sources.to_string(),
-        g.group.first_seen.clone(),
-        g.group.last_seen.clone(),
+        g.group.first_seen.to_string(),
+        g.group.last_seen.to_string(),
         g.group.example_sources.join(" "),
         catalog_label(g),
     ]
@@ -334,8 +336,11 @@ fn table(r: &DenyReport, layout: &Layout, footer: &[String]) -> String {
         ));
         out.push('\n');
         // Notes every group carries (a base policy not given, …) are said once.
-        let notes: Vec<&crate::report::model::PolicyNote> =
-            r.groups.iter().filter_map(|g| g.policy.as_ref()).collect();
+        let notes: Vec<&crate::report::model::PolicyNote> = r
+            .groups
+            .iter()
+            .filter_map(|g| g.policy.as_deref())
+            .collect();
         let common: Vec<String> = notes
             .first()
             .map(|first| {
@@ -519,7 +524,7 @@ fn destination_text(g: &Group) -> String {
     match (&g.group.destination, g.group.destination_port) {
         (Some(d), Some(p)) if d.contains(':') => format!("[{d}]:{p}"),
         (Some(d), Some(p)) => format!("{d}:{p}"),
-        (Some(d), None) => d.clone(),
+        (Some(d), None) => d.to_string(),
         (None, _) => "(no SNI: called an IP)".to_string(),
     }
 }
@@ -527,8 +532,8 @@ fn destination_text(g: &Group) -> String {
 /// Every column, with times to the second without the year and the verdict instead of every label.
 fn wide_cells(g: &Group) -> [String; 11] {
     let mut c = cells(g);
-    c[7] = short_time(&g.group.first_seen);
-    c[8] = short_time(&g.group.last_seen);
+    c[7] = short_time(&g.group.first_seen.to_string());
+    c[8] = short_time(&g.group.last_seen.to_string());
     c[10] = verdict(g).to_string();
     c
 }
@@ -627,18 +632,26 @@ fn delimited(r: &DenyReport, delimiter: u8) -> anyhow::Result<Vec<u8>> {
             origin
                 .into_iter()
                 .chain([
-                    g.group.kind.clone(),
-                    g.group.source_subnet.clone().unwrap_or_default(),
-                    g.group.protocol.clone().unwrap_or_default(),
-                    g.group.destination.clone().unwrap_or_default(),
+                    g.group.kind.to_string(),
+                    g.group
+                        .source_subnet
+                        .as_deref()
+                        .unwrap_or_default()
+                        .to_string(),
+                    g.group.protocol.as_deref().unwrap_or_default().to_string(),
+                    g.group
+                        .destination
+                        .as_deref()
+                        .unwrap_or_default()
+                        .to_string(),
                     g.group
                         .destination_port
                         .map(|p| p.to_string())
                         .unwrap_or_default(),
                     g.group.hits.to_string(),
                     g.group.distinct_sources.to_string(),
-                    g.group.first_seen.clone(),
-                    g.group.last_seen.clone(),
+                    g.group.first_seen.to_string(),
+                    g.group.last_seen.to_string(),
                     g.group.example_sources.join(" "),
                     if g.catalog.is_empty() {
                         String::new()
@@ -659,13 +672,19 @@ fn parquet(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
     let mut df = DataFrame::new(
         g.len(),
         vec![
-            Column::new("kind".into(), strs(&|x| Some(x.group.kind.clone()))),
+            Column::new("kind".into(), strs(&|x| Some(x.group.kind.to_string()))),
             Column::new(
                 "source_subnet".into(),
-                strs(&|x| x.group.source_subnet.clone()),
+                strs(&|x| x.group.source_subnet.as_deref().map(str::to_string)),
             ),
-            Column::new("protocol".into(), strs(&|x| x.group.protocol.clone())),
-            Column::new("destination".into(), strs(&|x| x.group.destination.clone())),
+            Column::new(
+                "protocol".into(),
+                strs(&|x| x.group.protocol.as_deref().map(str::to_string)),
+            ),
+            Column::new(
+                "destination".into(),
+                strs(&|x| x.group.destination.as_deref().map(str::to_string)),
+            ),
             Column::new(
                 "destination_port".into(),
                 g.iter()
@@ -684,11 +703,11 @@ fn parquet(r: &DenyReport) -> anyhow::Result<Vec<u8>> {
             ),
             Column::new(
                 "first_seen".into(),
-                strs(&|x| Some(x.group.first_seen.clone())),
+                strs(&|x| Some(x.group.first_seen.to_string())),
             ),
             Column::new(
                 "last_seen".into(),
-                strs(&|x| Some(x.group.last_seen.clone())),
+                strs(&|x| Some(x.group.last_seen.to_string())),
             ),
             Column::new(
                 "example_sources".into(),
@@ -725,12 +744,14 @@ mod tests {
                 kind: "application".into(),
                 source_subnet: Some("10.0.0.0/24".into()),
                 protocol: Some("HTTPS".into()),
-                destination: Some(format!("host{i}.example.com")),
+                destination: Some(format!("host{i}.example.com").into()),
                 destination_port: Some(443),
                 hits: 10 - i as u64,
                 distinct_sources: 1,
-                first_seen: "2026-09-07T09:00:00Z".into(),
-                last_seen: "2026-09-07T09:10:00Z".into(),
+                first_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:00:00Z")
+                    .unwrap(),
+                last_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:10:00Z")
+                    .unwrap(),
                 example_sources: vec!["10.0.0.4".into()],
             })
             .collect();
@@ -767,12 +788,14 @@ mod tests {
                 kind: "application".into(),
                 source_subnet: Some("10.0.0.0/24".into()),
                 protocol: Some("HTTPS".into()),
-                destination: Some(hosts[i % hosts.len()].to_string()),
+                destination: Some(hosts[i % hosts.len()].into()),
                 destination_port: (i != 4).then_some(443),
                 hits: 100 - i as u64,
                 distinct_sources: 1,
-                first_seen: "2026-09-07T09:00:00Z".into(),
-                last_seen: "2026-09-07T09:10:00Z".into(),
+                first_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:00:00Z")
+                    .unwrap(),
+                last_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:10:00Z")
+                    .unwrap(),
                 example_sources: vec!["10.0.0.4".into(), "\u{1b}[31m".into()],
             })
             .collect();
@@ -781,11 +804,11 @@ mod tests {
         // A list equal to another but its own copy, and policy notes (a field after the catalog).
         r.groups[8].catalog = r.groups[0].catalog.to_vec().into();
         for i in [0, 3, 8] {
-            r.groups[i].policy = Some(crate::report::model::PolicyNote {
+            r.groups[i].policy = Some(Box::new(crate::report::model::PolicyNote {
                 explanation: serde_json::json!({"catalog": [], "rule": "deny \"all\"\n  \"catalog\": []"}),
                 text: format!("note {i}"),
                 notes: vec!["an IP Group was not given".into()],
-            });
+            }));
         }
         let labelled = r.groups.iter().filter(|g| !g.catalog.is_empty()).count();
         assert!(labelled >= 6, "{labelled} groups with labels");

@@ -11,11 +11,13 @@ pub struct Change {
     pub previous_hits: Option<u64>,
 }
 
+use std::sync::Arc;
+
 type GroupKey = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
+    Arc<str>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
     Option<u32>,
 );
 

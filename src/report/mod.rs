@@ -110,7 +110,7 @@ pub fn build(
 /// intelligence, IDPS, …) and sources that are not addresses.
 pub fn flow_of(g: &Group) -> Option<crate::policy::Flow> {
     use crate::policy::{Flow, FlowKind};
-    let kind = match g.kind.as_str() {
+    let kind = match &*g.kind {
         "application" => FlowKind::Application,
         "network" => FlowKind::Network,
         _ => return None,
@@ -122,11 +122,11 @@ pub fn flow_of(g: &Group) -> Option<crate::policy::Flow> {
         .ok()?;
     Some(Flow {
         kind,
-        protocol: g.protocol.clone().unwrap_or_default(),
+        protocol: g.protocol.as_deref().unwrap_or_default().to_string(),
         source,
-        destination: g.destination.clone(),
+        destination: g.destination.as_deref().map(str::to_string),
         port: g.destination_port.and_then(|p| u16::try_from(p).ok()),
-        last_seen_us: crate::event::normalize::time_us(&g.last_seen),
+        last_seen_us: Some(g.last_seen.0),
     })
 }
 
@@ -141,7 +141,7 @@ pub fn explain_against(
     for g in &mut report.groups {
         if let Some(flow) = flow_of(&g.group) {
             let x = crate::policy::explain(&inputs.policy, &flow, &env);
-            g.policy = Some(model::PolicyNote::of(&x.explanation, x.notes));
+            g.policy = Some(Box::new(model::PolicyNote::of(&x.explanation, x.notes)));
         }
     }
     report.policy = Some(inputs.policy.name.clone());
@@ -275,8 +275,8 @@ mod tests {
             destination_port: Some(443),
             hits,
             distinct_sources: 1,
-            first_seen: "2026-09-07T09:00:00Z".into(),
-            last_seen: "2026-09-07T09:10:00Z".into(),
+            first_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:00:00Z").unwrap(),
+            last_seen: crate::event::normalize::Timestamp::parse("2026-09-07T09:10:00Z").unwrap(),
             example_sources: vec!["10.0.0.4".into()],
         }
     }

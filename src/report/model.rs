@@ -129,8 +129,10 @@ pub struct ReportGroup {
     #[serde(default)]
     pub catalog: Labels,
     /// Why the user's firewall policy (`--policy`) denied it; absent without a policy.
+    /// Boxed: most reports have no policy, and inline it made each of a 100M-row report's 115k groups 72
+    /// bytes larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PolicyNote>,
+    pub policy: Option<Box<PolicyNote>>,
 }
 
 /// The policy's explanation of a group's denies, as data and as a sentence.
