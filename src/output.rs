@@ -114,7 +114,13 @@ pub struct AtomicFile {
     tmp: tempfile::NamedTempFile,
     dest: PathBuf,
     permissions: Option<fs::Permissions>,
+    /// Bytes written, and how many of them the kernel was asked to start writing to disk.
+    written: u64,
+    started: u64,
 }
+
+/// Writeback is started every this many bytes ([`AtomicFile::start_writeback`]).
+const WRITEBACK_STEP: u64 = 4 << 20;
 
 impl AtomicFile {
     /// Start writing `dest` (a regular file's path, symlinks already followed; see [`target`]).
@@ -144,7 +150,30 @@ impl AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
             permissions: fs::metadata(dest).ok().map(|m| m.permissions()),
+            written: 0,
+            started: 0,
         })
+    }
+
+    /// Ask the kernel to start writing what has been written so far to disk, without waiting: the `fsync` of
+    /// [`AtomicFile::commit`] then waits for the last few MiB only instead of the whole file (a 33 MB report:
+    /// 16 ms of a run's serial end). Only a hint: its failure changes nothing, `fsync` still decides.
+    fn start_writeback(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (from, len) = (self.started, self.written - self.started);
+            // SAFETY: sync_file_range only starts writeback of a range of an open file descriptor.
+            unsafe {
+                libc::sync_file_range(
+                    self.tmp.as_file().as_raw_fd(),
+                    from as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.started = self.written;
     }
 
     /// Flush to disk and rename into place, keeping an existing file's permissions.
@@ -163,7 +192,12 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tmp.write(buf)
+        let n = self.tmp.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITEBACK_STEP {
+            self.start_writeback();
+        }
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.tmp.flush()
@@ -322,6 +356,25 @@ mod tests {
         assert!(matches!(got, Target::Device(_)), "{got:?}");
     }
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+
+    /// Writes that cross the writeback step several times (and one that straddles it) land whole and in order.
+    #[test]
+    fn a_large_file_is_written_whole_while_writeback_is_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.json");
+        let mut f = AtomicFile::create(&p).unwrap();
+        let mut want = Vec::new();
+        for i in 0..11u32 {
+            let piece: Vec<u8> = (0..(1 << 20) + i as usize * 4099)
+                .map(|j| (j as u32 ^ i) as u8)
+                .collect();
+            f.write_all(&piece).unwrap();
+            want.extend_from_slice(&piece);
+        }
+        assert!(f.started > 0 && f.started <= f.written && f.written == want.len() as u64);
+        f.commit().unwrap();
+        assert!(fs::read(&p).unwrap() == want);
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file() {
