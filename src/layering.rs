@@ -39,7 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "report",
         &[
-            "engine", "policy", "catalog", "query", "event", "error", "messages",
+            "engine", "policy", "catalog", "query", "event", "parallel", "error", "messages",
         ],
     ),
     (

@@ -96,7 +96,7 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         denies.sources,
         &catalog,
         &ctx,
-    );
+    )?;
     let mut report = report;
     if let Some(p) = &policy {
         crate::report::explain_against(&mut report, p, &catalog, &ctx);

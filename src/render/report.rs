@@ -770,6 +770,7 @@ mod tests {
             &catalog,
             &ctx,
         )
+        .unwrap()
     }
 
     /// The groups printed in parallel chunks are the bytes serde_json prints for the whole report, whatever

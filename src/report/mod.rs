@@ -26,42 +26,67 @@ pub fn build(
     sources: Vec<String>,
     catalog: &Catalog,
     ctx: &Context,
-) -> DenyReport {
+) -> anyhow::Result<DenyReport> {
     let total_groups = groups.len() as u64;
     let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
     // The labels and the verdict depend on the destination, port and protocol only: each is worked out once.
+    // The labels and the verdict depend on the destination, port and protocol only: each is worked out once,
+    // on every core (a catalog lookup per key; a week of random-subdomain hosts makes 100k keys).
     let shared: Vec<(Labels, bool, bool)> = {
-        let mut cache: HashMap<LabelKey<'_>, (Labels, bool, bool), foldhash::fast::RandomState> =
-            HashMap::default();
-        let mut texts = EntryTexts::default();
+        let mut index: HashMap<LabelKey<'_>, u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut keys: Vec<LabelKey<'_>> = Vec::new();
+        let key_of: Vec<u32> = groups
+            .iter()
+            .map(|g| {
+                let key = (
+                    g.destination.as_deref(),
+                    g.destination_port,
+                    g.protocol.as_deref(),
+                );
+                *index.entry(key).or_insert_with(|| {
+                    keys.push(key);
+                    (keys.len() - 1) as u32
+                })
+            })
+            .collect();
+        let chunks: Vec<&[LabelKey<'_>]> = keys.chunks(LABEL_CHUNK).collect();
         // Destinations of one kind get equal lists (every random-subdomain host of a wildcard entry: 108k
         // destinations, 12 distinct lists in a week's data); each list is kept once (60 MB at 100M rows).
         let mut lists: HashSet<Labels, foldhash::fast::RandomState> = HashSet::default();
-        groups
-            .iter()
-            .map(|g| {
-                cache
-                    .entry((
-                        g.destination.as_deref(),
-                        g.destination_port,
-                        g.protocol.as_deref(),
-                    ))
-                    .or_insert_with(|| {
-                        let list = labels(g, catalog, ctx, &mut texts);
-                        let labels = match lists.get(list.as_slice()) {
-                            Some(same) => same.clone(),
-                            None => {
-                                let new = Labels::from(list);
-                                lists.insert(new.clone());
-                                new
-                            }
-                        };
-                        let v = verdict_of(g.destination.as_deref(), &labels);
-                        (labels, v == Verdict::Required, v.wants_rule())
+        let mut per_key: Vec<(Labels, bool, bool)> = Vec::with_capacity(keys.len());
+        crate::parallel::ordered(
+            chunks.len(),
+            |i| {
+                let mut texts = EntryTexts::default();
+                Ok(chunks[i]
+                    .iter()
+                    .map(|&(destination, port, protocol)| {
+                        let list =
+                            labels_for(destination, port, protocol, catalog, ctx, &mut texts);
+                        let v = verdict_of(destination, &list);
+                        (list, v == Verdict::Required, v.wants_rule())
                     })
-                    .clone()
-            })
+                    .collect::<Vec<_>>())
+            },
+            |_, part| {
+                for (list, required, wanted) in part {
+                    let labels = match lists.get(list.as_slice()) {
+                        Some(same) => same.clone(),
+                        None => {
+                            let new = Labels::from(list);
+                            lists.insert(new.clone());
+                            new
+                        }
+                    };
+                    per_key.push((labels, required, wanted));
+                }
+                Ok(())
+            },
+        )?;
+        key_of
+            .iter()
+            .map(|&k| per_key[k as usize].clone())
             .collect()
     };
     let mut labelled: Vec<ReportGroup> = groups
@@ -84,7 +109,7 @@ pub fn build(
     if let Some(n) = top {
         labelled.truncate(n);
     }
-    DenyReport {
+    Ok(DenyReport {
         from: window.from_us.map(format_time_us),
         to: window.to_us.map(format_time_us),
         events: stats.events,
@@ -102,7 +127,7 @@ pub fn build(
         required_denies,
         needed_denies,
         policy: None,
-    }
+    })
 }
 
 /// The flow a group of denies stands for, as the policy evaluator takes it: application or network, its
@@ -156,19 +181,33 @@ pub fn labels<'c>(
     ctx: &Context,
     texts: &mut EntryTexts<'c>,
 ) -> Vec<Label> {
-    if g.destination
-        .as_deref()
-        .is_some_and(|d| !crate::event::normalize::is_valid_host(d))
-    {
+    labels_for(
+        g.destination.as_deref(),
+        g.destination_port,
+        g.protocol.as_deref(),
+        catalog,
+        ctx,
+        texts,
+    )
+}
+
+/// Keys labelled per task by [`build`].
+const LABEL_CHUNK: usize = 512;
+
+/// [`labels`] of a destination, port and protocol.
+fn labels_for<'c>(
+    destination: Option<&str>,
+    port: Option<u32>,
+    protocol: Option<&str>,
+    catalog: &'c Catalog,
+    ctx: &Context,
+    texts: &mut EntryTexts<'c>,
+) -> Vec<Label> {
+    if destination.is_some_and(|d| !crate::event::normalize::is_valid_host(d)) {
         return Vec::new();
     }
     catalog
-        .lookup(
-            g.destination.as_deref(),
-            g.destination_port,
-            g.protocol.as_deref(),
-            ctx,
-        )
+        .lookup(destination, port, protocol, ctx)
         .iter()
         .map(|m| Label::of(m, texts))
         .collect()
@@ -308,7 +347,8 @@ mod tests {
             Vec::new(),
             &catalog,
             &ctx,
-        );
+        )
+        .unwrap();
         let all = build(
             &Window::default(),
             None,
@@ -317,7 +357,8 @@ mod tests {
             Vec::new(),
             &catalog,
             &ctx,
-        );
+        )
+        .unwrap();
         let (a, b) = (&all.groups[0].catalog, &all.groups[2].catalog);
         assert!(!a.is_empty());
         assert!(std::ptr::eq(a.as_ptr(), b.as_ptr()), "one shared list");
@@ -337,6 +378,56 @@ mod tests {
         assert_eq!(
             (r.required_denies, r.needed_denies, r.total_groups),
             (all.required_denies, all.needed_denies, 6)
+        );
+    }
+
+    /// Keys are labelled in chunks on every core: across chunks, each group still gets the labels `labels`
+    /// gives it alone, equal lists stay one list, and a destination met again (another port or subnet) gets
+    /// its own key's labels.
+    #[test]
+    fn labels_worked_out_in_chunks_are_each_groups_own() {
+        let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
+        let n = LABEL_CHUNK * 2 + 77;
+        let groups: Vec<Group> = (0..n)
+            .map(|i| {
+                let mut g = match i % 4 {
+                    0 => group(&format!("{i:032x}.ods.opinsights.azure.com"), 1),
+                    1 => group(&format!("{i:024x}.blob.core.windows.net"), 1),
+                    2 => group("mcr.microsoft.com", 1),
+                    _ => group(&format!("host-{i}.example"), 1),
+                };
+                g.destination_port = Some(if i % 3 == 0 { 443 } else { 80 });
+                g
+            })
+            .collect();
+        let report = build(
+            &Window::default(),
+            None,
+            groups.clone(),
+            &ReadStats::default(),
+            Vec::new(),
+            &catalog,
+            &ctx,
+        )
+        .unwrap();
+        let mut texts = EntryTexts::default();
+        for (g, r) in groups.iter().zip(&report.groups) {
+            assert_eq!(g.destination, r.group.destination);
+            assert_eq!(
+                *r.catalog,
+                *labels(g, &catalog, &ctx, &mut texts),
+                "{:?}",
+                g.destination
+            );
+        }
+        let ods = |i: usize| &report.groups[i].catalog;
+        assert!(!ods(0).is_empty());
+        // The same entry and port, in the last chunk.
+        let last = (n - 1) / 12 * 12;
+        assert!(last >= 2 * LABEL_CHUNK);
+        assert!(
+            std::ptr::eq(ods(0).as_ptr(), ods(last).as_ptr()),
+            "one list across chunks"
         );
     }
 }
