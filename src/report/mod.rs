@@ -304,6 +304,25 @@ mod tests {
     use super::*;
     use crate::catalog::context::ClusterSpec;
 
+    /// The report of `groups` with no window and no statistics.
+    fn report_of(
+        top: Option<usize>,
+        groups: Vec<Group>,
+        catalog: &Catalog,
+        ctx: &Context,
+    ) -> DenyReport {
+        build(
+            &Window::default(),
+            top,
+            groups,
+            &ReadStats::default(),
+            Vec::new(),
+            catalog,
+            ctx,
+        )
+        .unwrap()
+    }
+
     fn group(destination: &str, hits: u64) -> Group {
         Group {
             origin: None,
@@ -339,26 +358,8 @@ mod tests {
             group("not-in-any-catalog.example", 5),
             group("bad name!", 4),
         ];
-        let r = build(
-            &Window::default(),
-            Some(2),
-            groups.clone(),
-            &ReadStats::default(),
-            Vec::new(),
-            &catalog,
-            &ctx,
-        )
-        .unwrap();
-        let all = build(
-            &Window::default(),
-            None,
-            groups,
-            &ReadStats::default(),
-            Vec::new(),
-            &catalog,
-            &ctx,
-        )
-        .unwrap();
+        let r = report_of(Some(2), groups.clone(), &catalog, &ctx);
+        let all = report_of(None, groups, &catalog, &ctx);
         let (a, b) = (&all.groups[0].catalog, &all.groups[2].catalog);
         assert!(!a.is_empty());
         assert!(std::ptr::eq(a.as_ptr(), b.as_ptr()), "one shared list");
@@ -400,16 +401,7 @@ mod tests {
                 g
             })
             .collect();
-        let report = build(
-            &Window::default(),
-            None,
-            groups.clone(),
-            &ReadStats::default(),
-            Vec::new(),
-            &catalog,
-            &ctx,
-        )
-        .unwrap();
+        let report = report_of(None, groups.clone(), &catalog, &ctx);
         let mut texts = EntryTexts::default();
         for (g, r) in groups.iter().zip(&report.groups) {
             assert_eq!(g.destination, r.group.destination);
