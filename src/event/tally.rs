@@ -9,6 +9,7 @@
 //! subnets, orderings) is derived from the ids once, at the end, by the engine.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 
 use super::Kind;
@@ -56,7 +57,10 @@ impl HostKey {
 pub struct Hosts {
     v4: HashMap<u32, u32, Fast>,
     v6: HashMap<u128, u32, Fast>,
-    names: HashMap<Box<str>, u32, Fast>,
+    /// Ids of names, hashed and compared by their text in `keys`: each name is held once (a map keyed by the
+    /// name held a second copy of each: 108k destinations, ~5 MB at 100M rows).
+    names: hashbrown::HashTable<u32>,
+    hasher: Fast,
     keys: Vec<HostKey>,
 }
 
@@ -70,13 +74,20 @@ impl Hosts {
                 if c.is_empty() {
                     return NONE;
                 }
-                if let Some(&id) = self.names.get(c.as_ref()) {
+                let hash = self.hasher.hash_one(c.as_ref());
+                let keys = &self.keys;
+                let same = |&id: &u32| matches!(&keys[id as usize], HostKey::Name(k) if **k == *c);
+                if let Some(&id) = self.names.find(hash, same) {
                     return id;
                 }
                 let id = self.keys.len() as u32;
-                let name: Box<str> = c.into();
-                self.keys.push(HostKey::Name(name.clone()));
-                self.names.insert(name, id);
+                self.keys.push(HostKey::Name(c.into()));
+                let (keys, hasher) = (&self.keys, &self.hasher);
+                self.names
+                    .insert_unique(hash, id, |&id| match &keys[id as usize] {
+                        HostKey::Name(k) => hasher.hash_one(&**k),
+                        HostKey::Ip(_) => 0,
+                    });
                 id
             }
         }
@@ -499,6 +510,27 @@ mod tests {
         let mut t = DenyTally::new();
         t.add(&flow("10.0.0.1", ".", "TCP", 1));
         assert_eq!(t.pairs().next().unwrap().0.destination, NONE);
+    }
+
+    /// Names are held once and found through their ids: the same canonical name gets the same id before and
+    /// after the table grows, addresses and names never share one.
+    #[test]
+    fn hosts_intern_each_name_once() {
+        let mut h = Hosts::default();
+        let first = h.id(Host::Name("Mcr.Microsoft.com."));
+        let ip = h.id(normalize::host("10.0.0.1").unwrap());
+        let ids: Vec<u32> = (0..5000)
+            .map(|i| h.id(Host::Name(&format!("h{i}.example"))))
+            .collect();
+        assert_eq!(ids, (2..5002).collect::<Vec<u32>>());
+        assert_eq!(h.id(Host::Name("mcr.microsoft.com")), first);
+        assert_eq!(h.id(Host::Name(" MCR.microsoft.COM ")), first);
+        assert_eq!(h.id(normalize::host("10.0.0.1").unwrap()), ip);
+        assert_eq!(h.id(Host::Name("h4999.EXAMPLE.")), ids[4999]);
+        assert_eq!(h.id(Host::Name(".")), NONE);
+        assert_eq!(h.len(), 5002);
+        assert_eq!(h.key(first).unwrap().text(), "mcr.microsoft.com");
+        assert_eq!(h.key(ids[17]).unwrap().text(), "h17.example");
     }
 
     #[test]
