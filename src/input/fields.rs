@@ -458,11 +458,7 @@ fn text_field<'a>(
     get: &impl Fn(Field) -> Option<Val<'a>>,
     f: Field,
 ) -> Result<Option<&'a str>, RowProblem> {
-    match get(f) {
-        None => Ok(None),
-        Some(Val::Str(v)) => Ok(text(Some(v))),
-        Some(other) => Err(RowProblem::WrongType(f, other.type_name())),
-    }
+    Ok(text(s_raw(get, f)?))
 }
 
 /// A record's legacy message: its message text, when it holds more than spaces.
