@@ -172,29 +172,12 @@ pub fn explain_against(
     report.policy = Some(inputs.policy.name.clone());
 }
 
-/// The catalog entries a group's destination, port and protocol match, most specific first. A destination
-/// that is not a valid host name matches nothing: a name chosen inside the cluster must not borrow an entry's
-/// standing (`*.evil.microsoft.com` is not Azure Backup's `*.microsoft.com`).
-pub fn labels<'c>(
-    g: &Group,
-    catalog: &'c Catalog,
-    ctx: &Context,
-    texts: &mut EntryTexts<'c>,
-) -> Vec<Label> {
-    labels_for(
-        g.destination.as_deref(),
-        g.destination_port,
-        g.protocol.as_deref(),
-        catalog,
-        ctx,
-        texts,
-    )
-}
-
 /// Keys labelled per task by [`build`].
 const LABEL_CHUNK: usize = 512;
 
-/// [`labels`] of a destination, port and protocol.
+/// The catalog entries a destination, port and protocol match, most specific first. A destination
+/// that is not a valid host name matches nothing: a name chosen inside the cluster must not borrow an entry's
+/// standing (`*.evil.microsoft.com` is not Azure Backup's `*.microsoft.com`).
 fn labels_for<'c>(
     destination: Option<&str>,
     port: Option<u32>,
@@ -382,7 +365,7 @@ mod tests {
         );
     }
 
-    /// Keys are labelled in chunks on every core: across chunks, each group still gets the labels `labels`
+    /// Keys are labelled in chunks on every core: across chunks, each group still gets the labels `labels_for`
     /// gives it alone, equal lists stay one list, and a destination met again (another port or subnet) gets
     /// its own key's labels.
     #[test]
@@ -407,7 +390,14 @@ mod tests {
             assert_eq!(g.destination, r.group.destination);
             assert_eq!(
                 *r.catalog,
-                *labels(g, &catalog, &ctx, &mut texts),
+                *labels_for(
+                    g.destination.as_deref(),
+                    g.destination_port,
+                    g.protocol.as_deref(),
+                    &catalog,
+                    &ctx,
+                    &mut texts
+                ),
                 "{:?}",
                 g.destination
             );
