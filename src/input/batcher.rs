@@ -267,6 +267,14 @@ impl PartBuilder {
         }
     }
 
+    /// Room for `rows` more selected rows' fingerprints, when a reader knows how many it will push: grown as
+    /// they came, the list was copied at each doubling into fresh pages (~4% of a report's page faults).
+    pub fn reserve_selected(&mut self, rows: usize) {
+        if self.config.dedupe {
+            self.fingerprinted.reserve(rows);
+        }
+    }
+
     /// The rows wanted: a reader that finds a row valid and not selected may count it without building it.
     pub fn pushdown(&self) -> &Pushdown {
         &self.config.pushdown

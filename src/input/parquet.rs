@@ -647,6 +647,7 @@ fn by_codes(
     let Some(mask) = s.plan(height, at, rg.num_rows(), &mut part) else {
         return Ok(None);
     };
+    part.reserve_selected(mask.set_bits());
     let codes = quiet::catch(|| {
         wide.iter()
             .map(|(c, f)| {
