@@ -879,7 +879,16 @@ mod tests {
         }
         let mut df = DataFrame::new(rows, columns).unwrap();
         let mut buf = Cursor::new(Vec::new());
-        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        // Every codec path: an uncompressed chunk is decoded from a copy, a compressed one from the file's bytes.
+        let codec = match seed % 3 {
+            0 => ParquetCompression::Uncompressed,
+            1 => ParquetCompression::Snappy,
+            _ => ParquetCompression::Zstd(None),
+        };
+        ParquetWriter::new(&mut buf)
+            .with_compression(codec)
+            .finish(&mut df)
+            .unwrap();
         buf.into_inner()
     }
 
