@@ -30,7 +30,6 @@ pub fn build(
     let total_groups = groups.len() as u64;
     let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
-    // The labels and the verdict depend on the destination, port and protocol only: each is worked out once.
     // The labels and the verdict depend on the destination, port and protocol only: each is worked out once,
     // on every core (a catalog lookup per key; a week of random-subdomain hosts makes 100k keys).
     let shared: Vec<(Labels, bool, bool)> = {
