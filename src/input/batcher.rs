@@ -590,8 +590,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn duplicates_of_selected_rows_come_out_of_the_tallies() {
+    /// The rows through a tallying batcher of two rows a batch: the hits left in its tallies, and its statistics.
+    fn tally_hits(rows: &[Row<'_>]) -> (u64, ReadStats) {
         let mut tallies = Vec::new();
         let mut on = |t| {
             tallies.push(t);
@@ -603,22 +603,27 @@ mod tests {
             ..Pushdown::default()
         };
         let mut b = RowBatcher::tallying(2, false, &mut on).with_pushdown(pushdown);
-        // The same deny in two batches (the second flushed separately), an allowed event twice.
-        for (t, sport, action) in [
-            (10, 1, Action::Deny),
-            (11, 2, Action::Allow),
-            (10, 1, Action::Deny),
-            (11, 2, Action::Allow),
-            (12, 3, Action::Deny),
-        ] {
-            b.push(&row(t, sport, action), "f", 1).unwrap();
+        for r in rows {
+            b.push(r, "f", 1).unwrap();
         }
         let st = b.finish().unwrap();
         let mut all = DenyTally::new();
         for t in tallies {
             all.merge(t);
         }
-        let hits: u64 = all.pairs().map(|(_, a)| a.hits).sum();
+        (all.pairs().map(|(_, a)| a.hits).sum(), st)
+    }
+
+    #[test]
+    fn duplicates_of_selected_rows_come_out_of_the_tallies() {
+        // The same deny in two batches (the second flushed separately), an allowed event twice.
+        let (hits, st) = tally_hits(&[
+            row(10, 1, Action::Deny),
+            row(11, 2, Action::Allow),
+            row(10, 1, Action::Deny),
+            row(11, 2, Action::Allow),
+            row(12, 3, Action::Deny),
+        ]);
         assert_eq!(hits, 2);
         // Only selected rows are fingerprinted: the allowed repeat counts as an event.
         assert_eq!((st.duplicates, st.events, st.records), (1, 4, 5));
@@ -657,37 +662,18 @@ mod tests {
 
     #[test]
     fn duplicates_of_rows_of_many_events_take_back_their_events() {
-        let mut tallies = Vec::new();
-        let mut on = |t| {
-            tallies.push(t);
-            Ok(())
-        };
-        let pushdown = Pushdown {
-            deny_only: true,
-            core_only: true,
-            ..Pushdown::default()
-        };
-        let mut b = RowBatcher::tallying(2, false, &mut on).with_pushdown(pushdown);
         let with_hits = |t, sport, hits| Row {
             hits,
             ..row(t, sport, Action::Deny)
         };
         // A row of 5 events and one of 1, each twice, in separate batches; a third row of 3 events once.
-        for r in [
+        let (hits, st) = tally_hits(&[
             with_hits(10, 1, 5),
             with_hits(20, 2, 1),
             with_hits(10, 1, 5),
             with_hits(20, 2, 1),
             with_hits(30, 3, 3),
-        ] {
-            b.push(&r, "f", 1).unwrap();
-        }
-        let st = b.finish().unwrap();
-        let mut all = DenyTally::new();
-        for t in tallies {
-            all.merge(t);
-        }
-        let hits: u64 = all.pairs().map(|(_, a)| a.hits).sum();
+        ]);
         assert_eq!(hits, 9);
         assert_eq!((st.duplicates, st.events, st.events_in_window), (2, 9, 9));
     }
