@@ -92,9 +92,10 @@ impl Part {
     /// (time bucket, fingerprint, events, in the window, entry) of every fingerprinted row, in order.
     pub fn prints(&self) -> Vec<(i64, u64, u64, bool, u32)> {
         let p = &self.fingerprinted;
-        (0..p.rows.len())
-            .map(|i| {
-                let f = p.rows[i];
+        p.rows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
                 let (hits, in_window) = p.counts(i);
                 (f.bucket.into(), f.fp, hits, in_window, f.handle)
             })
@@ -106,8 +107,7 @@ impl Part {
 #[derive(Debug, Clone, Copy)]
 struct Fingerprinted {
     fp: u64,
-    /// The time bucket, clamped to 32 bits (beyond year 6000 either way): an event and its repeat have the same
-    /// time, so they still meet in one bucket, and the fingerprint tells apart the events sharing it.
+    /// Its event's time bucket ([`super::dedupe::bucket`]).
     bucket: i32,
     /// The row of `Part::built`, or the entry of `Part::tally`.
     handle: u32,
@@ -131,7 +131,7 @@ impl Prints {
         }
         self.rows.push(Fingerprinted {
             fp,
-            bucket: super::dedupe::bucket(time_us).clamp(i32::MIN.into(), i32::MAX.into()) as i32,
+            bucket: super::dedupe::bucket(time_us),
             handle,
         });
     }
@@ -493,7 +493,7 @@ impl<'f> RowBatcher<'f> {
         let mut removed: Vec<IdxSize> = Vec::new();
         if let Some(seen) = &mut self.seen {
             for (i, f) in fingerprinted.rows.iter().enumerate() {
-                if seen.insert_in(f.bucket.into(), f.fp)? {
+                if seen.insert(f.bucket, f.fp)? {
                     continue;
                 }
                 let (hits, in_window) = fingerprinted.counts(i);

@@ -43,9 +43,13 @@ const SPILL_WRITE: usize = 1 << 18;
 /// set for each minute kept the heap growing into fresh pages.
 const SPARE_SETS: usize = 8;
 
-/// The bucket of an event at `time_us`.
-pub fn bucket(time_us: i64) -> i64 {
-    time_us.div_euclid(BUCKET_US)
+/// The bucket of an event at `time_us`, clamped to 32 bits (beyond year 6000 either way): an event and its
+/// repeat have the same time, so they still meet in one bucket, and the fingerprint tells apart the events
+/// sharing it. 32 bits keep a part's list of fingerprints at 16 bytes a row.
+pub fn bucket(time_us: i64) -> i32 {
+    time_us
+        .div_euclid(BUCKET_US)
+        .clamp(i32::MIN.into(), i32::MAX.into()) as i32
 }
 
 /// Fingerprints are already uniform 64-bit hashes: the sets use them as their own hash.
@@ -132,13 +136,9 @@ impl TimedFingerprints {
         }
     }
 
-    /// Record the fingerprint of an event at `time_us`; `false` when it was already there (a duplicate).
-    pub fn insert(&mut self, time_us: i64, fp: u64) -> anyhow::Result<bool> {
-        self.insert_in(bucket(time_us), fp)
-    }
-
-    /// [`TimedFingerprints::insert`] given the event's [`bucket`].
-    pub fn insert_in(&mut self, b: i64, fp: u64) -> anyhow::Result<bool> {
+    /// Record the fingerprint of an event in [`bucket`] `b`; `false` when it was already there (a duplicate).
+    pub fn insert(&mut self, b: i32, fp: u64) -> anyhow::Result<bool> {
+        let b = i64::from(b);
         self.clock += 1;
         // One lookup when the bucket is in memory, as it nearly always is (the main thread does this for every
         // deny).
@@ -463,11 +463,14 @@ mod tests {
     fn finds_repeats_across_and_within_buckets() {
         let mut s = TimedFingerprints::new();
         let t = 1_700_000_000_000_000;
-        assert!(s.insert(t, 5).unwrap());
-        assert!(s.insert(t, 9).unwrap());
-        assert!(!s.insert(t, 9).unwrap());
-        assert!(s.insert(t + BUCKET_US, 9).unwrap(), "another bucket");
-        assert!(s.insert(-1, 0).unwrap() && !s.insert(-1, 0).unwrap());
+        assert!(s.insert(bucket(t), 5).unwrap());
+        assert!(s.insert(bucket(t), 9).unwrap());
+        assert!(!s.insert(bucket(t), 9).unwrap());
+        assert!(
+            s.insert(bucket(t + BUCKET_US), 9).unwrap(),
+            "another bucket"
+        );
+        assert!(s.insert(bucket(-1), 0).unwrap() && !s.insert(bucket(-1), 0).unwrap());
         assert_eq!(s.hot_len(), 4);
     }
 
@@ -485,19 +488,19 @@ mod tests {
             })
             .collect();
         for &(t, f) in &events {
-            assert!(s.insert(t, f).unwrap());
+            assert!(s.insert(bucket(t), f).unwrap());
         }
         assert!(s.hot_len() <= 1000);
         for &(t, f) in events.iter().rev() {
-            assert!(!s.insert(t, f).unwrap(), "{t} {f}");
+            assert!(!s.insert(bucket(t), f).unwrap(), "{t} {f}");
         }
         assert!(s.reloads > 0);
         // New events in reloaded buckets are kept too.
         for &(t, f) in &events {
-            assert!(s.insert(t, f ^ 1).unwrap());
+            assert!(s.insert(bucket(t), f ^ 1).unwrap());
         }
         for &(t, f) in &events {
-            assert!(!s.insert(t, f ^ 1).unwrap());
+            assert!(!s.insert(bucket(t), f ^ 1).unwrap());
         }
     }
 
@@ -509,13 +512,13 @@ mod tests {
         let fp = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 7;
         let time = |i: u64| (i / 1000) as i64 * BUCKET_US;
         for i in 0..310_000u64 {
-            assert!(s.insert(time(i), fp(i)).unwrap());
+            assert!(s.insert(bucket(time(i)), fp(i)).unwrap());
         }
         assert!(s.spill_len >= SPILL_WRITE as u64, "{}", s.spill_len);
         assert!(!s.pending.is_empty());
         for i in (0..310_000u64).step_by(997) {
-            assert!(!s.insert(time(i), fp(i)).unwrap(), "{i}");
-            assert!(s.insert(time(i), fp(i) ^ 1).unwrap(), "{i}");
+            assert!(!s.insert(bucket(time(i)), fp(i)).unwrap(), "{i}");
+            assert!(s.insert(bucket(time(i)), fp(i) ^ 1).unwrap(), "{i}");
         }
         // All but the last few minutes (still in memory) were read back.
         assert!(s.reloads >= 300, "{}", s.reloads);
@@ -527,16 +530,22 @@ mod tests {
         // 100 fingerprints a minute for 500 minutes, in time order, then repeats of the last minute.
         let fp = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         for i in 0..50_000u64 {
-            assert!(s.insert((i / 100) as i64 * BUCKET_US, fp(i)).unwrap());
+            assert!(
+                s.insert(bucket((i / 100) as i64 * BUCKET_US), fp(i))
+                    .unwrap()
+            );
             // At most the idle span, the span between two looks for idle buckets and one bucket.
             assert!(s.hot_len() <= 2 * 1000 + 100, "{}", s.hot_len());
         }
         for i in 49_900..50_000u64 {
-            assert!(!s.insert((i / 100) as i64 * BUCKET_US, fp(i)).unwrap());
+            assert!(
+                !s.insert(bucket((i / 100) as i64 * BUCKET_US), fp(i))
+                    .unwrap()
+            );
         }
         assert_eq!(s.reloads, 0);
         // A repeat of a minute long written out is still found.
-        assert!(!s.insert(0, fp(5)).unwrap());
+        assert!(!s.insert(bucket(0), fp(5)).unwrap());
         assert_eq!(s.reloads, 1);
     }
 
@@ -546,10 +555,16 @@ mod tests {
         let fp = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // 300 buckets met in turn: every bucket is touched every 300 inserts, so none is ever idle.
         for i in 0..60_000u64 {
-            assert!(s.insert((i % 300) as i64 * BUCKET_US, fp(i)).unwrap());
+            assert!(
+                s.insert(bucket((i % 300) as i64 * BUCKET_US), fp(i))
+                    .unwrap()
+            );
         }
         for i in 0..60_000u64 {
-            assert!(!s.insert((i % 300) as i64 * BUCKET_US, fp(i)).unwrap());
+            assert!(
+                !s.insert(bucket((i % 300) as i64 * BUCKET_US), fp(i))
+                    .unwrap()
+            );
         }
         assert_eq!((s.reloads, s.hot_len()), (0, 60_000));
     }
