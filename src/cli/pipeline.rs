@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::args::{InputArgs, LiveArgs};
 use crate::catalog::Cloud;
-use crate::engine::{DenyAggregator, Group};
+use crate::engine::{DenyAggregator, Groups};
 use crate::event::normalize::format_time_us;
 use crate::event::stats::ReadStats;
 use crate::input::{FileSource, Pushdown};
@@ -37,7 +37,8 @@ impl Source {
 
 /// The groups of a query and what the source read to form them.
 pub struct Denies {
-    pub groups: Vec<Group>,
+    /// Made by the report as it labels them (files), or already made (live sources).
+    pub groups: Groups,
     pub stats: ReadStats,
     /// Files read, or the tables a live source used.
     pub sources: Vec<String>,
@@ -98,7 +99,7 @@ fn from_files(input: &InputArgs, query: Query, output: Option<&Path>) -> anyhow:
     }
     release_free_memory();
     Ok(Denies {
-        groups: agg.finish()?,
+        groups: Groups::Pending(Box::new(agg)),
         sources: stats.files.clone(),
         stats,
         window: query.window,
@@ -173,7 +174,7 @@ fn from_live(
         agg.finish()?
     };
     Ok(Denies {
-        groups,
+        groups: groups.into(),
         stats: read.stats,
         sources: read.sources,
         window: query.window,

@@ -142,9 +142,9 @@ pub fn run(args: RecommendArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let policy = args.policy.load(args.cluster.cloud, args.live.auth)?;
     let source = Source::choose(&args.input, &args.live, args.cluster.cloud)?;
     let denies = deny_groups(&source, query, now, args.output.as_deref())?;
+    let groups = denies.groups.into_vec()?;
     print_diagnostics(&denies.stats, &denies.sources);
-    let mut rec =
-        crate::recommend::select::recommend(&catalog, &ctx, &denies.groups, &args.options());
+    let mut rec = crate::recommend::select::recommend(&catalog, &ctx, &groups, &args.options());
     if let Some(p) = &policy {
         // IaC formats then write every group the rules go into whole (a deployment replaces a group): the
         // user's rules unchanged plus the new ones.

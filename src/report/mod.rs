@@ -6,7 +6,7 @@ pub mod model;
 
 use crate::catalog::Catalog;
 use crate::catalog::context::Context;
-use crate::engine::Group;
+use crate::engine::{Group, Groups};
 use crate::event::normalize::format_time_us;
 use crate::event::stats::ReadStats;
 use crate::query::Window;
@@ -17,27 +17,45 @@ use std::collections::{HashMap, HashSet};
 type LabelKey<'a> = (Option<&'a str>, Option<u32>, Option<&'a str>);
 
 /// Build the report from groups (sorted by the engine) and what the source read. Every group is labelled (the
-/// counts of denies AKS needs cover all of them); `top` then keeps the first ones.
+/// counts of denies AKS needs cover all of them); `top` then keeps the first ones. Groups still to be made are
+/// made into report groups chunk by chunk, so the engine's groups and the report's are never all held at once.
 pub fn build(
     window: &Window,
     top: Option<usize>,
-    groups: Vec<Group>,
+    groups: impl Into<Groups>,
     stats: &ReadStats,
     sources: Vec<String>,
     catalog: &Catalog,
     ctx: &Context,
 ) -> anyhow::Result<DenyReport> {
-    let total_groups = groups.len() as u64;
-    let denies = groups.iter().map(|g| g.hits).fold(0, u64::saturating_add);
+    let unlabelled = Labels::default();
+    let mut labelled: Vec<ReportGroup> = Vec::new();
+    groups.into().for_each_chunk(&mut |total, chunk| {
+        if labelled.is_empty() {
+            labelled.reserve_exact(total);
+        }
+        labelled.extend(chunk.into_iter().map(|group| ReportGroup {
+            group,
+            catalog: unlabelled.clone(),
+            policy: None,
+        }));
+        Ok(())
+    })?;
+    let total_groups = labelled.len() as u64;
+    let denies = labelled
+        .iter()
+        .map(|g| g.group.hits)
+        .fold(0, u64::saturating_add);
     let (mut required_denies, mut needed_denies) = (0u64, 0u64);
     // The labels and the verdict depend on the destination, port and protocol only: each is worked out once,
     // on every core (a catalog lookup per key; a week of random-subdomain hosts makes 100k keys).
-    let shared: Vec<(Labels, bool, bool)> = {
+    {
         let mut index: HashMap<LabelKey<'_>, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut keys: Vec<LabelKey<'_>> = Vec::new();
-        let key_of: Vec<u32> = groups
+        let key_of: Vec<u32> = labelled
             .iter()
             .map(|g| {
+                let g = &g.group;
                 let key = (
                     g.destination.as_deref(),
                     g.destination_port,
@@ -49,6 +67,7 @@ pub fn build(
                 })
             })
             .collect();
+        drop(index);
         let chunks: Vec<&[LabelKey<'_>]> = keys.chunks(LABEL_CHUNK).collect();
         // Destinations of one kind get equal lists (every random-subdomain host of a wildcard entry: 108k
         // destinations, 12 distinct lists in a week's data); each list is kept once (60 MB at 100M rows).
@@ -83,28 +102,20 @@ pub fn build(
                 Ok(())
             },
         )?;
-        key_of
-            .iter()
-            .map(|&k| per_key[k as usize].clone())
-            .collect()
-    };
-    let mut labelled: Vec<ReportGroup> = groups
-        .into_iter()
-        .zip(shared)
-        .map(|(g, (catalog, required, wanted))| {
-            if required {
-                required_denies = required_denies.saturating_add(g.hits);
+        drop(lists);
+        drop(chunks);
+        drop(keys);
+        for (g, &k) in labelled.iter_mut().zip(&key_of) {
+            let (labels, required, wanted) = &per_key[k as usize];
+            if *required {
+                required_denies = required_denies.saturating_add(g.group.hits);
             }
-            if wanted {
-                needed_denies = needed_denies.saturating_add(g.hits);
+            if *wanted {
+                needed_denies = needed_denies.saturating_add(g.group.hits);
             }
-            ReportGroup {
-                group: g,
-                catalog,
-                policy: None,
-            }
-        })
-        .collect();
+            g.catalog = labels.clone();
+        }
+    }
     if let Some(n) = top {
         labelled.truncate(n);
     }
