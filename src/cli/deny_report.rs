@@ -97,6 +97,10 @@ pub fn run(args: DenyReportArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         &catalog,
         &ctx,
     )?;
+    // What making the groups freed (their keys, sums and order, the tally) stays in the main thread's arena,
+    // where the printing workers cannot reuse it: handed back, the 100M-row report's printing no longer raises
+    // the run's peak above it.
+    super::pipeline::release_free_memory();
     let mut report = report;
     if let Some(p) = &policy {
         crate::report::explain_against(&mut report, p, &catalog, &ctx);

@@ -109,7 +109,7 @@ fn from_files(input: &InputArgs, query: Query, output: Option<&Path>) -> anyhow:
 /// Hand the memory the reader threads freed back to the system. glibc keeps each thread's freed blocks in that
 /// thread's arena, so the decode buffers of the workers (~400 MB) stayed in the RSS while the report was built
 /// on the main thread, which allocates from its own arena (measured: 485 -> 720 MiB at the end of 100M rows).
-fn release_free_memory() {
+pub(super) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory of the allocator's arenas to the system.
     unsafe {

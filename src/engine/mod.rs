@@ -496,7 +496,7 @@ pub fn ip_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::normalize::host;
     use crate::event::{Action, Kind};
@@ -650,6 +650,65 @@ mod tests {
                 "network 10.0.1.0/24 TCP b.example 443",
             ]
         );
+    }
+
+    /// A tally of more groups than one chunk holds: one group per destination and subnet, some with two
+    /// sources and a pair seen twice.
+    pub(crate) fn tally_of_many_groups(n: usize) -> DenyTally {
+        use crate::event::tally::Flow;
+        let mut t = DenyTally::new();
+        for i in 0..n {
+            let dst = format!("h{i}.example");
+            let flow = |src: &'static str| Flow {
+                kind: Some(Kind::Application),
+                protocol: Some("HTTPS"),
+                source: host(src),
+                destination: host(&dst),
+                destination_port: Some(443),
+                hits: (i % 97) as u64 + 1,
+                time_us: Some(i as i64),
+            };
+            t.add(&flow(if i % 3 == 0 { "10.0.0.1" } else { "10.0.1.1" }));
+            if i % 5 == 0 {
+                t.add(&flow("10.0.0.9"));
+                t.add(&flow("10.0.0.1"));
+            }
+        }
+        t
+    }
+
+    /// Groups made from the aggregate come in chunks, in order, each told the number of groups in all; put
+    /// together they are what `finish` gives, sources counted once each.
+    #[test]
+    fn groups_come_in_ordered_chunks() {
+        let n = GROUP_CHUNK * 2 + 123;
+        let t = tally_of_many_groups(n);
+        let agg = || {
+            let mut a = DenyAggregator::new(Query::default());
+            a.add_tally(t.clone());
+            a
+        };
+        let all = agg().finish().unwrap();
+        let more = (0..n).filter(|i| i % 5 == 0 && i % 3 != 0).count();
+        assert_eq!(all.len(), n + more);
+        assert!(all.windows(2).all(|w| w[0].hits >= w[1].hits));
+        let mut chunks = Vec::new();
+        Groups::Pending(Box::new(agg()))
+            .for_each_chunk(&mut |total, chunk| {
+                assert_eq!(total, n + more);
+                chunks.push(chunk);
+                Ok(())
+            })
+            .unwrap();
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        assert_eq!(chunks.concat(), all);
+        let h0 = all
+            .iter()
+            .find(|g| g.destination.as_deref() == Some("h0.example"))
+            .unwrap();
+        assert_eq!(h0.source_subnet.as_deref(), Some("10.0.0.0/24"));
+        assert_eq!((h0.hits, h0.distinct_sources), (3, 2));
+        assert_eq!(h0.example_sources, ["10.0.0.1", "10.0.0.9"].map(Arc::from));
     }
 
     #[test]

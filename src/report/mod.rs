@@ -375,6 +375,33 @@ mod tests {
         );
     }
 
+    /// A report built from groups the engine hands over chunk by chunk is the report of the same groups made
+    /// first.
+    #[test]
+    fn groups_made_chunk_by_chunk_make_the_same_report() {
+        let (catalog, ctx) = ClusterSpec::default().resolve().unwrap();
+        let tally = crate::engine::tests::tally_of_many_groups(20_000);
+        let agg = || {
+            let mut a = crate::engine::DenyAggregator::new(crate::query::Query::default());
+            a.add_tally(tally.clone());
+            a
+        };
+        let made = report_of(Some(50), agg().finish().unwrap(), &catalog, &ctx);
+        let chunked = build(
+            &Window::default(),
+            Some(50),
+            Groups::Pending(Box::new(agg())),
+            &ReadStats::default(),
+            Vec::new(),
+            &catalog,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(chunked, made);
+        let more = (0..20_000).filter(|i| i % 5 == 0 && i % 3 != 0).count();
+        assert_eq!(made.total_groups as usize, 20_000 + more);
+    }
+
     /// Keys are labelled in chunks on every core: across chunks, each group still gets the labels `labels_for`
     /// gives it alone, equal lists stay one list, and a destination met again (another port or subnet) gets
     /// its own key's labels.
