@@ -210,8 +210,8 @@ pub struct DenyTally {
 
 /// The tables of a tally only merged into, the pairs spread over them by a few bits of the source and
 /// destination ids. Each table grows on its own, so a doubling holds the old and new copies of a sixteenth of
-/// the pairs, not of all: at 368k pairs (100M rows) the last doubling of one table held 10.5 + 21 MB, the
-/// peak of the whole read.
+/// the pairs, not of all: at 368k pairs (100M rows) the last doubling of a single table held 10.5 + 21 MB,
+/// the peak of the whole read.
 #[derive(Debug, Default, Clone)]
 struct Merged([HashMap<[u64; 2], Acc, Fast>; MERGED_TABLES]);
 
